@@ -1,0 +1,479 @@
+//! Short strings, field tables and field values (RabbitMQ's type letters).
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::error::{DecodeError, MAX_NESTING_DEPTH};
+use crate::wire;
+
+/// A short string: at most 255 bytes, valid UTF-8, backed by [`Bytes`] (a
+/// slice of the received frame, zero-copy).
+///
+/// The invariants (length and UTF-8) are checked by every constructor.
+/// Because the crate forbids `unsafe`, [`as_str`](Self::as_str) re-runs the
+/// (fast, at most 255 bytes) UTF-8 check instead of using an unchecked cast;
+/// it never fails.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ShortStr(Bytes);
+
+impl ShortStr {
+    /// Maximum length in bytes.
+    pub const MAX_LEN: usize = 255;
+
+    /// A short string from a static string (no allocation).
+    ///
+    /// # Panics
+    /// If `s` is longer than 255 bytes (only for strings written in our code).
+    pub const fn from_static(s: &'static str) -> Self {
+        assert!(
+            s.len() <= Self::MAX_LEN,
+            "short string longer than 255 bytes"
+        );
+        ShortStr(Bytes::from_static(s.as_bytes()))
+    }
+
+    /// Wraps bytes after checking length (<= 255) and UTF-8 (zero-copy).
+    pub fn from_bytes(bytes: Bytes) -> Result<Self, DecodeError> {
+        if bytes.len() > Self::MAX_LEN {
+            return Err(DecodeError::ShortStrTooLong);
+        }
+        if std::str::from_utf8(&bytes).is_err() {
+            return Err(DecodeError::InvalidUtf8);
+        }
+        Ok(ShortStr(bytes))
+    }
+
+    /// The string.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        // Every constructor validated the bytes, so this never takes the `Err` arm.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    #[inline]
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+impl TryFrom<String> for ShortStr {
+    type Error = DecodeError;
+    fn try_from(s: String) -> Result<Self, DecodeError> {
+        if s.len() > Self::MAX_LEN {
+            return Err(DecodeError::ShortStrTooLong);
+        }
+        Ok(ShortStr(Bytes::from(s)))
+    }
+}
+
+impl TryFrom<&str> for ShortStr {
+    type Error = DecodeError;
+    fn try_from(s: &str) -> Result<Self, DecodeError> {
+        if s.len() > Self::MAX_LEN {
+            return Err(DecodeError::ShortStrTooLong);
+        }
+        Ok(ShortStr(Bytes::copy_from_slice(s.as_bytes())))
+    }
+}
+
+impl TryFrom<Bytes> for ShortStr {
+    type Error = DecodeError;
+    fn try_from(b: Bytes) -> Result<Self, DecodeError> {
+        ShortStr::from_bytes(b)
+    }
+}
+
+impl From<ShortStr> for String {
+    fn from(s: ShortStr) -> String {
+        s.as_str().to_owned()
+    }
+}
+
+impl Deref for ShortStr {
+    type Target = str;
+    #[inline]
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for ShortStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<[u8]> for ShortStr {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl Borrow<str> for ShortStr {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Hash for ShortStr {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl PartialEq<str> for ShortStr {
+    fn eq(&self, other: &str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for ShortStr {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl fmt::Display for ShortStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Debug for ShortStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// A field table: `(key, value)` pairs in the order received (duplicates kept
+/// as received; [`get`](Self::get) returns the first).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FieldTable(pub Vec<(ShortStr, FieldValue)>);
+
+impl FieldTable {
+    pub fn new() -> Self {
+        FieldTable(Vec::new())
+    }
+
+    /// The value of the first entry named `key`.
+    pub fn get(&self, key: &str) -> Option<&FieldValue> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_bytes() == key.as_bytes())
+            .map(|(_, v)| v)
+    }
+
+    /// Sets `key`: replaces the value of an existing entry in place, else appends.
+    pub fn insert(&mut self, key: ShortStr, value: FieldValue) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    /// Removes the first entry named `key` and returns its value.
+    pub fn remove(&mut self, key: &str) -> Option<FieldValue> {
+        let i = self
+            .0
+            .iter()
+            .position(|(k, _)| k.as_bytes() == key.as_bytes())?;
+        Some(self.0.remove(i).1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(ShortStr, FieldValue)> {
+        self.0.iter()
+    }
+
+    /// Writes the table with its u32 length prefix.
+    pub fn encode(&self, buf: &mut BytesMut) {
+        wire::with_u32_len(buf, |buf| self.encode_entries(buf));
+    }
+
+    fn encode_entries(&self, buf: &mut BytesMut) {
+        for (k, v) in &self.0 {
+            wire::put_shortstr(buf, k);
+            v.encode(buf);
+        }
+    }
+
+    /// Reads a table (u32 length prefix, then entries) from the front of `buf`.
+    /// Keys, long strings and byte arrays are zero-copy slices of `buf`.
+    pub fn decode(buf: &mut Bytes) -> Result<FieldTable, DecodeError> {
+        Self::decode_depth(buf, 0)
+    }
+
+    fn decode_depth(buf: &mut Bytes, depth: usize) -> Result<FieldTable, DecodeError> {
+        let len = wire::get_long(buf)? as usize;
+        let mut body = wire::take(buf, len)?;
+        let mut entries = Vec::new();
+        while !body.is_empty() {
+            let key = wire::get_shortstr(&mut body)?;
+            let value = FieldValue::decode_depth(&mut body, depth)?;
+            entries.push((key, value));
+        }
+        Ok(FieldTable(entries))
+    }
+
+    /// Encoded size including the 4-byte length prefix.
+    pub fn encoded_len(&self) -> usize {
+        4 + self
+            .0
+            .iter()
+            .map(|(k, v)| 1 + k.len() + v.encoded_len())
+            .sum::<usize>()
+    }
+}
+
+impl FromIterator<(ShortStr, FieldValue)> for FieldTable {
+    fn from_iter<I: IntoIterator<Item = (ShortStr, FieldValue)>>(iter: I) -> Self {
+        FieldTable(iter.into_iter().collect())
+    }
+}
+
+impl<'a> IntoIterator for &'a FieldTable {
+    type Item = &'a (ShortStr, FieldValue);
+    type IntoIter = std::slice::Iter<'a, (ShortStr, FieldValue)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// A field value, with RabbitMQ's type letters (the 0-9-1 errata set).
+#[derive(Clone, Debug, PartialEq)]
+pub enum FieldValue {
+    /// `t`
+    Bool(bool),
+    /// `b`
+    I8(i8),
+    /// `B`
+    U8(u8),
+    /// `s`
+    I16(i16),
+    /// `u`
+    U16(u16),
+    /// `I`
+    I32(i32),
+    /// `i`
+    U32(u32),
+    /// `l`
+    I64(i64),
+    /// `f`
+    F32(f32),
+    /// `d`
+    F64(f64),
+    /// `D`: `value` / 10^`scale`.
+    Decimal { scale: u8, value: u32 },
+    /// `S` (bytes, usually but not necessarily UTF-8)
+    LongStr(Bytes),
+    /// `A`
+    Array(Vec<FieldValue>),
+    /// `T` (seconds since the epoch)
+    Timestamp(u64),
+    /// `F`
+    Table(FieldTable),
+    /// `V`
+    Void,
+    /// `x`
+    ByteArray(Bytes),
+}
+
+impl FieldValue {
+    /// The type letter written on the wire.
+    pub fn type_letter(&self) -> u8 {
+        match self {
+            FieldValue::Bool(_) => b't',
+            FieldValue::I8(_) => b'b',
+            FieldValue::U8(_) => b'B',
+            FieldValue::I16(_) => b's',
+            FieldValue::U16(_) => b'u',
+            FieldValue::I32(_) => b'I',
+            FieldValue::U32(_) => b'i',
+            FieldValue::I64(_) => b'l',
+            FieldValue::F32(_) => b'f',
+            FieldValue::F64(_) => b'd',
+            FieldValue::Decimal { .. } => b'D',
+            FieldValue::LongStr(_) => b'S',
+            FieldValue::Array(_) => b'A',
+            FieldValue::Timestamp(_) => b'T',
+            FieldValue::Table(_) => b'F',
+            FieldValue::Void => b'V',
+            FieldValue::ByteArray(_) => b'x',
+        }
+    }
+
+    /// Any integer type (`b B s u I i l`) as i64.
+    pub fn as_i64(&self) -> Option<i64> {
+        Some(match *self {
+            FieldValue::I8(v) => v.into(),
+            FieldValue::U8(v) => v.into(),
+            FieldValue::I16(v) => v.into(),
+            FieldValue::U16(v) => v.into(),
+            FieldValue::I32(v) => v.into(),
+            FieldValue::U32(v) => v.into(),
+            FieldValue::I64(v) => v,
+            _ => return None,
+        })
+    }
+
+    /// A long string that is valid UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            FieldValue::LongStr(b) => std::str::from_utf8(b).ok(),
+            _ => None,
+        }
+    }
+
+    /// The raw bytes of a long string or byte array.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            FieldValue::LongStr(b) | FieldValue::ByteArray(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match *self {
+            FieldValue::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn as_table(&self) -> Option<&FieldTable> {
+        match self {
+            FieldValue::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&[FieldValue]> {
+        match self {
+            FieldValue::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Writes the type letter and the value.
+    pub fn encode(&self, buf: &mut BytesMut) {
+        buf.put_u8(self.type_letter());
+        match self {
+            FieldValue::Bool(v) => buf.put_u8(u8::from(*v)),
+            FieldValue::I8(v) => buf.put_i8(*v),
+            FieldValue::U8(v) => buf.put_u8(*v),
+            FieldValue::I16(v) => buf.put_i16(*v),
+            FieldValue::U16(v) => buf.put_u16(*v),
+            FieldValue::I32(v) => buf.put_i32(*v),
+            FieldValue::U32(v) => buf.put_u32(*v),
+            FieldValue::I64(v) => buf.put_i64(*v),
+            FieldValue::F32(v) => buf.put_f32(*v),
+            FieldValue::F64(v) => buf.put_f64(*v),
+            FieldValue::Decimal { scale, value } => {
+                buf.put_u8(*scale);
+                buf.put_u32(*value);
+            }
+            FieldValue::LongStr(b) | FieldValue::ByteArray(b) => wire::put_longstr(buf, b),
+            FieldValue::Array(values) => wire::with_u32_len(buf, |buf| {
+                for v in values {
+                    v.encode(buf);
+                }
+            }),
+            FieldValue::Timestamp(v) => buf.put_u64(*v),
+            FieldValue::Table(t) => t.encode(buf),
+            FieldValue::Void => {}
+        }
+    }
+
+    /// Encoded size including the type letter.
+    pub fn encoded_len(&self) -> usize {
+        1 + match self {
+            FieldValue::Bool(_) | FieldValue::I8(_) | FieldValue::U8(_) => 1,
+            FieldValue::I16(_) | FieldValue::U16(_) => 2,
+            FieldValue::I32(_) | FieldValue::U32(_) | FieldValue::F32(_) => 4,
+            FieldValue::I64(_) | FieldValue::F64(_) | FieldValue::Timestamp(_) => 8,
+            FieldValue::Decimal { .. } => 5,
+            FieldValue::LongStr(b) | FieldValue::ByteArray(b) => 4 + b.len(),
+            FieldValue::Array(values) => 4 + values.iter().map(|v| v.encoded_len()).sum::<usize>(),
+            FieldValue::Table(t) => t.encoded_len(),
+            FieldValue::Void => 0,
+        }
+    }
+
+    /// Reads a type letter and value from the front of `buf`.
+    pub fn decode(buf: &mut Bytes) -> Result<FieldValue, DecodeError> {
+        Self::decode_depth(buf, 0)
+    }
+
+    fn decode_depth(buf: &mut Bytes, depth: usize) -> Result<FieldValue, DecodeError> {
+        let letter = wire::get_u8(buf)?;
+        Ok(match letter {
+            b't' => FieldValue::Bool(wire::get_u8(buf)? != 0),
+            b'b' => FieldValue::I8(wire::get_u8(buf)? as i8),
+            b'B' => FieldValue::U8(wire::get_u8(buf)?),
+            b's' => FieldValue::I16(wire::get_short(buf)? as i16),
+            b'u' => FieldValue::U16(wire::get_short(buf)?),
+            b'I' => FieldValue::I32(wire::get_long(buf)? as i32),
+            b'i' => FieldValue::U32(wire::get_long(buf)?),
+            b'l' => FieldValue::I64(wire::get_longlong(buf)? as i64),
+            b'f' => FieldValue::F32(f32::from_bits(wire::get_long(buf)?)),
+            b'd' => FieldValue::F64(f64::from_bits(wire::get_longlong(buf)?)),
+            b'D' => {
+                let scale = wire::get_u8(buf)?;
+                let value = wire::get_long(buf)?;
+                FieldValue::Decimal { scale, value }
+            }
+            b'S' => FieldValue::LongStr(wire::get_longstr(buf)?),
+            b'A' => {
+                if depth >= MAX_NESTING_DEPTH {
+                    return Err(DecodeError::TooDeep);
+                }
+                let len = wire::get_long(buf)? as usize;
+                let mut body = wire::take(buf, len)?;
+                let mut values = Vec::new();
+                while !body.is_empty() {
+                    values.push(FieldValue::decode_depth(&mut body, depth + 1)?);
+                }
+                FieldValue::Array(values)
+            }
+            b'T' => FieldValue::Timestamp(wire::get_longlong(buf)?),
+            b'F' => {
+                if depth >= MAX_NESTING_DEPTH {
+                    return Err(DecodeError::TooDeep);
+                }
+                FieldValue::Table(FieldTable::decode_depth(buf, depth + 1)?)
+            }
+            b'V' => FieldValue::Void,
+            b'x' => FieldValue::ByteArray(wire::get_longstr(buf)?),
+            other => return Err(DecodeError::UnknownFieldType(other)),
+        })
+    }
+}
