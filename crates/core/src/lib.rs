@@ -1,1 +1,30 @@
-//! placeholder
+//! Warren's broker core: virtual hosts, exchanges, bindings, routing, queues and consumers.
+//!
+//! No sockets and no frames here: the server crate turns AMQP methods into calls on these types,
+//! and queues hand deliveries back to connections through each connection's [`Outbox`].
+//!
+//! Invariants worth naming:
+//! - A message body is stored once (`Arc<Message>` holding `Bytes`) whatever the number of
+//!   queues it is routed to.
+//! - Every error is an [`AmqpError`] with RabbitMQ's reply code and text; the code decides whether
+//!   it closes the channel or the connection.
+//! - Lock order: vhost maps, then an exchange's bindings, then a queue. A queue's lock is never
+//!   held while taking any other lock.
+
+pub mod broker;
+pub mod consumer;
+pub mod error;
+pub mod exchange;
+pub mod headers;
+pub mod message;
+pub mod queue;
+pub mod topic;
+pub mod vhost;
+
+pub use broker::{Broker, Limits};
+pub use consumer::{ChannelLimit, ConnEvent, ConnectionId, Consumer, Delivery, Outbox};
+pub use error::{AmqpError, Result};
+pub use exchange::{Binding, Destination, Exchange, ExchangeKind};
+pub use message::Message;
+pub use queue::{Got, Queue};
+pub use vhost::{generate_consumer_tag, generate_queue_name, Declared, VHost};

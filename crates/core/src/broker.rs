@@ -1,0 +1,76 @@
+//! The broker: its virtual hosts and the limits every connection shares.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use warren_amqp::ShortStr;
+
+use crate::consumer::ConnectionId;
+use crate::vhost::VHost;
+
+/// Limits and defaults the protocol layer negotiates with.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest frame we accept and offer in connection.tune (bytes, including frame overhead).
+    pub frame_max: u32,
+    pub channel_max: u16,
+    /// Heartbeat interval we propose (seconds; 0 = off).
+    pub heartbeat: u16,
+    /// Largest message body accepted (406 above it).
+    pub max_message_size: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            frame_max: 131_072,
+            channel_max: 2047,
+            heartbeat: 60,
+            max_message_size: 16 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Broker {
+    pub limits: Limits,
+    vhosts: RwLock<HashMap<String, Arc<VHost>>>,
+    next_connection: AtomicU64,
+}
+
+impl Broker {
+    /// A broker with the default vhost "/".
+    pub fn new(limits: Limits) -> Broker {
+        let b = Broker {
+            limits,
+            vhosts: RwLock::new(HashMap::new()),
+            next_connection: AtomicU64::new(1),
+        };
+        b.add_vhost("/");
+        b
+    }
+
+    pub fn add_vhost(&self, name: &str) -> Arc<VHost> {
+        let mut map = self.vhosts.write();
+        map.entry(name.to_string())
+            .or_insert_with(|| {
+                let n = ShortStr::try_from(name).unwrap_or_else(|_| ShortStr::from_static("/"));
+                Arc::new(VHost::new(n))
+            })
+            .clone()
+    }
+
+    pub fn vhost(&self, name: &str) -> Option<Arc<VHost>> {
+        self.vhosts.read().get(name).cloned()
+    }
+
+    pub fn vhosts(&self) -> Vec<Arc<VHost>> {
+        self.vhosts.read().values().cloned().collect()
+    }
+
+    pub fn next_connection_id(&self) -> ConnectionId {
+        self.next_connection.fetch_add(1, Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,228 @@
+//! Consumers, their prefetch credit, and the mailbox a queue delivers into.
+//!
+//! A queue never writes to a socket. It hands a [`Delivery`] to the consumer's connection through
+//! that connection's [`Outbox`]; the connection assigns the delivery tag, records the unacked
+//! delivery on its channel, encodes and writes the frames.
+//!
+//! Credit (the receiver's window): a consumer in manual-ack mode may hold at most `prefetch`
+//! unacknowledged deliveries (0 = no limit), and all consumers of a channel together at most the
+//! channel's global prefetch. Both counters are atomics shared between the queue (which takes
+//! credit when it delivers) and the channel (which returns it on ack, nack, reject or close).
+//! A consumer whose connection has too many deliveries not yet written gets nothing either, so a
+//! slow reader cannot make the broker buffer without bound.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use warren_amqp::ShortStr;
+
+use crate::error::AmqpError;
+use crate::message::Message;
+use crate::queue::Queue;
+
+/// Identifies a client connection within the broker (exclusive queues, consumers).
+pub type ConnectionId = u64;
+
+/// Deliveries a connection may have queued in its outbox before queues stop feeding it.
+pub const OUTBOX_HIGH_WATER: usize = 2048;
+
+/// What queues and the broker tell a connection.
+#[derive(Debug)]
+pub enum ConnEvent {
+    /// A message for one of this connection's consumers.
+    Deliver(Delivery),
+    /// The broker cancelled a consumer (its queue was deleted).
+    ConsumerCancelled {
+        channel: u16,
+        consumer_tag: ShortStr,
+    },
+    /// Close the connection with this error (shutdown, an operator's request).
+    Close(AmqpError),
+}
+
+#[derive(Debug)]
+pub struct Delivery {
+    pub consumer: Arc<Consumer>,
+    pub queue: Arc<Queue>,
+    pub message: Arc<Message>,
+    pub redelivered: bool,
+}
+
+/// A connection's inbound mailbox for deliveries and broker events.
+#[derive(Debug)]
+pub struct Outbox {
+    tx: mpsc::UnboundedSender<ConnEvent>,
+    /// Deliveries sent and not yet taken by the connection.
+    pending: AtomicUsize,
+    /// Set when a queue skipped one of this connection's consumers because the outbox was
+    /// full; the connection then asks its consumers' queues to dispatch again once it drained.
+    starved: AtomicBool,
+}
+
+impl Outbox {
+    pub fn new() -> (Arc<Outbox>, mpsc::UnboundedReceiver<ConnEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Arc::new(Outbox {
+                tx,
+                pending: AtomicUsize::new(0),
+                starved: AtomicBool::new(false),
+            }),
+            rx,
+        )
+    }
+
+    /// Sends an event; gives it back if the connection is gone.
+    pub fn send(&self, ev: ConnEvent) -> Result<(), ConnEvent> {
+        let is_delivery = matches!(ev, ConnEvent::Deliver(_));
+        if is_delivery {
+            self.pending.fetch_add(1, Ordering::Relaxed);
+        }
+        self.tx.send(ev).map_err(|e| {
+            if is_delivery {
+                self.pending.fetch_sub(1, Ordering::Relaxed);
+            }
+            e.0
+        })
+    }
+
+    /// The connection took `n` deliveries out of the mailbox.
+    pub fn taken(&self, n: usize) {
+        self.pending.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    pub fn is_congested(&self) -> bool {
+        self.pending.load(Ordering::Relaxed) >= OUTBOX_HIGH_WATER
+    }
+
+    pub fn mark_starved(&self) {
+        self.starved.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a queue skipped a consumer of this connection since the last call.
+    pub fn take_starved(&self) -> bool {
+        self.starved.load(Ordering::Relaxed) && self.starved.swap(false, Ordering::Relaxed)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// The channel-wide (global) prefetch window shared by all consumers of a channel.
+#[derive(Debug, Default)]
+pub struct ChannelLimit {
+    /// 0 = unlimited.
+    pub prefetch: AtomicU32,
+    /// Unacked deliveries to consumers on this channel.
+    pub in_flight: AtomicU32,
+}
+
+impl ChannelLimit {
+    fn try_take(&self) -> bool {
+        let limit = self.prefetch.load(Ordering::Relaxed);
+        if limit == 0 {
+            self.in_flight.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        self.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    fn release(&self, n: u32) {
+        let _ = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(n))
+            });
+    }
+}
+
+/// One `basic.consume` subscription.
+#[derive(Debug)]
+pub struct Consumer {
+    pub tag: ShortStr,
+    pub channel: u16,
+    pub connection: ConnectionId,
+    pub no_ack: bool,
+    pub exclusive: bool,
+    /// Per-consumer prefetch (0 = unlimited), fixed at consume time as in RabbitMQ.
+    pub prefetch: u32,
+    in_flight: AtomicU32,
+    pub channel_limit: Arc<ChannelLimit>,
+    pub outbox: Arc<Outbox>,
+}
+
+/// Why a consumer could not take a delivery right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoCredit {
+    /// Its prefetch window (or its channel's) is full: it waits for an ack.
+    Window,
+    /// Its connection has not written what it already has.
+    Congested,
+}
+
+impl Consumer {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        tag: ShortStr,
+        channel: u16,
+        connection: ConnectionId,
+        no_ack: bool,
+        exclusive: bool,
+        prefetch: u32,
+        channel_limit: Arc<ChannelLimit>,
+        outbox: Arc<Outbox>,
+    ) -> Consumer {
+        Consumer {
+            tag,
+            channel,
+            connection,
+            no_ack,
+            exclusive,
+            prefetch,
+            in_flight: AtomicU32::new(0),
+            channel_limit,
+            outbox,
+        }
+    }
+
+    /// Takes one unit of credit for a delivery, or says why there is none.
+    pub fn try_take_credit(&self) -> Result<(), NoCredit> {
+        if self.outbox.is_congested() {
+            return Err(NoCredit::Congested);
+        }
+        if self.no_ack {
+            return Ok(());
+        }
+        if self.prefetch != 0 && self.in_flight.load(Ordering::Relaxed) >= self.prefetch {
+            return Err(NoCredit::Window);
+        }
+        if !self.channel_limit.try_take() {
+            return Err(NoCredit::Window);
+        }
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Gives back credit for `n` settled (or undelivered) deliveries.
+    pub fn release_credit(&self, n: u32) {
+        if self.no_ack || n == 0 {
+            return;
+        }
+        let _ = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(n))
+            });
+        self.channel_limit.release(n);
+    }
+
+    pub fn unacked(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+}

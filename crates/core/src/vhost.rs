@@ -1,0 +1,596 @@
+//! A virtual host: its exchanges, queues and bindings, and the routing of published messages.
+//!
+//! Lock order (never taken the other way round): the exchange map, then one exchange's bindings,
+//! then one queue's state. Routing reads the first two and releases them before it enqueues.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use rand::Rng;
+use warren_amqp::{ExchangeDeclare, FieldTable, FieldValue, QueueDeclare, RawProperties, ShortStr};
+
+use crate::consumer::ConnectionId;
+use crate::error::{AmqpError, Result};
+use crate::exchange::{Binding, Destination, Exchange, ExchangeKind};
+use crate::message::Message;
+use crate::queue::Queue;
+
+/// The exchanges every vhost has: the default one and the `amq.*` set.
+const STANDARD_EXCHANGES: [(&str, ExchangeKind); 6] = [
+    ("", ExchangeKind::Direct),
+    ("amq.direct", ExchangeKind::Direct),
+    ("amq.fanout", ExchangeKind::Fanout),
+    ("amq.topic", ExchangeKind::Topic),
+    ("amq.headers", ExchangeKind::Headers),
+    ("amq.match", ExchangeKind::Headers),
+];
+
+/// Queue arguments compared when a queue is declared again (RabbitMQ's list).
+const QUEUE_EQUIVALENCE_ARGS: [&str; 11] = [
+    "x-expires",
+    "x-message-ttl",
+    "x-dead-letter-exchange",
+    "x-dead-letter-routing-key",
+    "x-max-length",
+    "x-max-length-bytes",
+    "x-max-priority",
+    "x-overflow",
+    "x-queue-mode",
+    "x-queue-type",
+    "x-single-active-consumer",
+];
+
+#[derive(Debug)]
+pub struct VHost {
+    pub name: ShortStr,
+    exchanges: RwLock<HashMap<ShortStr, Arc<Exchange>>>,
+    queues: RwLock<HashMap<ShortStr, Arc<Queue>>>,
+}
+
+/// Result of `queue.declare`.
+#[derive(Debug)]
+pub struct Declared {
+    pub queue: Arc<Queue>,
+    pub message_count: u32,
+    pub consumer_count: u32,
+}
+
+fn bool_str(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+fn value_description(v: Option<&FieldValue>) -> String {
+    match v {
+        None => "none".to_string(),
+        Some(v) => {
+            let (ty, val) = match v {
+                FieldValue::LongStr(b) => ("longstr", String::from_utf8_lossy(b).into_owned()),
+                FieldValue::Bool(b) => ("bool", b.to_string()),
+                FieldValue::I8(_) | FieldValue::I16(_) | FieldValue::I32(_) => {
+                    ("signedint", v.as_i64().unwrap_or_default().to_string())
+                }
+                FieldValue::I64(_) => ("long", v.as_i64().unwrap_or_default().to_string()),
+                other => ("value", format!("{other:?}")),
+            };
+            format!("the value '{val}' of type '{ty}'")
+        }
+    }
+}
+
+impl VHost {
+    pub fn new(name: ShortStr) -> VHost {
+        let exchanges = STANDARD_EXCHANGES
+            .iter()
+            .map(|(n, kind)| {
+                let name = ShortStr::from_static(n);
+                let x = Exchange::new(name.clone(), *kind, true, false, false, FieldTable::new());
+                (name, Arc::new(x))
+            })
+            .collect();
+        VHost {
+            name,
+            exchanges: RwLock::new(exchanges),
+            queues: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn no_exchange(&self, name: &str) -> AmqpError {
+        AmqpError::not_found(format!("no exchange '{name}' in vhost '{}'", self.name))
+    }
+
+    fn no_queue(&self, name: &str) -> AmqpError {
+        AmqpError::not_found(format!("no queue '{name}' in vhost '{}'", self.name))
+    }
+
+    fn describe_exchange(&self, name: &str) -> String {
+        format!("exchange '{name}' in vhost '{}'", self.name)
+    }
+
+    pub fn exchange(&self, name: &str) -> Result<Arc<Exchange>> {
+        self.exchanges
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| self.no_exchange(name))
+    }
+
+    pub fn exchanges(&self) -> Vec<Arc<Exchange>> {
+        self.exchanges.read().values().cloned().collect()
+    }
+
+    pub fn queues(&self) -> Vec<Arc<Queue>> {
+        self.queues.read().values().cloned().collect()
+    }
+
+    /// Looks up a queue the connection may use (404 if absent, 405 if another's exclusive queue).
+    pub fn queue(&self, name: &str, conn: ConnectionId) -> Result<Arc<Queue>> {
+        let q = self
+            .queues
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| self.no_queue(name))?;
+        q.check_access(conn)?;
+        Ok(q)
+    }
+
+    pub fn declare_exchange(&self, m: &ExchangeDeclare) -> Result<()> {
+        let name = m.exchange.as_str();
+        if m.passive {
+            if name.is_empty() {
+                return Ok(());
+            }
+            return self.exchange(name).map(|_| ());
+        }
+        if name.is_empty() {
+            return Err(AmqpError::access_refused(
+                "operation not permitted on the default exchange",
+            ));
+        }
+        let Some(kind) = ExchangeKind::parse(m.kind.as_str()) else {
+            return Err(AmqpError::command_invalid(format!(
+                "unknown exchange type '{}'",
+                m.kind
+            )));
+        };
+        let existing = self.exchanges.read().get(name).cloned();
+        if let Some(x) = existing {
+            return self.exchange_equivalent(&x, kind, m);
+        }
+        if name.starts_with("amq.") {
+            return Err(AmqpError::access_refused(format!(
+                "exchange name '{name}' contains reserved prefix 'amq.*'"
+            )));
+        }
+        let mut map = self.exchanges.write();
+        if let Some(x) = map.get(name) {
+            let x = x.clone();
+            drop(map);
+            return self.exchange_equivalent(&x, kind, m);
+        }
+        let x = Exchange::new(
+            m.exchange.clone(),
+            kind,
+            m.durable,
+            m.auto_delete,
+            m.internal,
+            m.arguments.clone(),
+        );
+        map.insert(m.exchange.clone(), Arc::new(x));
+        Ok(())
+    }
+
+    fn exchange_equivalent(
+        &self,
+        x: &Exchange,
+        kind: ExchangeKind,
+        m: &ExchangeDeclare,
+    ) -> Result<()> {
+        let what = self.describe_exchange(&x.name);
+        let mismatch = |arg: &str, got: &str, cur: &str| {
+            Err(AmqpError::precondition_failed(format!(
+                "inequivalent arg '{arg}' for {what}: received '{got}' but current is '{cur}'"
+            )))
+        };
+        if x.kind != kind {
+            return mismatch("type", kind.as_str(), x.kind.as_str());
+        }
+        if x.durable != m.durable {
+            return mismatch("durable", bool_str(m.durable), bool_str(x.durable));
+        }
+        if x.auto_delete != m.auto_delete {
+            return mismatch(
+                "auto_delete",
+                bool_str(m.auto_delete),
+                bool_str(x.auto_delete),
+            );
+        }
+        if x.internal != m.internal {
+            return mismatch("internal", bool_str(m.internal), bool_str(x.internal));
+        }
+        let key = "alternate-exchange";
+        let (got, cur) = (m.arguments.get(key), x.arguments.get(key));
+        if got != cur {
+            return Err(AmqpError::precondition_failed(format!(
+                "inequivalent arg '{key}' for {what}: received {} but current is {}",
+                value_description(got),
+                value_description(cur)
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn delete_exchange(&self, name: &str, if_unused: bool) -> Result<()> {
+        if name.is_empty() {
+            return Err(AmqpError::access_refused(
+                "operation not permitted on the default exchange",
+            ));
+        }
+        if name.starts_with("amq.") {
+            return Err(AmqpError::access_refused(format!(
+                "exchange name '{name}' contains reserved prefix 'amq.*'"
+            )));
+        }
+        let mut map = self.exchanges.write();
+        let Some(x) = map.get(name).cloned() else {
+            // Deleting an exchange that is not there succeeds, as in RabbitMQ 3.x.
+            return Ok(());
+        };
+        if if_unused && x.has_bindings() {
+            return Err(AmqpError::precondition_failed(format!(
+                "{} in use",
+                self.describe_exchange(name)
+            )));
+        }
+        map.remove(name);
+        let others: Vec<Arc<Exchange>> = map.values().cloned().collect();
+        drop(map);
+        let dest = Destination::Exchange(x.name.clone());
+        self.unbind_everywhere(&others, &dest);
+        Ok(())
+    }
+
+    /// Removes all bindings to `dest`, then deletes auto-delete exchanges left without bindings.
+    fn unbind_everywhere(&self, exchanges: &[Arc<Exchange>], dest: &Destination) {
+        for x in exchanges {
+            if x.unbind_destination(dest) > 0 {
+                self.maybe_auto_delete(x);
+            }
+        }
+    }
+
+    fn maybe_auto_delete(&self, x: &Arc<Exchange>) {
+        if x.auto_delete && !x.has_bindings() {
+            let _ = self.delete_exchange(&x.name, true);
+        }
+    }
+
+    pub fn bind_exchange(
+        &self,
+        destination: &ShortStr,
+        source: &ShortStr,
+        key: &ShortStr,
+        args: &FieldTable,
+    ) -> Result<()> {
+        let src = self.bind_source(source)?;
+        if destination.is_empty() {
+            return Err(AmqpError::access_refused(
+                "operation not permitted on the default exchange",
+            ));
+        }
+        let dst = self.exchange(destination)?;
+        self.check_binding_args(&src, args)?;
+        src.bind(Binding {
+            destination: Destination::Exchange(dst.name.clone()),
+            routing_key: key.clone(),
+            arguments: args.clone(),
+        });
+        Ok(())
+    }
+
+    pub fn unbind_exchange(
+        &self,
+        destination: &ShortStr,
+        source: &ShortStr,
+        key: &ShortStr,
+        args: &FieldTable,
+    ) -> Result<()> {
+        let src = self.bind_source(source)?;
+        if destination.is_empty() {
+            return Err(AmqpError::access_refused(
+                "operation not permitted on the default exchange",
+            ));
+        }
+        let dst = self.exchange(destination)?;
+        if src.unbind(&Binding {
+            destination: Destination::Exchange(dst.name.clone()),
+            routing_key: key.clone(),
+            arguments: args.clone(),
+        }) {
+            self.maybe_auto_delete(&src);
+        }
+        Ok(())
+    }
+
+    fn bind_source(&self, source: &str) -> Result<Arc<Exchange>> {
+        if source.is_empty() {
+            return Err(AmqpError::access_refused(
+                "operation not permitted on the default exchange",
+            ));
+        }
+        self.exchange(source)
+    }
+
+    fn check_binding_args(&self, x: &Exchange, args: &FieldTable) -> Result<()> {
+        if x.kind == ExchangeKind::Headers {
+            crate::headers::XMatch::from_arguments(args)?;
+        }
+        Ok(())
+    }
+
+    pub fn bind_queue(
+        &self,
+        queue: &Arc<Queue>,
+        exchange: &str,
+        key: &ShortStr,
+        args: &FieldTable,
+    ) -> Result<()> {
+        let x = self.bind_source(exchange)?;
+        self.check_binding_args(&x, args)?;
+        x.bind(Binding {
+            destination: Destination::Queue(queue.clone()),
+            routing_key: key.clone(),
+            arguments: args.clone(),
+        });
+        // A queue deleted while we bound it must not stay reachable.
+        if queue.is_deleted() {
+            x.unbind_destination(&Destination::Queue(queue.clone()));
+        }
+        Ok(())
+    }
+
+    pub fn unbind_queue(
+        &self,
+        queue: &Arc<Queue>,
+        exchange: &str,
+        key: &ShortStr,
+        args: &FieldTable,
+    ) -> Result<()> {
+        let x = self.bind_source(exchange)?;
+        if x.unbind(&Binding {
+            destination: Destination::Queue(queue.clone()),
+            routing_key: key.clone(),
+            arguments: args.clone(),
+        }) {
+            self.maybe_auto_delete(&x);
+        }
+        Ok(())
+    }
+
+    /// `queue.declare`, including passive declares, server-named queues and the equivalence
+    /// check on redeclare.
+    pub fn declare_queue(&self, conn: ConnectionId, m: &QueueDeclare) -> Result<Declared> {
+        let name = if m.queue.is_empty() && !m.passive {
+            generate_queue_name()
+        } else {
+            m.queue.clone()
+        };
+        if m.passive {
+            let q = self.queue(&name, conn)?;
+            let (message_count, consumer_count) = q.counts();
+            return Ok(Declared {
+                queue: q,
+                message_count,
+                consumer_count,
+            });
+        }
+        if name.starts_with("amq.") && !m.queue.is_empty() {
+            return Err(AmqpError::access_refused(format!(
+                "queue name '{name}' contains reserved prefix 'amq.*'"
+            )));
+        }
+        let mut map = self.queues.write();
+        if let Some(q) = map.get(name.as_str()).cloned() {
+            drop(map);
+            q.check_access(conn)?;
+            self.queue_equivalent(&q, m)?;
+            let (message_count, consumer_count) = q.counts();
+            return Ok(Declared {
+                queue: q,
+                message_count,
+                consumer_count,
+            });
+        }
+        let q = Arc::new(Queue::new(
+            name.clone(),
+            self.name.clone(),
+            m.durable,
+            m.exclusive.then_some(conn),
+            m.auto_delete,
+            m.arguments.clone(),
+        ));
+        map.insert(name, q.clone());
+        Ok(Declared {
+            queue: q,
+            message_count: 0,
+            consumer_count: 0,
+        })
+    }
+
+    fn queue_equivalent(&self, q: &Queue, m: &QueueDeclare) -> Result<()> {
+        let what = q.describe();
+        let mismatch = |arg: &str, got: bool, cur: bool| {
+            Err(AmqpError::precondition_failed(format!(
+                "inequivalent arg '{arg}' for {what}: received '{}' but current is '{}'",
+                bool_str(got),
+                bool_str(cur)
+            )))
+        };
+        if q.durable != m.durable {
+            return mismatch("durable", m.durable, q.durable);
+        }
+        if q.exclusive_owner.is_some() != m.exclusive {
+            return Err(q.check_access(ConnectionId::MAX).err().unwrap_or_else(|| {
+                AmqpError::resource_locked(format!(
+                    "cannot obtain exclusive access to locked {what}. It could be originally \
+                     declared on another connection or the exclusive property value does not \
+                     match that of the original declaration."
+                ))
+            }));
+        }
+        if q.auto_delete != m.auto_delete {
+            return mismatch("auto_delete", m.auto_delete, q.auto_delete);
+        }
+        for key in QUEUE_EQUIVALENCE_ARGS {
+            let (got, cur) = (m.arguments.get(key), q.arguments.get(key));
+            let same = match (got, cur) {
+                (Some(a), Some(b)) => a == b || (a.as_i64().is_some() && a.as_i64() == b.as_i64()),
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                return Err(AmqpError::precondition_failed(format!(
+                    "inequivalent arg '{key}' for {what}: received {} but current is {}",
+                    value_description(got),
+                    value_description(cur)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a queue (if it is there): consumers are cancelled, bindings removed.
+    /// Returns the number of messages dropped.
+    pub fn delete_queue(
+        &self,
+        name: &str,
+        conn: ConnectionId,
+        if_unused: bool,
+        if_empty: bool,
+    ) -> Result<u32> {
+        let q = match self.queue(name, conn) {
+            Ok(q) => q,
+            // Deleting a queue that is not there succeeds with a count of 0, as in RabbitMQ.
+            Err(e) if e.code == warren_amqp::reply_code::NOT_FOUND => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        self.remove_queue(&q, if_unused, if_empty)
+    }
+
+    /// Deletes this very queue object (auto-delete, exclusive cleanup, delete).
+    pub fn remove_queue(&self, q: &Arc<Queue>, if_unused: bool, if_empty: bool) -> Result<u32> {
+        let n = q.delete(if_unused, if_empty)?;
+        {
+            let mut map = self.queues.write();
+            if map.get(q.name.as_str()).is_some_and(|x| Arc::ptr_eq(x, q)) {
+                map.remove(q.name.as_str());
+            }
+        }
+        let exchanges = self.exchanges();
+        self.unbind_everywhere(&exchanges, &Destination::Queue(q.clone()));
+        Ok(n)
+    }
+
+    /// A connection closed: its exclusive queues go with it.
+    pub fn connection_closed(&self, conn: ConnectionId) {
+        let mine: Vec<Arc<Queue>> = self
+            .queues
+            .read()
+            .values()
+            .filter(|q| q.exclusive_owner == Some(conn))
+            .cloned()
+            .collect();
+        for q in mine {
+            let _ = self.remove_queue(&q, false, false);
+        }
+    }
+
+    /// Finds the queues a message published to `exchange` with `routing_key` goes to, following
+    /// exchange-to-exchange bindings (each exchange visited once, so cycles end). `out` is
+    /// cleared first and holds each queue once.
+    pub fn route(
+        &self,
+        exchange: &Arc<Exchange>,
+        routing_key: &str,
+        properties: &RawProperties,
+        out: &mut Vec<Arc<Queue>>,
+    ) {
+        out.clear();
+        if exchange.is_default() {
+            if let Some(q) = self.queues.read().get(routing_key) {
+                out.push(q.clone());
+            }
+            return;
+        }
+        let mut pending_exchanges: Vec<ShortStr> = Vec::new();
+        let mut visited: Vec<ShortStr> = Vec::new();
+        let mut collect = |d: &Destination, pending: &mut Vec<ShortStr>| match d {
+            Destination::Queue(q) => {
+                if !out.iter().any(|x| Arc::ptr_eq(x, q)) {
+                    out.push(q.clone());
+                }
+            }
+            Destination::Exchange(name) => pending.push(name.clone()),
+        };
+        exchange.route(routing_key, properties, &mut |d| {
+            collect(d, &mut pending_exchanges)
+        });
+        if pending_exchanges.is_empty() {
+            return;
+        }
+        visited.push(exchange.name.clone());
+        while let Some(name) = pending_exchanges.pop() {
+            if visited.contains(&name) {
+                continue;
+            }
+            visited.push(name.clone());
+            let Ok(x) = self.exchange(&name) else {
+                continue;
+            };
+            let mut next = Vec::new();
+            x.route(routing_key, properties, &mut |d| collect(d, &mut next));
+            pending_exchanges.extend(next);
+        }
+    }
+
+    /// Routes and enqueues a message; returns the number of queues it reached.
+    pub fn publish(
+        &self,
+        exchange: &Arc<Exchange>,
+        message: Arc<Message>,
+        scratch: &mut Vec<Arc<Queue>>,
+    ) -> usize {
+        self.route(exchange, &message.routing_key, &message.properties, scratch);
+        for q in scratch.iter() {
+            q.publish(message.clone());
+        }
+        scratch.len()
+    }
+}
+
+/// A server-generated name: `prefix` and 22 URL-safe base64 characters, as RabbitMQ makes them.
+fn generate_name(prefix: &str) -> ShortStr {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut rng = rand::thread_rng();
+    let mut s = String::with_capacity(prefix.len() + 22);
+    s.push_str(prefix);
+    for _ in 0..22 {
+        s.push(ALPHABET[rng.gen_range(0..64)] as char);
+    }
+    ShortStr::try_from(s).expect("short prefixes fit a shortstr")
+}
+
+/// A server-named queue: `amq.gen-...`.
+pub fn generate_queue_name() -> ShortStr {
+    generate_name("amq.gen-")
+}
+
+/// A server-generated consumer tag: `amq.ctag-...`.
+pub fn generate_consumer_tag() -> ShortStr {
+    generate_name("amq.ctag-")
+}

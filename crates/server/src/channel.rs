@@ -1,0 +1,796 @@
+//! One AMQP channel: method dispatch, publish assembly, confirms, transactions, consumers and
+//! the unacknowledged deliveries it owes the queues.
+//!
+//! Invariants:
+//! - Delivery tags start at 1 and grow by one per delivery (consumer or basic.get) on this channel;
+//!   `unacked` holds the outstanding ones in tag order.
+//! - Every unacked delivery is settled exactly once: by ack/nack/reject, or by requeue when the
+//!   channel closes. Credit taken by a queue for a delivery is given back at that moment.
+//! - In confirm mode every publish gets exactly one ack or nack, in publish order; consecutive
+//!   acks are coalesced into one `multiple` ack per batch of frames.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use warren_amqp::{
+    encode_ack_frame, encode_body_frames, encode_header_frame, encode_method_frame,
+    encode_nack_frame, reply_code as rc, BasicGetOk, BasicPublish, BasicReturn, ContentHeader,
+    Method, ShortStr,
+};
+use warren_core::{
+    generate_consumer_tag, AmqpError, Broker, ChannelLimit, ConnectionId, Consumer, Exchange,
+    Message, Outbox, Queue, Result, VHost,
+};
+
+/// Class id of `basic`, the only class with content.
+const BASIC_CLASS: u16 = 60;
+
+/// What a channel needs from its connection while it handles a method.
+pub struct Ctx<'a> {
+    pub conn_id: ConnectionId,
+    pub broker: &'a Broker,
+    pub vhost: &'a Arc<VHost>,
+    pub outbox: &'a Arc<Outbox>,
+    pub out: &'a mut BytesMut,
+    pub frame_max: u32,
+    /// Reused by routing so a publish allocates no vector.
+    pub scratch: &'a mut Vec<Arc<Queue>>,
+}
+
+#[derive(Debug)]
+pub struct Unacked {
+    pub tag: u64,
+    pub queue: Arc<Queue>,
+    pub message: Arc<Message>,
+    /// None for basic.get deliveries, which take no credit.
+    pub consumer: Option<Arc<Consumer>>,
+}
+
+#[derive(Debug)]
+struct ChannelConsumer {
+    consumer: Arc<Consumer>,
+    queue: Arc<Queue>,
+}
+
+/// A publish whose content is still arriving.
+#[derive(Debug)]
+struct PendingPublish {
+    method: BasicPublish,
+    header: Option<ContentHeader>,
+    body: BytesMut,
+    /// The body when it came in exactly one frame (zero-copy).
+    single: Option<Bytes>,
+    received: u64,
+}
+
+#[derive(Debug)]
+enum TxOp {
+    Publish {
+        exchange: Arc<Exchange>,
+        message: Arc<Message>,
+        mandatory: bool,
+    },
+    Settle {
+        tag: u64,
+        multiple: bool,
+        ack: bool,
+        requeue: bool,
+    },
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChannelState {
+    Open,
+    /// We sent channel.close and wait for close-ok; everything else is dropped.
+    Closing,
+}
+
+#[derive(Debug)]
+pub struct Channel {
+    pub id: u16,
+    pub state: ChannelState,
+    pending: Option<PendingPublish>,
+    consumers: HashMap<ShortStr, ChannelConsumer>,
+    pub unacked: VecDeque<Unacked>,
+    next_tag: u64,
+    /// basic.qos prefetch for consumers created from now on (0 = unlimited).
+    consumer_prefetch: u32,
+    limit: Arc<ChannelLimit>,
+    confirm: bool,
+    next_publish_seq: u64,
+    /// Publish sequence numbers to ack at the end of this batch: (first, last).
+    ack_range: Option<(u64, u64)>,
+    tx: Option<Vec<TxOp>>,
+    last_queue: Option<ShortStr>,
+}
+
+impl Channel {
+    pub fn new(id: u16) -> Channel {
+        Channel {
+            id,
+            state: ChannelState::Open,
+            pending: None,
+            consumers: HashMap::new(),
+            unacked: VecDeque::new(),
+            next_tag: 1,
+            consumer_prefetch: 0,
+            limit: Arc::new(ChannelLimit::default()),
+            confirm: false,
+            next_publish_seq: 1,
+            ack_range: None,
+            tx: None,
+            last_queue: None,
+        }
+    }
+
+    /// Is a publish waiting for its content header or body frames?
+    pub fn expects_content(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    fn reply(&self, ctx: &mut Ctx<'_>, m: &Method) {
+        encode_method_frame(ctx.out, self.id, m);
+    }
+
+    /// Handles one method addressed to this open channel.
+    pub fn handle(&mut self, ctx: &mut Ctx<'_>, method: Method) -> Result<()> {
+        match method {
+            Method::ChannelFlow(f) => {
+                if f.active {
+                    self.reply(
+                        ctx,
+                        &Method::ChannelFlowOk(warren_amqp::ChannelFlowOk { active: true }),
+                    );
+                    Ok(())
+                } else {
+                    // RabbitMQ refuses to pause a channel this way: so do we.
+                    Err(AmqpError::not_implemented("active=false"))
+                }
+            }
+            Method::ChannelFlowOk(_) => Ok(()),
+            Method::ExchangeDeclare(m) => {
+                ctx.vhost.declare_exchange(&m)?;
+                if !m.no_wait {
+                    self.reply(ctx, &Method::ExchangeDeclareOk);
+                }
+                Ok(())
+            }
+            Method::ExchangeDelete(m) => {
+                ctx.vhost.delete_exchange(&m.exchange, m.if_unused)?;
+                if !m.no_wait {
+                    self.reply(ctx, &Method::ExchangeDeleteOk);
+                }
+                Ok(())
+            }
+            Method::ExchangeBind(m) => {
+                ctx.vhost
+                    .bind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?;
+                if !m.no_wait {
+                    self.reply(ctx, &Method::ExchangeBindOk);
+                }
+                Ok(())
+            }
+            Method::ExchangeUnbind(m) => {
+                ctx.vhost.unbind_exchange(
+                    &m.destination,
+                    &m.source,
+                    &m.routing_key,
+                    &m.arguments,
+                )?;
+                if !m.no_wait {
+                    self.reply(ctx, &Method::ExchangeUnbindOk);
+                }
+                Ok(())
+            }
+            Method::QueueDeclare(m) => {
+                let d = ctx.vhost.declare_queue(ctx.conn_id, &m)?;
+                self.last_queue = Some(d.queue.name.clone());
+                if !m.no_wait {
+                    self.reply(
+                        ctx,
+                        &Method::QueueDeclareOk(warren_amqp::QueueDeclareOk {
+                            queue: d.queue.name.clone(),
+                            message_count: d.message_count,
+                            consumer_count: d.consumer_count,
+                        }),
+                    );
+                }
+                Ok(())
+            }
+            Method::QueueBind(m) => {
+                let q = self.queue(ctx, &m.queue)?;
+                let key = if m.routing_key.is_empty() && m.queue.is_empty() {
+                    q.name.clone()
+                } else {
+                    m.routing_key.clone()
+                };
+                ctx.vhost.bind_queue(&q, &m.exchange, &key, &m.arguments)?;
+                if !m.no_wait {
+                    self.reply(ctx, &Method::QueueBindOk);
+                }
+                Ok(())
+            }
+            Method::QueueUnbind(m) => {
+                let q = self.queue(ctx, &m.queue)?;
+                ctx.vhost
+                    .unbind_queue(&q, &m.exchange, &m.routing_key, &m.arguments)?;
+                self.reply(ctx, &Method::QueueUnbindOk);
+                Ok(())
+            }
+            Method::QueuePurge(m) => {
+                let q = self.queue(ctx, &m.queue)?;
+                let n = q.purge();
+                if !m.no_wait {
+                    self.reply(
+                        ctx,
+                        &Method::QueuePurgeOk(warren_amqp::QueuePurgeOk { message_count: n }),
+                    );
+                }
+                Ok(())
+            }
+            Method::QueueDelete(m) => {
+                let name = self.queue_name(&m.queue)?;
+                let n = ctx
+                    .vhost
+                    .delete_queue(&name, ctx.conn_id, m.if_unused, m.if_empty)?;
+                if !m.no_wait {
+                    self.reply(
+                        ctx,
+                        &Method::QueueDeleteOk(warren_amqp::QueueDeleteOk { message_count: n }),
+                    );
+                }
+                Ok(())
+            }
+            Method::BasicQos(m) => {
+                if m.prefetch_size != 0 {
+                    return Err(AmqpError::not_implemented(format!(
+                        "prefetch_size!=0 ({})",
+                        m.prefetch_size
+                    )));
+                }
+                let count = u32::from(m.prefetch_count);
+                if m.global {
+                    self.limit
+                        .prefetch
+                        .store(count, std::sync::atomic::Ordering::Relaxed);
+                    // A larger window may let waiting messages through now.
+                    self.kick_queues();
+                } else {
+                    self.consumer_prefetch = count;
+                }
+                self.reply(ctx, &Method::BasicQosOk);
+                Ok(())
+            }
+            Method::BasicConsume(m) => {
+                let q = self.queue(ctx, &m.queue)?;
+                let tag = if m.consumer_tag.is_empty() {
+                    generate_consumer_tag()
+                } else {
+                    m.consumer_tag.clone()
+                };
+                if self.consumers.contains_key(tag.as_str()) {
+                    return Err(AmqpError::not_allowed(format!(
+                        "attempt to reuse consumer tag '{tag}'"
+                    )));
+                }
+                let consumer = Arc::new(Consumer::new(
+                    tag.clone(),
+                    self.id,
+                    ctx.conn_id,
+                    m.no_ack,
+                    m.exclusive,
+                    self.consumer_prefetch,
+                    self.limit.clone(),
+                    ctx.outbox.clone(),
+                ));
+                // consume-ok goes out before any delivery: deliveries come through the outbox,
+                // which the connection reads only after this method's reply is written.
+                if !m.no_wait {
+                    self.reply(
+                        ctx,
+                        &Method::BasicConsumeOk(warren_amqp::BasicConsumeOk {
+                            consumer_tag: tag.clone(),
+                        }),
+                    );
+                }
+                if let Err(e) = q.consume(consumer.clone()) {
+                    // Take the reply back: the channel closes instead.
+                    ctx.out.clear();
+                    return Err(e);
+                }
+                self.consumers
+                    .insert(tag, ChannelConsumer { consumer, queue: q });
+                Ok(())
+            }
+            Method::BasicCancel(m) => {
+                self.cancel_consumer(ctx, m.consumer_tag.as_str());
+                if !m.no_wait {
+                    self.reply(
+                        ctx,
+                        &Method::BasicCancelOk(warren_amqp::BasicCancelOk {
+                            consumer_tag: m.consumer_tag,
+                        }),
+                    );
+                }
+                Ok(())
+            }
+            // A client confirming our server-initiated cancel.
+            Method::BasicCancelOk(_) => Ok(()),
+            Method::BasicPublish(m) => {
+                if m.immediate {
+                    return Err(AmqpError::not_implemented("immediate=true"));
+                }
+                self.pending = Some(PendingPublish {
+                    method: m,
+                    header: None,
+                    body: BytesMut::new(),
+                    single: None,
+                    received: 0,
+                });
+                Ok(())
+            }
+            Method::BasicGet(m) => {
+                let q = self.queue(ctx, &m.queue)?;
+                match q.get(m.no_ack) {
+                    None => self.reply(ctx, &Method::BasicGetEmpty),
+                    Some(got) => {
+                        let tag = self.next_tag;
+                        self.next_tag += 1;
+                        let ok = Method::BasicGetOk(BasicGetOk {
+                            delivery_tag: tag,
+                            redelivered: got.redelivered,
+                            exchange: got.message.exchange.clone(),
+                            routing_key: got.message.routing_key.clone(),
+                            message_count: got.remaining,
+                        });
+                        self.reply(ctx, &ok);
+                        write_content(ctx, self.id, &got.message);
+                        if !m.no_ack {
+                            self.unacked.push_back(Unacked {
+                                tag,
+                                queue: q,
+                                message: got.message,
+                                consumer: None,
+                            });
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Method::BasicAck(m) => self.settle(ctx, m.delivery_tag, m.multiple, true, false),
+            Method::BasicNack(m) => self.settle(ctx, m.delivery_tag, m.multiple, false, m.requeue),
+            Method::BasicReject(m) => self.settle(ctx, m.delivery_tag, false, false, m.requeue),
+            Method::BasicRecoverAsync(m) => {
+                if !m.requeue {
+                    return Err(AmqpError::not_implemented("requeue=false"));
+                }
+                self.requeue_all_unacked();
+                Ok(())
+            }
+            Method::BasicRecover(m) => {
+                if !m.requeue {
+                    return Err(AmqpError::not_implemented("requeue=false"));
+                }
+                self.requeue_all_unacked();
+                self.reply(ctx, &Method::BasicRecoverOk);
+                Ok(())
+            }
+            Method::ConfirmSelect(m) => {
+                if self.tx.is_some() {
+                    return Err(AmqpError::precondition_failed(
+                        "cannot switch from tx to confirm mode",
+                    ));
+                }
+                self.confirm = true;
+                if !m.no_wait {
+                    self.reply(ctx, &Method::ConfirmSelectOk);
+                }
+                Ok(())
+            }
+            Method::TxSelect => {
+                if self.confirm {
+                    return Err(AmqpError::precondition_failed(
+                        "cannot switch from confirm to tx mode",
+                    ));
+                }
+                self.tx.get_or_insert_with(Vec::new);
+                self.reply(ctx, &Method::TxSelectOk);
+                Ok(())
+            }
+            Method::TxCommit => {
+                let Some(ops) = self.tx.replace(Vec::new()) else {
+                    return Err(AmqpError::precondition_failed(
+                        "channel is not transactional",
+                    ));
+                };
+                for op in ops {
+                    match op {
+                        TxOp::Publish {
+                            exchange,
+                            message,
+                            mandatory,
+                        } => self.route(ctx, &exchange, message, mandatory),
+                        TxOp::Settle {
+                            tag,
+                            multiple,
+                            ack,
+                            requeue,
+                        } => self.apply_settle(tag, multiple, ack, requeue)?,
+                    }
+                }
+                self.reply(ctx, &Method::TxCommitOk);
+                Ok(())
+            }
+            Method::TxRollback => {
+                let Some(ops) = self.tx.as_mut() else {
+                    return Err(AmqpError::precondition_failed(
+                        "channel is not transactional",
+                    ));
+                };
+                ops.clear();
+                self.reply(ctx, &Method::TxRollbackOk);
+                Ok(())
+            }
+            other => Err(AmqpError::command_invalid(format!(
+                "unexpected method {} on channel {}",
+                other.name(),
+                self.id
+            ))),
+        }
+    }
+
+    /// Resolves a queue name from a method ("" = the last queue declared on this channel).
+    fn queue_name(&self, name: &ShortStr) -> Result<ShortStr> {
+        if !name.is_empty() {
+            return Ok(name.clone());
+        }
+        self.last_queue
+            .clone()
+            .ok_or_else(|| AmqpError::not_found("no previously declared queue"))
+    }
+
+    fn queue(&self, ctx: &Ctx<'_>, name: &ShortStr) -> Result<Arc<Queue>> {
+        let name = self.queue_name(name)?;
+        ctx.vhost.queue(&name, ctx.conn_id)
+    }
+
+    /// A content header frame arrived for this channel.
+    pub fn on_header(&mut self, ctx: &mut Ctx<'_>, header: ContentHeader) -> Result<()> {
+        let Some(p) = self.pending.as_mut() else {
+            return Err(AmqpError::unexpected_frame(
+                "expected method frame, got non method frame instead",
+            ));
+        };
+        if p.header.is_some() {
+            return Err(AmqpError::unexpected_frame(
+                "expected content body, got non content body frame instead",
+            ));
+        }
+        if header.class_id != BASIC_CLASS {
+            return Err(AmqpError::unexpected_frame(format!(
+                "expected content header for class {BASIC_CLASS}, got class {} instead",
+                header.class_id
+            )));
+        }
+        let max = ctx.broker.limits.max_message_size;
+        if header.body_size > max {
+            self.pending = None;
+            return Err(AmqpError::precondition_failed(format!(
+                "message size {} is larger than configured max size {max}",
+                header.body_size
+            )));
+        }
+        let done = header.body_size == 0;
+        p.header = Some(header);
+        if done {
+            self.finish_publish(ctx)?;
+        }
+        Ok(())
+    }
+
+    /// A body frame arrived for this channel.
+    pub fn on_body(&mut self, ctx: &mut Ctx<'_>, payload: Bytes) -> Result<()> {
+        let Some(p) = self.pending.as_mut() else {
+            return Err(AmqpError::unexpected_frame(
+                "expected method frame, got non method frame instead",
+            ));
+        };
+        let Some(header) = p.header.as_ref() else {
+            return Err(AmqpError::unexpected_frame(format!(
+                "expected content header for class {BASIC_CLASS}, got non content header frame instead"
+            )));
+        };
+        let size = header.body_size;
+        p.received += payload.len() as u64;
+        if p.received > size {
+            return Err(AmqpError::frame_error(format!(
+                "body frames carry {} bytes, more than the {size} announced",
+                p.received
+            )));
+        }
+        if p.received == size && p.single.is_none() && p.body.is_empty() {
+            p.single = Some(payload);
+        } else {
+            if let Some(first) = p.single.take() {
+                p.body.extend_from_slice(&first);
+            }
+            if p.body.capacity() == 0 {
+                p.body.reserve(size as usize);
+            }
+            p.body.extend_from_slice(&payload);
+        }
+        if p.received == size {
+            self.finish_publish(ctx)?;
+        }
+        Ok(())
+    }
+
+    fn finish_publish(&mut self, ctx: &mut Ctx<'_>) -> Result<()> {
+        let Some(p) = self.pending.take() else {
+            return Ok(());
+        };
+        let Some(header) = p.header else {
+            return Ok(());
+        };
+        let body = match p.single {
+            Some(b) => b,
+            None => p.body.freeze(),
+        };
+        let exchange = ctx.vhost.exchange(&p.method.exchange)?;
+        if exchange.internal {
+            return Err(AmqpError::access_refused(format!(
+                "cannot publish to internal exchange '{}' in vhost '{}'",
+                exchange.name, ctx.vhost.name
+            )));
+        }
+        let message = Arc::new(Message {
+            exchange: p.method.exchange,
+            routing_key: p.method.routing_key,
+            properties: header.properties,
+            body,
+        });
+        if let Some(ops) = self.tx.as_mut() {
+            ops.push(TxOp::Publish {
+                exchange,
+                message,
+                mandatory: p.method.mandatory,
+            });
+            return Ok(());
+        }
+        self.route(ctx, &exchange, message, p.method.mandatory);
+        Ok(())
+    }
+
+    fn route(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        exchange: &Arc<Exchange>,
+        message: Arc<Message>,
+        mandatory: bool,
+    ) {
+        let mut scratch = std::mem::take(ctx.scratch);
+        let routed = ctx.vhost.publish(exchange, message.clone(), &mut scratch);
+        scratch.clear();
+        *ctx.scratch = scratch;
+        if routed == 0 && mandatory {
+            self.reply(
+                ctx,
+                &Method::BasicReturn(BasicReturn {
+                    reply_code: rc::NO_ROUTE,
+                    reply_text: ShortStr::from_static("NO_ROUTE"),
+                    exchange: message.exchange.clone(),
+                    routing_key: message.routing_key.clone(),
+                }),
+            );
+            write_content(ctx, self.id, &message);
+        }
+        if self.confirm {
+            let seq = self.next_publish_seq;
+            self.next_publish_seq += 1;
+            self.ack_range = Some(match self.ack_range {
+                Some((first, _)) => (first, seq),
+                None => (seq, seq),
+            });
+        }
+    }
+
+    pub fn has_confirms_pending(&self) -> bool {
+        self.ack_range.is_some()
+    }
+
+    /// Writes the confirms gathered since the last call: one ack for a single publish, one
+    /// `multiple` ack for a run of them.
+    pub fn flush_confirms(&mut self, out: &mut BytesMut) {
+        if let Some((first, last)) = self.ack_range.take() {
+            encode_ack_frame(out, self.id, last, last != first);
+        }
+    }
+
+    /// Nacks one publish (after flushing earlier acks so `multiple` never covers it).
+    #[allow(dead_code)]
+    pub fn nack_publish(&mut self, out: &mut BytesMut, seq: u64) {
+        self.flush_confirms(out);
+        encode_nack_frame(out, self.id, seq, false, false);
+    }
+
+    /// basic.ack / nack / reject.
+    fn settle(
+        &mut self,
+        _ctx: &mut Ctx<'_>,
+        tag: u64,
+        multiple: bool,
+        ack: bool,
+        requeue: bool,
+    ) -> Result<()> {
+        if let Some(ops) = self.tx.as_mut() {
+            // Checked now, applied on commit.
+            if !(multiple && tag == 0) && !self.unacked.iter().any(|u| u.tag == tag) {
+                return Err(AmqpError::precondition_failed(format!(
+                    "unknown delivery tag {tag}"
+                )));
+            }
+            ops.push(TxOp::Settle {
+                tag,
+                multiple,
+                ack,
+                requeue,
+            });
+            return Ok(());
+        }
+        self.apply_settle(tag, multiple, ack, requeue)
+    }
+
+    fn apply_settle(&mut self, tag: u64, multiple: bool, ack: bool, requeue: bool) -> Result<()> {
+        let unknown = || AmqpError::precondition_failed(format!("unknown delivery tag {tag}"));
+        if multiple {
+            let n = if tag == 0 {
+                self.unacked.len()
+            } else {
+                if !self.unacked.iter().any(|u| u.tag == tag) {
+                    return Err(unknown());
+                }
+                self.unacked.partition_point(|u| u.tag <= tag)
+            };
+            let taken: Vec<Unacked> = self.unacked.drain(..n).collect();
+            if ack || !requeue {
+                // Settled for good (dead-lettering of rejected messages comes with the DLX work).
+                settle_by_queue(taken, |q, msgs| q.settle(msgs.len()));
+            } else {
+                settle_by_queue(taken, |q, msgs| q.requeue(msgs));
+            }
+        } else {
+            // The common case, one ack in tag order, allocates nothing.
+            let pos = if self.unacked.front().is_some_and(|u| u.tag == tag) {
+                Some(0)
+            } else {
+                self.unacked.binary_search_by_key(&tag, |u| u.tag).ok()
+            };
+            let u = pos
+                .and_then(|i| self.unacked.remove(i))
+                .ok_or_else(unknown)?;
+            if let Some(c) = &u.consumer {
+                c.release_credit(1);
+            }
+            if ack || !requeue {
+                u.queue.settle(1);
+            } else {
+                u.queue.requeue(std::iter::once(u.message));
+            }
+        }
+        if self
+            .limit
+            .prefetch
+            .load(std::sync::atomic::Ordering::Relaxed)
+            != 0
+        {
+            self.kick_queues();
+        }
+        Ok(())
+    }
+
+    /// Asks every queue this channel consumes from to deliver again.
+    fn kick_queues(&self) {
+        for c in self.consumers.values() {
+            c.queue.dispatch();
+        }
+    }
+
+    fn requeue_all_unacked(&mut self) {
+        let taken: Vec<Unacked> = self.unacked.drain(..).collect();
+        settle_by_queue(taken, |q, msgs| q.requeue(msgs));
+    }
+
+    fn cancel_consumer(&mut self, ctx: &mut Ctx<'_>, tag: &str) {
+        if let Some(c) = self.consumers.remove(tag) {
+            if c.queue.cancel(&c.consumer) {
+                let _ = ctx.vhost.remove_queue(&c.queue, false, false);
+            }
+        }
+    }
+
+    /// The broker cancelled a consumer (its queue is gone). Returns whether it was ours.
+    pub fn consumer_cancelled(&mut self, tag: &str) -> bool {
+        self.consumers.remove(tag).is_some()
+    }
+
+    /// Is this consumer object still subscribed on this channel?
+    pub fn has_consumer(&self, consumer: &Arc<Consumer>) -> bool {
+        self.consumers
+            .get(consumer.tag.as_str())
+            .is_some_and(|c| Arc::ptr_eq(&c.consumer, consumer))
+    }
+
+    /// Writes a delivery for one of this channel's consumers and records it if it needs an ack.
+    pub fn deliver(&mut self, ctx: &mut Ctx<'_>, d: warren_core::Delivery) {
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        warren_amqp::encode_deliver_frame(
+            ctx.out,
+            self.id,
+            d.consumer.tag.as_str(),
+            tag,
+            d.redelivered,
+            d.message.exchange.as_str(),
+            d.message.routing_key.as_str(),
+        );
+        write_content(ctx, self.id, &d.message);
+        if !d.consumer.no_ack {
+            self.unacked.push_back(Unacked {
+                tag,
+                queue: d.queue,
+                message: d.message,
+                consumer: Some(d.consumer),
+            });
+        }
+    }
+
+    /// The channel is going away: cancel its consumers and requeue what it did not settle.
+    pub fn close(&mut self, ctx: &mut Ctx<'_>) {
+        let tags: Vec<ShortStr> = self.consumers.keys().cloned().collect();
+        for t in tags {
+            self.cancel_consumer(ctx, &t);
+        }
+        self.requeue_all_unacked();
+        self.pending = None;
+        self.state = ChannelState::Closing;
+    }
+
+    /// Queues this channel consumes from (to kick after its connection drained its outbox).
+    pub fn consumer_queues(&self) -> impl Iterator<Item = &Arc<Queue>> {
+        self.consumers.values().map(|c| &c.queue)
+    }
+}
+
+/// Groups settled deliveries by queue (keeping tag order), gives credit back to consumers, and
+/// calls `f` once per queue with its messages.
+fn settle_by_queue(taken: Vec<Unacked>, mut f: impl FnMut(&Arc<Queue>, Vec<Arc<Message>>)) {
+    if taken.is_empty() {
+        return;
+    }
+    let mut groups: Vec<(Arc<Queue>, Vec<Arc<Message>>)> = Vec::new();
+    for u in taken {
+        if let Some(c) = &u.consumer {
+            c.release_credit(1);
+        }
+        match groups.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &u.queue)) {
+            Some((_, v)) => v.push(u.message),
+            None => groups.push((u.queue, vec![u.message])),
+        }
+    }
+    for (q, msgs) in groups {
+        f(&q, msgs);
+    }
+}
+
+/// Content header and body frames of a message, as sent with deliver, get-ok and return.
+pub fn write_content(ctx: &mut Ctx<'_>, channel: u16, message: &Message) {
+    encode_header_frame(
+        ctx.out,
+        channel,
+        BASIC_CLASS,
+        message.body.len() as u64,
+        &message.properties,
+    );
+    encode_body_frames(ctx.out, channel, &message.body, ctx.frame_max);
+}

@@ -1,0 +1,772 @@
+//! One client connection: the handshake, channel multiplexing, heartbeats, and the close
+//! handshakes both ways.
+//!
+//! The connection task owns all its channels' state; nothing else touches it. It waits on four
+//! things (see the `select!` in [`Connection::run`]): bytes from the socket, deliveries and events
+//! from queues (its outbox), room in its writer, and the heartbeat timer. After each wake-up it
+//! hands everything it encoded to the writer at once, so many frames go out in one syscall.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep_until, Instant};
+use tracing::{debug, info, warn};
+use warren_amqp::{
+    decode_frame, encode_heartbeat_frame, encode_method_frame, reply_code as rc, BasicCancel,
+    ChannelClose, ConnectionClose, ConnectionStart, ConnectionTune, FieldTable, FieldValue, Frame,
+    Method, ShortStr, PROTOCOL_HEADER,
+};
+use warren_core::{AmqpError, Broker, ConnEvent, ConnectionId, Outbox, Queue, VHost};
+
+use crate::auth;
+use crate::channel::{Channel, ChannelState, Ctx};
+use crate::writer::WriteQueue;
+
+/// Time a client has from TCP connect to connection.open-ok (RabbitMQ's handshake_timeout).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time we wait for connection.close-ok after sending connection.close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Smallest frame_max a client may ask for.
+const FRAME_MIN: u32 = 8192;
+/// Outbox events taken per wake-up before writing (keeps latency bounded under load).
+const EVENTS_PER_WAKEUP: usize = 512;
+/// The class/method ids we report in a close caused by content frames (basic.publish).
+const PUBLISH_IDS: (u16, u16) = (60, 40);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    AwaitStartOk,
+    AwaitTuneOk,
+    AwaitOpen,
+    Open,
+    /// We sent connection.close; wait for close-ok.
+    Closing,
+    /// Done: flush and drop the socket.
+    Closed,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct ClientCaps {
+    consumer_cancel_notify: bool,
+    authentication_failure_close: bool,
+}
+
+pub struct Connection {
+    id: ConnectionId,
+    peer: SocketAddr,
+    broker: Arc<Broker>,
+    wq: Arc<WriteQueue>,
+    outbox: Arc<Outbox>,
+    out: BytesMut,
+    state: State,
+    frame_max: u32,
+    channel_max: u16,
+    heartbeat: u16,
+    caps: ClientCaps,
+    mechanism: String,
+    user: Option<String>,
+    vhost: Option<Arc<VHost>>,
+    channels: HashMap<u16, Channel>,
+    /// Channels with publisher confirms to write at the end of this wake-up.
+    confirm_dirty: Vec<u16>,
+    scratch: Vec<Arc<Queue>>,
+    last_recv: Instant,
+    last_send: Instant,
+    deadline: Option<Instant>,
+}
+
+/// Serves one accepted TCP connection until it closes.
+pub async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    broker: Arc<Broker>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let mut header = [0u8; 8];
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, rd.read_exact(&mut header)).await {
+        Ok(Ok(_)) => {}
+        _ => return,
+    }
+    if header != PROTOCOL_HEADER {
+        // The spec's answer to a protocol we do not speak: our header, then close.
+        debug!(%peer, "bad protocol header {:?}", header);
+        let _ = wr.write_all(&PROTOCOL_HEADER).await;
+        let _ = wr.shutdown().await;
+        return;
+    }
+    let wq = WriteQueue::new();
+    tokio::spawn(wq.clone().run(wr));
+    let (outbox, rx) = Outbox::new();
+    let now = Instant::now();
+    let mut conn = Connection {
+        id: broker.next_connection_id(),
+        peer,
+        frame_max: broker.limits.frame_max,
+        channel_max: broker.limits.channel_max,
+        heartbeat: 0,
+        broker,
+        wq,
+        outbox,
+        out: BytesMut::with_capacity(64 * 1024),
+        state: State::AwaitStartOk,
+        caps: ClientCaps::default(),
+        mechanism: String::new(),
+        user: None,
+        vhost: None,
+        channels: HashMap::new(),
+        confirm_dirty: Vec::new(),
+        scratch: Vec::new(),
+        last_recv: now,
+        last_send: now,
+        deadline: Some(now + HANDSHAKE_TIMEOUT),
+    };
+    conn.send_start();
+    conn.run(rd, rx, shutdown).await;
+}
+
+fn server_properties() -> FieldTable {
+    let mut caps = FieldTable::new();
+    for c in [
+        "publisher_confirms",
+        "exchange_exchange_bindings",
+        "basic.nack",
+        "consumer_cancel_notify",
+        "connection.blocked",
+        "consumer_priorities",
+        "authentication_failure_close",
+        "per_consumer_qos",
+        "direct_reply_to",
+    ] {
+        caps.insert(ShortStr::from_static(c), FieldValue::Bool(true));
+    }
+    let s = |v: &'static str| FieldValue::LongStr(bytes::Bytes::from_static(v.as_bytes()));
+    let mut p = FieldTable::new();
+    p.insert(
+        ShortStr::from_static("capabilities"),
+        FieldValue::Table(caps),
+    );
+    p.insert(ShortStr::from_static("product"), s("Warren"));
+    p.insert(
+        ShortStr::from_static("version"),
+        s(env!("CARGO_PKG_VERSION")),
+    );
+    p.insert(ShortStr::from_static("platform"), s("Rust"));
+    p.insert(ShortStr::from_static("cluster_name"), s("warren"));
+    p.insert(ShortStr::from_static("copyright"), s("Warren authors"));
+    p.insert(
+        ShortStr::from_static("information"),
+        s("An AMQP 0-9-1 broker compatible with RabbitMQ's clients"),
+    );
+    p
+}
+
+impl Connection {
+    fn send(&mut self, channel: u16, m: &Method) {
+        encode_method_frame(&mut self.out, channel, m);
+    }
+
+    fn send_start(&mut self) {
+        self.send(
+            0,
+            &Method::ConnectionStart(ConnectionStart {
+                version_major: 0,
+                version_minor: 9,
+                server_properties: server_properties(),
+                mechanisms: bytes::Bytes::from_static(b"PLAIN AMQPLAIN"),
+                locales: bytes::Bytes::from_static(b"en_US"),
+            }),
+        );
+    }
+
+    async fn run(
+        mut self,
+        mut rd: OwnedReadHalf,
+        mut rx: mpsc::UnboundedReceiver<ConnEvent>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut rbuf = BytesMut::with_capacity(64 * 1024);
+        let mut heartbeat_tick = tokio::time::interval(Duration::from_secs(3600));
+        let mut shutting_down = *shutdown.borrow();
+        if shutting_down {
+            return;
+        }
+        self.flush();
+        loop {
+            let open = self.state == State::Open;
+            let can_deliver = open && !self.wq.is_congested();
+            let reading = !matches!(self.state, State::Closed);
+            let deadline = self.deadline;
+            tokio::select! {
+                biased;
+                _ = shutdown.changed(), if !shutting_down => {
+                    shutting_down = true;
+                    self.close_connection(AmqpError::new(
+                        rc::CONNECTION_FORCED,
+                        "broker forced connection closure with reason 'shutdown'",
+                    ), (0, 0));
+                }
+                r = rd.read_buf(&mut rbuf), if reading => match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        self.last_recv = Instant::now();
+                        self.process_frames(&mut rbuf);
+                        if rbuf.capacity() - rbuf.len() < 4096 {
+                            rbuf.reserve(64 * 1024);
+                        }
+                    }
+                },
+                ev = rx.recv(), if can_deliver => {
+                    if let Some(ev) = ev {
+                        self.on_event(ev);
+                        let mut n = 1;
+                        while n < EVENTS_PER_WAKEUP && !self.wq.is_congested() && self.state == State::Open {
+                            match rx.try_recv() {
+                                Ok(ev) => self.on_event(ev),
+                                Err(_) => break,
+                            }
+                            n += 1;
+                        }
+                    }
+                }
+                _ = self.wq.space.notified(), if open && !can_deliver => {}
+                _ = heartbeat_tick.tick(), if self.heartbeat > 0 => {
+                    let hb = Duration::from_secs(u64::from(self.heartbeat));
+                    if self.last_recv.elapsed() > hb * 2 {
+                        warn!(peer = %self.peer, "missed heartbeats from client, timeout: {}s", self.heartbeat);
+                        break;
+                    }
+                    if self.last_send.elapsed() >= hb / 2 && self.out.is_empty() {
+                        encode_heartbeat_frame(&mut self.out);
+                    }
+                }
+                _ = async { sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => {
+                    if self.state != State::Open {
+                        debug!(peer = %self.peer, "handshake or close timed out");
+                        break;
+                    }
+                    self.deadline = None;
+                }
+            }
+            if self.heartbeat > 0 && heartbeat_tick.period() == Duration::from_secs(3600) {
+                let half = Duration::from_millis(u64::from(self.heartbeat) * 500);
+                heartbeat_tick = tokio::time::interval_at(Instant::now() + half, half);
+            }
+            self.flush();
+            if self.outbox.take_starved() && self.state == State::Open {
+                for ch in self.channels.values() {
+                    for q in ch.consumer_queues() {
+                        q.dispatch();
+                    }
+                }
+            }
+            if self.state == State::Closed || self.wq.has_failed() {
+                break;
+            }
+        }
+        self.cleanup(rx);
+        self.flush();
+        self.wq.close();
+        info!(peer = %self.peer, user = self.user.as_deref().unwrap_or(""), "connection closed");
+    }
+
+    /// Writes pending confirms and hands everything encoded to the writer.
+    fn flush(&mut self) {
+        for id in self.confirm_dirty.drain(..) {
+            if let Some(ch) = self.channels.get_mut(&id) {
+                ch.flush_confirms(&mut self.out);
+            }
+        }
+        if !self.out.is_empty() {
+            self.last_send = Instant::now();
+            self.wq.push(&mut self.out);
+        }
+    }
+
+    fn process_frames(&mut self, rbuf: &mut BytesMut) {
+        let frame_max = self.frame_max;
+        loop {
+            if matches!(self.state, State::Closed) {
+                rbuf.clear();
+                return;
+            }
+            match decode_frame(rbuf, frame_max) {
+                Ok(None) => return,
+                Ok(Some(frame)) => self.on_frame(frame),
+                Err(e) => {
+                    // The stream cannot be parsed past this point: say why and hang up.
+                    let err = AmqpError::new(e.reply_code(), &e);
+                    warn!(peer = %self.peer, "closing connection: {}", err.text);
+                    self.close_connection(err, (0, 0));
+                    self.state = State::Closed;
+                    rbuf.clear();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_frame(&mut self, frame: Frame) {
+        match self.state {
+            State::AwaitStartOk | State::AwaitTuneOk | State::AwaitOpen => {
+                self.on_handshake_frame(frame)
+            }
+            State::Open => self.on_open_frame(frame),
+            State::Closing => match frame {
+                Frame::Method {
+                    channel: 0,
+                    method: Method::ConnectionCloseOk,
+                } => self.state = State::Closed,
+                Frame::Method {
+                    channel: 0,
+                    method: Method::ConnectionClose(_),
+                } => {
+                    self.send(0, &Method::ConnectionCloseOk);
+                    self.state = State::Closed;
+                }
+                _ => {}
+            },
+            State::Closed => {}
+        }
+    }
+
+    fn on_handshake_frame(&mut self, frame: Frame) {
+        let Frame::Method { channel: 0, method } = frame else {
+            if matches!(frame, Frame::Heartbeat { .. }) {
+                return;
+            }
+            self.close_connection(
+                AmqpError::unexpected_frame(
+                    "expected a method frame on channel 0 during the handshake",
+                ),
+                (0, 0),
+            );
+            return;
+        };
+        let ids = (method.class_id(), method.method_id());
+        match (self.state, method) {
+            (State::AwaitStartOk, Method::ConnectionStartOk(m)) => {
+                let caps = m
+                    .client_properties
+                    .get("capabilities")
+                    .and_then(|v| v.as_table().cloned())
+                    .unwrap_or_default();
+                let cap = |k: &str| caps.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
+                self.caps = ClientCaps {
+                    consumer_cancel_notify: cap("consumer_cancel_notify"),
+                    authentication_failure_close: cap("authentication_failure_close"),
+                };
+                self.mechanism = m.mechanism.to_string();
+                match auth::authenticate(m.mechanism.as_str(), &m.response, self.peer) {
+                    Ok(user) => {
+                        self.user = Some(user);
+                        let l = &self.broker.limits;
+                        let tune = ConnectionTune {
+                            channel_max: l.channel_max,
+                            frame_max: l.frame_max,
+                            heartbeat: l.heartbeat,
+                        };
+                        self.send(0, &Method::ConnectionTune(tune));
+                        self.state = State::AwaitTuneOk;
+                    }
+                    Err(e) => {
+                        warn!(peer = %self.peer, "authentication failed: {e}");
+                        let err = match e {
+                            auth::AuthError::UnsupportedMechanism(_) => AmqpError::access_refused(&e),
+                            _ => AmqpError::access_refused(format!(
+                                "Login was refused using authentication mechanism {}. For details see the broker logfile.",
+                                m.mechanism
+                            )),
+                        };
+                        if self.caps.authentication_failure_close {
+                            self.send(
+                                0,
+                                &Method::ConnectionClose(ConnectionClose {
+                                    reply_code: err.code,
+                                    reply_text: short(&err.text),
+                                    class_id: 0,
+                                    method_id: 0,
+                                }),
+                            );
+                        }
+                        // As RabbitMQ: no close handshake after a failed login.
+                        self.state = State::Closed;
+                    }
+                }
+            }
+            (State::AwaitTuneOk, Method::ConnectionTuneOk(t)) => {
+                let l = self.broker.limits.clone();
+                if t.frame_max != 0 && t.frame_max < FRAME_MIN {
+                    return self.close_connection(
+                        AmqpError::not_allowed(format!(
+                            "frame_max={} < {FRAME_MIN} min size",
+                            t.frame_max
+                        )),
+                        ids,
+                    );
+                }
+                if t.frame_max > l.frame_max {
+                    return self.close_connection(
+                        AmqpError::not_allowed(format!(
+                            "frame_max={} > {} max size",
+                            t.frame_max, l.frame_max
+                        )),
+                        ids,
+                    );
+                }
+                if t.channel_max > l.channel_max {
+                    return self.close_connection(
+                        AmqpError::not_allowed(format!(
+                            "channel_max={} > {} max size",
+                            t.channel_max, l.channel_max
+                        )),
+                        ids,
+                    );
+                }
+                self.frame_max = if t.frame_max == 0 {
+                    l.frame_max
+                } else {
+                    t.frame_max
+                };
+                self.channel_max = if t.channel_max == 0 {
+                    l.channel_max
+                } else {
+                    t.channel_max
+                };
+                self.heartbeat = t.heartbeat;
+                self.state = State::AwaitOpen;
+            }
+            (State::AwaitOpen, Method::ConnectionOpen(o)) => {
+                match self.broker.vhost(o.virtual_host.as_str()) {
+                    Some(v) => {
+                        self.vhost = Some(v);
+                        self.send(0, &Method::ConnectionOpenOk);
+                        self.state = State::Open;
+                        self.deadline = None;
+                        info!(peer = %self.peer, vhost = %o.virtual_host, user = self.user.as_deref().unwrap_or(""), "connection open");
+                    }
+                    None => self.close_connection(
+                        AmqpError::not_allowed(format!("vhost {} not found", o.virtual_host)),
+                        ids,
+                    ),
+                }
+            }
+            (_, Method::ConnectionClose(_)) => {
+                self.send(0, &Method::ConnectionCloseOk);
+                self.state = State::Closed;
+            }
+            (_, m) => self.close_connection(
+                AmqpError::command_invalid(format!("unexpected {} during the handshake", m.name())),
+                ids,
+            ),
+        }
+    }
+
+    fn on_open_frame(&mut self, frame: Frame) {
+        match frame {
+            Frame::Heartbeat { .. } => {}
+            Frame::Method { channel: 0, method } => self.on_connection_method(method),
+            Frame::Method { channel, method } => self.on_channel_method(channel, method),
+            Frame::Header { channel, header } => {
+                self.on_content(channel, |ch, ctx| ch.on_header(ctx, header));
+            }
+            Frame::Body { channel, payload } => {
+                self.on_content(channel, |ch, ctx| ch.on_body(ctx, payload));
+            }
+        }
+    }
+
+    fn on_connection_method(&mut self, method: Method) {
+        let ids = (method.class_id(), method.method_id());
+        match method {
+            Method::ConnectionClose(c) => {
+                debug!(peer = %self.peer, code = c.reply_code, text = %c.reply_text, "client closed the connection");
+                self.close_all_channels();
+                self.send(0, &Method::ConnectionCloseOk);
+                self.state = State::Closed;
+            }
+            Method::ConnectionCloseOk => {}
+            Method::ConnectionBlocked(_) | Method::ConnectionUnblocked => {}
+            Method::ConnectionUpdateSecret(u) => {
+                let ok = self.user.as_deref().is_some_and(|user| {
+                    let mut resp = Vec::with_capacity(u.new_secret.len() + user.len() + 2);
+                    resp.push(0);
+                    resp.extend_from_slice(user.as_bytes());
+                    resp.push(0);
+                    resp.extend_from_slice(&u.new_secret);
+                    auth::authenticate("PLAIN", &resp, self.peer).is_ok()
+                });
+                if ok {
+                    self.send(0, &Method::ConnectionUpdateSecretOk);
+                } else {
+                    self.close_connection(AmqpError::not_allowed("new secret was refused"), ids);
+                }
+            }
+            m => self.close_connection(
+                AmqpError::command_invalid(format!("{} is not allowed on channel 0", m.name())),
+                ids,
+            ),
+        }
+    }
+
+    fn on_channel_method(&mut self, channel: u16, method: Method) {
+        let ids = (method.class_id(), method.method_id());
+        if method.class_id() == 10 {
+            return self.close_connection(
+                AmqpError::command_invalid(format!(
+                    "{} is only allowed on channel 0",
+                    method.name()
+                )),
+                ids,
+            );
+        }
+        let Some(ch) = self.channels.get_mut(&channel) else {
+            if let Method::ChannelOpen = method {
+                if channel > self.channel_max {
+                    return self.close_connection(
+                        AmqpError::not_allowed(format!(
+                            "channel number {channel} exceeds the negotiated channel_max ({})",
+                            self.channel_max
+                        )),
+                        ids,
+                    );
+                }
+                self.channels.insert(channel, Channel::new(channel));
+                self.send(channel, &Method::ChannelOpenOk);
+                return;
+            }
+            return self.close_connection(AmqpError::channel_error("expected 'channel.open'"), ids);
+        };
+        if ch.state == ChannelState::Closing {
+            match method {
+                Method::ChannelCloseOk => {
+                    self.channels.remove(&channel);
+                }
+                Method::ChannelClose(_) => {
+                    self.channels.remove(&channel);
+                    self.send(channel, &Method::ChannelCloseOk);
+                }
+                _ => {}
+            }
+            return;
+        }
+        match method {
+            Method::ChannelOpen => {
+                return self
+                    .close_connection(AmqpError::channel_error("second 'channel.open' seen"), ids);
+            }
+            Method::ChannelClose(_) => {
+                let _ = self.with_ctx(channel, |ch, ctx| {
+                    ch.close(ctx);
+                    Ok(())
+                });
+                self.channels.remove(&channel);
+                self.send(channel, &Method::ChannelCloseOk);
+                return;
+            }
+            Method::ChannelCloseOk => return,
+            _ => {}
+        }
+        if ch.expects_content() {
+            return self.close_connection(
+                AmqpError::unexpected_frame(
+                    "expected content header for class 60, got non content header frame instead",
+                ),
+                ids,
+            );
+        }
+        self.with_ctx_ids(channel, ids, |ch, ctx| ch.handle(ctx, method));
+    }
+
+    fn on_content(
+        &mut self,
+        channel: u16,
+        f: impl FnOnce(&mut Channel, &mut Ctx<'_>) -> Result<(), AmqpError>,
+    ) {
+        match self.channels.get(&channel).map(|c| &c.state) {
+            None => self.close_connection(
+                AmqpError::channel_error("expected 'channel.open'"),
+                PUBLISH_IDS,
+            ),
+            Some(ChannelState::Closing) => {}
+            Some(ChannelState::Open) => self.with_ctx_ids(channel, PUBLISH_IDS, f),
+        }
+    }
+
+    /// Runs `f` on an open channel with its context; a soft error closes the channel, a hard one
+    /// the connection, reporting `ids` as the failing method.
+    fn with_ctx_ids(
+        &mut self,
+        channel: u16,
+        ids: (u16, u16),
+        f: impl FnOnce(&mut Channel, &mut Ctx<'_>) -> Result<(), AmqpError>,
+    ) {
+        if let Err(e) = self.with_ctx(channel, f) {
+            if e.is_hard() {
+                self.close_connection(e, ids);
+            } else {
+                self.close_channel(channel, e, ids);
+            }
+        }
+    }
+
+    fn with_ctx(
+        &mut self,
+        channel: u16,
+        f: impl FnOnce(&mut Channel, &mut Ctx<'_>) -> Result<(), AmqpError>,
+    ) -> Result<(), AmqpError> {
+        let (Some(ch), Some(vhost)) = (self.channels.get_mut(&channel), self.vhost.as_ref()) else {
+            return Ok(());
+        };
+        let mut ctx = Ctx {
+            conn_id: self.id,
+            broker: &self.broker,
+            vhost,
+            outbox: &self.outbox,
+            out: &mut self.out,
+            frame_max: self.frame_max,
+            scratch: &mut self.scratch,
+        };
+        let r = f(ch, &mut ctx);
+        if ch.has_confirms_pending() && self.confirm_dirty.last() != Some(&channel) {
+            self.confirm_dirty.push(channel);
+        }
+        r
+    }
+
+    /// A soft error: the channel's work is undone and it waits for channel.close-ok.
+    fn close_channel(&mut self, channel: u16, e: AmqpError, ids: (u16, u16)) {
+        debug!(peer = %self.peer, channel, "channel error: {}", e.text);
+        let _ = self.with_ctx(channel, |ch, ctx| {
+            ch.close(ctx);
+            Ok(())
+        });
+        self.send(
+            channel,
+            &Method::ChannelClose(ChannelClose {
+                reply_code: e.code,
+                reply_text: short(&e.text),
+                class_id: ids.0,
+                method_id: ids.1,
+            }),
+        );
+    }
+
+    /// A hard error (or shutdown): every channel is undone, connection.close goes out, and we
+    /// wait a little for close-ok.
+    fn close_connection(&mut self, e: AmqpError, ids: (u16, u16)) {
+        if matches!(self.state, State::Closing | State::Closed) {
+            return;
+        }
+        if e.code != rc::CONNECTION_FORCED {
+            warn!(peer = %self.peer, "closing connection: {}", e.text);
+        }
+        self.close_all_channels();
+        self.send(
+            0,
+            &Method::ConnectionClose(ConnectionClose {
+                reply_code: e.code,
+                reply_text: short(&e.text),
+                class_id: ids.0,
+                method_id: ids.1,
+            }),
+        );
+        self.state = State::Closing;
+        self.deadline = Some(Instant::now() + CLOSE_TIMEOUT);
+    }
+
+    fn close_all_channels(&mut self) {
+        let ids: Vec<u16> = self.channels.keys().copied().collect();
+        for id in ids {
+            let _ = self.with_ctx(id, |ch, ctx| {
+                ch.close(ctx);
+                Ok(())
+            });
+        }
+    }
+
+    fn on_event(&mut self, ev: ConnEvent) {
+        match ev {
+            ConnEvent::Deliver(d) => {
+                self.outbox.taken(1);
+                let channel = d.consumer.channel;
+                let live = self.state == State::Open
+                    && self.channels.get(&channel).is_some_and(|ch| {
+                        ch.state == ChannelState::Open && ch.has_consumer(&d.consumer)
+                    });
+                if live {
+                    let _ = self.with_ctx(channel, |ch, ctx| {
+                        ch.deliver(ctx, d);
+                        Ok(())
+                    });
+                } else {
+                    // The consumer went away while this was on its way: give it back.
+                    d.consumer.release_credit(1);
+                    let counted = !d.consumer.no_ack;
+                    d.queue
+                        .return_undelivered(d.message, d.redelivered, counted);
+                }
+            }
+            ConnEvent::ConsumerCancelled {
+                channel,
+                consumer_tag,
+            } => {
+                let ours = self
+                    .channels
+                    .get_mut(&channel)
+                    .is_some_and(|ch| ch.consumer_cancelled(consumer_tag.as_str()));
+                if ours && self.caps.consumer_cancel_notify && self.state == State::Open {
+                    self.send(
+                        channel,
+                        &Method::BasicCancel(BasicCancel {
+                            consumer_tag,
+                            no_wait: true,
+                        }),
+                    );
+                }
+            }
+            ConnEvent::Close(e) => self.close_connection(e, (0, 0)),
+        }
+    }
+
+    /// The connection is over: undelivered and unacked messages go back to their queues (in
+    /// order: unacked first, then what was still in the outbox), exclusive queues are deleted.
+    fn cleanup(&mut self, mut rx: mpsc::UnboundedReceiver<ConnEvent>) {
+        rx.close();
+        let mut undelivered = Vec::new();
+        while let Ok(ev) = rx.try_recv() {
+            if let ConnEvent::Deliver(d) = ev {
+                self.outbox.taken(1);
+                undelivered.push(d);
+            }
+        }
+        for d in undelivered.into_iter().rev() {
+            d.consumer.release_credit(1);
+            let counted = !d.consumer.no_ack;
+            d.queue
+                .return_undelivered(d.message, d.redelivered, counted);
+        }
+        self.close_all_channels();
+        self.channels.clear();
+        if let Some(v) = &self.vhost {
+            v.connection_closed(self.id);
+        }
+    }
+}
+
+/// Reply texts are shortstrs: cut at 255 bytes on a character boundary.
+fn short(text: &str) -> ShortStr {
+    let mut end = text.len().min(255);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    ShortStr::try_from(&text[..end]).unwrap_or_default()
+}

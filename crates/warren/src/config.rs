@@ -1,0 +1,136 @@
+//! Settings, from (lowest to highest precedence) defaults, a TOML file, `WARREN_*` environment
+//! variables and command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+pub const DEFAULT_AMQP_LISTEN: &str = "127.0.0.1:5672";
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:15672";
+pub const DEFAULT_DATA_DIR: &str = "./warren-data";
+
+/// The TOML file's shape. Every key is optional.
+///
+/// ```toml
+/// amqp_listen = "127.0.0.1:5672"
+/// http_listen = "127.0.0.1:15672"
+/// data_dir = "./warren-data"
+/// [limits]
+/// max_message_size = 16777216   # bytes; 406 above it
+/// frame_max = 131072
+/// channel_max = 2047
+/// heartbeat = 60                # seconds, 0 = off
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub amqp_listen: Option<String>,
+    pub http_listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub max_message_size: Option<u64>,
+    pub frame_max: Option<u32>,
+    pub channel_max: Option<u16>,
+    pub heartbeat: Option<u16>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> anyhow::Result<FileConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+    }
+}
+
+/// The settings the server runs with.
+#[derive(Debug)]
+pub struct Settings {
+    pub amqp_listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub limits: warren_core::Limits,
+}
+
+/// Largest message size a user may configure (RabbitMQ's ceiling).
+const MAX_MESSAGE_SIZE_CEILING: u64 = 512 * 1024 * 1024;
+
+impl Settings {
+    /// Merges flags/env (`cli_*`, already combined by clap) over the file over defaults.
+    pub fn resolve(
+        cli_amqp: Option<String>,
+        cli_http: Option<String>,
+        cli_data: Option<PathBuf>,
+        file: FileConfig,
+    ) -> anyhow::Result<Settings> {
+        let amqp = cli_amqp
+            .or(file.amqp_listen)
+            .unwrap_or_else(|| DEFAULT_AMQP_LISTEN.to_string());
+        let http = cli_http
+            .or(file.http_listen)
+            .unwrap_or_else(|| DEFAULT_HTTP_LISTEN.to_string());
+        let mut limits = warren_core::Limits::default();
+        if let Some(v) = file.limits.max_message_size {
+            anyhow::ensure!(
+                v <= MAX_MESSAGE_SIZE_CEILING,
+                "max_message_size {v} is above the ceiling of {MAX_MESSAGE_SIZE_CEILING} bytes"
+            );
+            limits.max_message_size = v;
+        }
+        if let Some(v) = file.limits.frame_max {
+            anyhow::ensure!(v >= 8192, "frame_max {v} is below the minimum of 8192");
+            limits.frame_max = v;
+        }
+        if let Some(v) = file.limits.channel_max {
+            limits.channel_max = v;
+        }
+        if let Some(v) = file.limits.heartbeat {
+            limits.heartbeat = v;
+        }
+        Ok(Settings {
+            amqp_listen: amqp
+                .parse()
+                .with_context(|| format!("invalid AMQP listen address '{amqp}'"))?,
+            http_listen: http
+                .parse()
+                .with_context(|| format!("invalid HTTP listen address '{http}'"))?,
+            data_dir: cli_data
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            limits,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file_and_file_over_defaults() {
+        let file: FileConfig = toml::from_str(
+            "amqp_listen = \"127.0.0.1:7000\"\nhttp_listen = \"127.0.0.1:7001\"\n[limits]\nmax_message_size = 1024\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(Some("127.0.0.1:0".into()), None, None, file).unwrap();
+        assert_eq!(s.amqp_listen.port(), 0);
+        assert_eq!(s.http_listen.port(), 7001);
+        assert_eq!(s.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(s.limits.max_message_size, 1024);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let file: FileConfig = toml::from_str("[limits]\nframe_max = 100\n").unwrap();
+        assert!(Settings::resolve(None, None, None, file).is_err());
+        assert!(toml::from_str::<FileConfig>("bogus = 1\n").is_err());
+        assert!(Settings::resolve(Some("nope".into()), None, None, FileConfig::default()).is_err());
+    }
+}
