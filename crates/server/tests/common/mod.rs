@@ -1,0 +1,33 @@
+//! Shared by the black-box tests: a real server on 127.0.0.1:0 and client helpers.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use warren_core::{Broker, Limits};
+use warren_server::RunningServer;
+
+/// Every wait in a test is bounded: a broken broker fails the test instead of hanging it.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub async fn start() -> RunningServer {
+    start_with(Limits::default()).await
+}
+
+pub async fn start_with(limits: Limits) -> RunningServer {
+    RunningServer::start("127.0.0.1:0", Arc::new(Broker::new(limits)))
+        .await
+        .expect("server starts on a free port")
+}
+
+pub fn amqp_url(server: &RunningServer) -> String {
+    format!("amqp://guest:guest@{}/%2f", server.addr)
+}
+
+/// Awaits `f`, failing the test if it takes longer than [`WAIT`].
+pub async fn within<T>(f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, f)
+        .await
+        .expect("timed out waiting for the broker")
+}
