@@ -297,3 +297,51 @@ impl From<&BasicProperties> for RawProperties {
         p.encode()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_zero_flag_properties() {
+        let empty = RawProperties::default();
+        assert_eq!(empty.decode().unwrap(), BasicProperties::default());
+        assert_eq!(empty.delivery_mode(), None);
+        assert!(!empty.has_headers());
+        let zero = BasicProperties::default().encode();
+        assert_eq!(&zero.0[..], &[0, 0]);
+    }
+
+    #[test]
+    fn accessors_skip_preceding_fields() {
+        let mut headers = FieldTable::new();
+        headers.insert(
+            ShortStr::from_static("x-match"),
+            crate::FieldValue::LongStr(Bytes::from_static(b"all")),
+        );
+        let p = BasicProperties {
+            content_type: Some(ShortStr::from_static("text/plain")),
+            headers: Some(headers.clone()),
+            delivery_mode: Some(2),
+            priority: Some(9),
+            expiration: Some(ShortStr::from_static("60000")),
+            ..Default::default()
+        };
+        let raw = p.encode();
+        assert_eq!(raw.flags_word(), 0x8000 | 0x2000 | 0x1000 | 0x0800 | 0x0100);
+        assert_eq!(raw.delivery_mode(), Some(2));
+        assert_eq!(raw.priority(), Some(9));
+        assert_eq!(raw.expiration().as_deref(), Some("60000"));
+        assert_eq!(raw.headers(), Some(headers));
+        assert!(raw.has_headers());
+        assert_eq!(raw.user_id(), None);
+    }
+
+    #[test]
+    fn continuation_flag_words_are_skipped() {
+        // flags: delivery-mode + continuation bit; a second (empty) flag word.
+        let raw = RawProperties(Bytes::from_static(&[0x10, 0x01, 0x00, 0x00, 2]));
+        assert_eq!(raw.delivery_mode(), Some(2));
+        assert_eq!(raw.decode().unwrap().delivery_mode, Some(2));
+    }
+}

@@ -477,3 +477,143 @@ impl FieldValue {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn shortstr_conversions_and_limits() {
+        let s = ShortStr::from_static("amq.direct");
+        assert_eq!(s.as_str(), "amq.direct");
+        assert_eq!(s.len(), 10);
+        assert!(!s.is_empty());
+        assert_eq!(format!("{s}"), "amq.direct");
+        assert_eq!(format!("{s:?}"), "\"amq.direct\"");
+        assert!(s.starts_with("amq.")); // via Deref<Target = str>
+        assert_eq!(s, "amq.direct");
+        assert!(ShortStr::default().is_empty());
+
+        let long = "x".repeat(256);
+        assert_eq!(
+            ShortStr::try_from(long.as_str()),
+            Err(DecodeError::ShortStrTooLong)
+        );
+        assert_eq!(
+            ShortStr::try_from(long.clone()),
+            Err(DecodeError::ShortStrTooLong)
+        );
+        assert!(ShortStr::try_from(&long[..255]).is_ok());
+        assert_eq!(
+            ShortStr::from_bytes(Bytes::from_static(&[0xc3, 0x28])),
+            Err(DecodeError::InvalidUtf8)
+        );
+        let owned = ShortStr::try_from(String::from("héllo")).unwrap();
+        assert_eq!(owned.into_bytes(), Bytes::from_static("héllo".as_bytes()));
+    }
+
+    #[test]
+    #[should_panic]
+    fn from_static_panics_over_255() {
+        let s: &'static str = Box::leak("y".repeat(256).into_boxed_str());
+        let _ = ShortStr::from_static(s);
+    }
+
+    #[test]
+    fn shortstr_hashmap_lookup_by_str() {
+        let mut map = HashMap::new();
+        map.insert(ShortStr::from_static("q1"), 1);
+        map.insert(ShortStr::try_from("q2").unwrap(), 2);
+        assert_eq!(map.get("q1"), Some(&1));
+        assert_eq!(map.get("q2"), Some(&2));
+        assert_eq!(map.get("q3"), None);
+    }
+
+    #[test]
+    fn field_table_operations() {
+        let mut t = FieldTable::new();
+        assert!(t.is_empty());
+        t.insert(ShortStr::from_static("a"), FieldValue::I32(1));
+        t.insert(ShortStr::from_static("b"), FieldValue::Bool(true));
+        t.insert(ShortStr::from_static("a"), FieldValue::I64(2));
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.0[0].0, "a");
+        assert_eq!(t.get("a").and_then(FieldValue::as_i64), Some(2));
+        assert_eq!(t.get("b").and_then(FieldValue::as_bool), Some(true));
+        assert_eq!(t.remove("a"), Some(FieldValue::I64(2)));
+        assert_eq!(t.remove("a"), None);
+        assert_eq!(t.iter().count(), 1);
+    }
+
+    #[test]
+    fn field_value_accessors() {
+        assert_eq!(FieldValue::U32(u32::MAX).as_i64(), Some(u32::MAX as i64));
+        assert_eq!(FieldValue::I8(-3).as_i64(), Some(-3));
+        assert_eq!(FieldValue::Timestamp(5).as_i64(), None);
+        assert_eq!(FieldValue::Bool(true).as_i64(), None);
+        assert_eq!(
+            FieldValue::LongStr(Bytes::from_static(b"hi")).as_str(),
+            Some("hi")
+        );
+        assert_eq!(
+            FieldValue::LongStr(Bytes::from_static(b"\xff")).as_str(),
+            None
+        );
+        assert_eq!(
+            FieldValue::ByteArray(Bytes::from_static(b"hi")).as_str(),
+            None
+        );
+        let arr = FieldValue::Array(vec![FieldValue::Void]);
+        assert_eq!(arr.as_array(), Some(&[FieldValue::Void][..]));
+        let tab = FieldValue::Table(FieldTable::new());
+        assert_eq!(tab.as_table(), Some(&FieldTable::new()));
+    }
+
+    #[test]
+    fn field_value_wire_letters() {
+        // RabbitMQ's letters, checked against hand-written bytes.
+        let cases: Vec<(FieldValue, &[u8])> = vec![
+            (FieldValue::Bool(true), b"t\x01"),
+            (FieldValue::I8(-1), b"b\xff"),
+            (FieldValue::U8(7), b"B\x07"),
+            (FieldValue::I16(-2), b"s\xff\xfe"),
+            (FieldValue::U16(258), b"u\x01\x02"),
+            (FieldValue::I32(-1), b"I\xff\xff\xff\xff"),
+            (FieldValue::U32(1), b"i\x00\x00\x00\x01"),
+            (FieldValue::I64(1), b"l\x00\x00\x00\x00\x00\x00\x00\x01"),
+            (FieldValue::F32(1.0), b"f\x3f\x80\x00\x00"),
+            (FieldValue::F64(1.0), b"d\x3f\xf0\x00\x00\x00\x00\x00\x00"),
+            (
+                FieldValue::Decimal { scale: 2, value: 5 },
+                b"D\x02\x00\x00\x00\x05",
+            ),
+            (
+                FieldValue::LongStr(Bytes::from_static(b"ab")),
+                b"S\x00\x00\x00\x02ab",
+            ),
+            (
+                FieldValue::Array(vec![FieldValue::Void]),
+                b"A\x00\x00\x00\x01V",
+            ),
+            (
+                FieldValue::Timestamp(1),
+                b"T\x00\x00\x00\x00\x00\x00\x00\x01",
+            ),
+            (FieldValue::Table(FieldTable::new()), b"F\x00\x00\x00\x00"),
+            (FieldValue::Void, b"V"),
+            (
+                FieldValue::ByteArray(Bytes::from_static(b"z")),
+                b"x\x00\x00\x00\x01z",
+            ),
+        ];
+        for (value, wire) in cases {
+            let mut buf = BytesMut::new();
+            value.encode(&mut buf);
+            assert_eq!(&buf[..], wire, "{value:?}");
+            assert_eq!(value.encoded_len(), wire.len());
+            let decoded = FieldValue::decode(&mut Bytes::copy_from_slice(wire)).unwrap();
+            assert_eq!(decoded, value);
+        }
+    }
+}

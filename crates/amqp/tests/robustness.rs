@@ -214,7 +214,14 @@ fn unknown_frame_type_detected_from_header() {
 
 #[test]
 fn unknown_methods() {
-    for (class_id, method_id) in [(60u16, 0u16), (60, 41), (30, 10), (0, 0), (65535, 65535), (10, 12)] {
+    for (class_id, method_id) in [
+        (60u16, 0u16),
+        (60, 41),
+        (30, 10),
+        (0, 0),
+        (65535, 65535),
+        (10, 12),
+    ] {
         let mut payload = Vec::new();
         payload.extend_from_slice(&class_id.to_be_bytes());
         payload.extend_from_slice(&method_id.to_be_bytes());
@@ -222,7 +229,10 @@ fn unknown_methods() {
         let err = decode_frame(&mut buf, 0).unwrap_err();
         assert_eq!(
             err,
-            FrameError::Decode(DecodeError::UnknownMethod { class_id, method_id })
+            FrameError::Decode(DecodeError::UnknownMethod {
+                class_id,
+                method_id
+            })
         );
         assert_eq!(err.reply_code(), reply_code::NOT_IMPLEMENTED);
     }
@@ -288,13 +298,26 @@ fn frame_error_reply_codes() {
     assert_eq!(FrameError::UnknownFrameType(9).reply_code(), 501);
     assert_eq!(FrameError::TooLarge { size: 1, max: 1 }.reply_code(), 501);
     assert_eq!(FrameError::Decode(DecodeError::Truncated).reply_code(), 501);
-    assert_eq!(FrameError::Decode(DecodeError::TrailingBytes).reply_code(), 501);
-    assert_eq!(FrameError::Decode(DecodeError::UnknownFieldType(0)).reply_code(), 501);
-    assert_eq!(FrameError::Decode(DecodeError::InvalidUtf8).reply_code(), 501);
+    assert_eq!(
+        FrameError::Decode(DecodeError::TrailingBytes).reply_code(),
+        501
+    );
+    assert_eq!(
+        FrameError::Decode(DecodeError::UnknownFieldType(0)).reply_code(),
+        501
+    );
+    assert_eq!(
+        FrameError::Decode(DecodeError::InvalidUtf8).reply_code(),
+        501
+    );
     assert_eq!(FrameError::Decode(DecodeError::TooDeep).reply_code(), 501);
     assert_eq!(DecodeError::ShortStrTooLong.reply_code(), 502);
     assert_eq!(
-        DecodeError::UnknownMethod { class_id: 1, method_id: 2 }.reply_code(),
+        DecodeError::UnknownMethod {
+            class_id: 1,
+            method_id: 2
+        }
+        .reply_code(),
         540
     );
     assert_eq!(reply_code_name(404), "NOT_FOUND");
