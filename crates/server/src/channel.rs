@@ -286,6 +286,7 @@ impl Channel {
                 ));
                 // consume-ok goes out before any delivery: deliveries come through the outbox,
                 // which the connection reads only after this method's reply is written.
+                let mark = ctx.out.len();
                 if !m.no_wait {
                     self.reply(
                         ctx,
@@ -296,7 +297,7 @@ impl Channel {
                 }
                 if let Err(e) = q.consume(consumer.clone()) {
                     // Take the reply back: the channel closes instead.
-                    ctx.out.clear();
+                    ctx.out.truncate(mark);
                     return Err(e);
                 }
                 self.consumers

@@ -33,6 +33,8 @@ use crate::writer::WriteQueue;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time we wait for connection.close-ok after sending connection.close.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Time we wait for the client to close its socket after our close-ok.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 /// Smallest frame_max a client may ask for.
 const FRAME_MIN: u32 = 8192;
 /// Outbox events taken per wake-up before writing (keeps latency bounded under load).
@@ -48,6 +50,10 @@ enum State {
     Open,
     /// We sent connection.close; wait for close-ok.
     Closing,
+    /// We answered the client's connection.close with close-ok: the client closes the socket
+    /// (the spec gives that job to the side that receives close-ok); we discard what still
+    /// arrives until it does, or until [`DRAIN_TIMEOUT`].
+    Draining,
     /// Done: flush and drop the socket.
     Closed,
 }
@@ -294,7 +300,7 @@ impl Connection {
     fn process_frames(&mut self, rbuf: &mut BytesMut) {
         let frame_max = self.frame_max;
         loop {
-            if matches!(self.state, State::Closed) {
+            if matches!(self.state, State::Closed | State::Draining) {
                 rbuf.clear();
                 return;
             }
@@ -328,13 +334,10 @@ impl Connection {
                 Frame::Method {
                     channel: 0,
                     method: Method::ConnectionClose(_),
-                } => {
-                    self.send(0, &Method::ConnectionCloseOk);
-                    self.state = State::Closed;
-                }
+                } => self.answer_close(),
                 _ => {}
             },
-            State::Closed => {}
+            State::Draining | State::Closed => {}
         }
     }
 
@@ -459,10 +462,7 @@ impl Connection {
                     ),
                 }
             }
-            (_, Method::ConnectionClose(_)) => {
-                self.send(0, &Method::ConnectionCloseOk);
-                self.state = State::Closed;
-            }
+            (_, Method::ConnectionClose(_)) => self.answer_close(),
             (_, m) => self.close_connection(
                 AmqpError::command_invalid(format!("unexpected {} during the handshake", m.name())),
                 ids,
@@ -490,8 +490,7 @@ impl Connection {
             Method::ConnectionClose(c) => {
                 debug!(peer = %self.peer, code = c.reply_code, text = %c.reply_text, "client closed the connection");
                 self.close_all_channels();
-                self.send(0, &Method::ConnectionCloseOk);
-                self.state = State::Closed;
+                self.answer_close();
             }
             Method::ConnectionCloseOk => {}
             Method::ConnectionBlocked(_) | Method::ConnectionUnblocked => {}
@@ -642,6 +641,13 @@ impl Connection {
         r
     }
 
+    /// Answers the client's connection.close and waits for it to hang up.
+    fn answer_close(&mut self) {
+        self.send(0, &Method::ConnectionCloseOk);
+        self.state = State::Draining;
+        self.deadline = Some(Instant::now() + DRAIN_TIMEOUT);
+    }
+
     /// A soft error: the channel's work is undone and it waits for channel.close-ok.
     fn close_channel(&mut self, channel: u16, e: AmqpError, ids: (u16, u16)) {
         debug!(peer = %self.peer, channel, "channel error: {}", e.text);
@@ -663,7 +669,7 @@ impl Connection {
     /// A hard error (or shutdown): every channel is undone, connection.close goes out, and we
     /// wait a little for close-ok.
     fn close_connection(&mut self, e: AmqpError, ids: (u16, u16)) {
-        if matches!(self.state, State::Closing | State::Closed) {
+        if matches!(self.state, State::Closing | State::Draining | State::Closed) {
             return;
         }
         if e.code != rc::CONNECTION_FORCED {
