@@ -8,6 +8,8 @@ use std::time::Duration;
 use warren_core::{Broker, Limits};
 use warren_server::RunningServer;
 
+pub mod raw;
+
 /// Every wait in a test is bounded: a broken broker fails the test instead of hanging it.
 pub const WAIT: Duration = Duration::from_secs(10);
 

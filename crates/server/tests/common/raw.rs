@@ -1,0 +1,101 @@
+//! A raw AMQP client for tests that need to control every byte (heartbeats, malformed frames).
+#![allow(dead_code)]
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use warren_amqp::{
+    decode_frame, encode_method_frame, ConnectionOpen, ConnectionStartOk, ConnectionTuneOk,
+    FieldTable, Frame, Method, ShortStr, PROTOCOL_HEADER,
+};
+
+use super::within;
+
+pub struct RawClient {
+    pub sock: TcpStream,
+    pub buf: BytesMut,
+}
+
+impl RawClient {
+    pub async fn connect(addr: std::net::SocketAddr) -> RawClient {
+        let mut sock = within(TcpStream::connect(addr)).await.expect("connects");
+        sock.write_all(&PROTOCOL_HEADER).await.unwrap();
+        RawClient {
+            sock,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// The next frame, or None at end of stream.
+    pub async fn frame(&mut self) -> Option<Frame> {
+        within(async {
+            loop {
+                if let Some(f) = decode_frame(&mut self.buf, 0).expect("server frames decode") {
+                    return Some(f);
+                }
+                match self.sock.read_buf(&mut self.buf).await {
+                    Ok(0) | Err(_) => return None,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+    }
+
+    pub async fn send(&mut self, channel: u16, m: &Method) {
+        let mut out = BytesMut::new();
+        encode_method_frame(&mut out, channel, m);
+        self.sock.write_all(&out).await.unwrap();
+    }
+
+    /// Logs in as guest with the given heartbeat and opens vhost "/".
+    pub async fn handshake(&mut self, heartbeat: u16) {
+        assert!(matches!(
+            self.frame().await,
+            Some(Frame::Method {
+                method: Method::ConnectionStart(_),
+                ..
+            })
+        ));
+        self.send(
+            0,
+            &Method::ConnectionStartOk(ConnectionStartOk {
+                client_properties: FieldTable::new(),
+                mechanism: ShortStr::from_static("PLAIN"),
+                response: bytes::Bytes::from_static(b"\0guest\0guest"),
+                locale: ShortStr::from_static("en_US"),
+            }),
+        )
+        .await;
+        let Some(Frame::Method {
+            method: Method::ConnectionTune(t),
+            ..
+        }) = self.frame().await
+        else {
+            panic!("expected connection.tune");
+        };
+        self.send(
+            0,
+            &Method::ConnectionTuneOk(ConnectionTuneOk {
+                channel_max: t.channel_max,
+                frame_max: t.frame_max,
+                heartbeat,
+            }),
+        )
+        .await;
+        self.send(
+            0,
+            &Method::ConnectionOpen(ConnectionOpen {
+                virtual_host: ShortStr::from_static("/"),
+            }),
+        )
+        .await;
+        assert!(matches!(
+            self.frame().await,
+            Some(Frame::Method {
+                method: Method::ConnectionOpenOk,
+                ..
+            })
+        ));
+    }
+}
