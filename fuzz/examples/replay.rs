@@ -15,7 +15,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--random" => random = args.next().and_then(|n| n.parse().ok()).expect("--random N"),
+            "--random" => {
+                random = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--random N")
+            }
             "--seed" => seed = args.next().and_then(|n| n.parse().ok()).expect("--seed S"),
             "--write-seeds" => {
                 write_seeds(&Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/frame_decoder"));
@@ -31,7 +36,9 @@ fn main() {
     }
     let mut inputs = Vec::new();
     for dir in &dirs {
-        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             if let Ok(data) = std::fs::read(entry.path()) {
                 inputs.push(data);
@@ -98,12 +105,24 @@ fn write_seeds(dir: &Path) {
         ("i64", FieldValue::I64(-4)),
         ("f32", FieldValue::F32(1.5)),
         ("f64", FieldValue::F64(2.5)),
-        ("dec", FieldValue::Decimal { scale: 2, value: 314 }),
+        (
+            "dec",
+            FieldValue::Decimal {
+                scale: 2,
+                value: 314,
+            },
+        ),
         ("str", FieldValue::LongStr(Bytes::from_static(b"hello"))),
-        ("arr", FieldValue::Array(vec![FieldValue::Void, FieldValue::I32(1)])),
+        (
+            "arr",
+            FieldValue::Array(vec![FieldValue::Void, FieldValue::I32(1)]),
+        ),
         ("ts", FieldValue::Timestamp(1_700_000_000)),
         ("void", FieldValue::Void),
-        ("bytes", FieldValue::ByteArray(Bytes::from_static(b"\x00\x01"))),
+        (
+            "bytes",
+            FieldValue::ByteArray(Bytes::from_static(b"\x00\x01")),
+        ),
     ] {
         table.insert(ShortStr::try_from(k).unwrap(), v);
     }
@@ -126,31 +145,106 @@ fn write_seeds(dir: &Path) {
         cluster_id: Some(s("c")),
     };
     let seeds: Vec<(&str, Vec<Frame>)> = vec![
-        ("publish", vec![
-            Frame::Method { channel: 1, method: Method::BasicPublish(BasicPublish {
-                exchange: s("amq.topic"), routing_key: s("a.b"), mandatory: true, immediate: false }) },
-            Frame::Header { channel: 1, header: ContentHeader { class_id: 60, body_size: 5, properties: props.encode() } },
-            Frame::Body { channel: 1, payload: Bytes::from_static(b"hello") },
-        ]),
-        ("handshake", vec![
-            Frame::Method { channel: 0, method: Method::ConnectionStartOk(ConnectionStartOk {
-                client_properties: nested.clone(), mechanism: s("PLAIN"),
-                response: Bytes::from_static(b"\0guest\0guest"), locale: s("en_US") }) },
-            Frame::Method { channel: 0, method: Method::ConnectionTuneOk(ConnectionTuneOk {
-                channel_max: 2047, frame_max: 131072, heartbeat: 60 }) },
-            Frame::Method { channel: 0, method: Method::ConnectionOpen(ConnectionOpen { virtual_host: s("/") }) },
-            Frame::Method { channel: 1, method: Method::ChannelOpen },
-            Frame::Heartbeat { channel: 0 },
-        ]),
-        ("declare", vec![
-            Frame::Method { channel: 1, method: Method::QueueDeclare(QueueDeclare {
-                queue: s("q"), durable: true, arguments: table.clone(), ..Default::default() }) },
-            Frame::Method { channel: 1, method: Method::ExchangeDeclare(ExchangeDeclare {
-                exchange: s("x"), kind: s("headers"), arguments: nested, ..Default::default() }) },
-            Frame::Method { channel: 1, method: Method::BasicConsume(BasicConsume {
-                queue: s("q"), consumer_tag: s("c1"), no_ack: true, arguments: table, ..Default::default() }) },
-            Frame::Method { channel: 1, method: Method::BasicNack(BasicNack { delivery_tag: 7, multiple: true, requeue: true }) },
-        ]),
+        (
+            "publish",
+            vec![
+                Frame::Method {
+                    channel: 1,
+                    method: Method::BasicPublish(BasicPublish {
+                        exchange: s("amq.topic"),
+                        routing_key: s("a.b"),
+                        mandatory: true,
+                        immediate: false,
+                    }),
+                },
+                Frame::Header {
+                    channel: 1,
+                    header: ContentHeader {
+                        class_id: 60,
+                        body_size: 5,
+                        properties: props.encode(),
+                    },
+                },
+                Frame::Body {
+                    channel: 1,
+                    payload: Bytes::from_static(b"hello"),
+                },
+            ],
+        ),
+        (
+            "handshake",
+            vec![
+                Frame::Method {
+                    channel: 0,
+                    method: Method::ConnectionStartOk(ConnectionStartOk {
+                        client_properties: nested.clone(),
+                        mechanism: s("PLAIN"),
+                        response: Bytes::from_static(b"\0guest\0guest"),
+                        locale: s("en_US"),
+                    }),
+                },
+                Frame::Method {
+                    channel: 0,
+                    method: Method::ConnectionTuneOk(ConnectionTuneOk {
+                        channel_max: 2047,
+                        frame_max: 131072,
+                        heartbeat: 60,
+                    }),
+                },
+                Frame::Method {
+                    channel: 0,
+                    method: Method::ConnectionOpen(ConnectionOpen {
+                        virtual_host: s("/"),
+                    }),
+                },
+                Frame::Method {
+                    channel: 1,
+                    method: Method::ChannelOpen,
+                },
+                Frame::Heartbeat { channel: 0 },
+            ],
+        ),
+        (
+            "declare",
+            vec![
+                Frame::Method {
+                    channel: 1,
+                    method: Method::QueueDeclare(QueueDeclare {
+                        queue: s("q"),
+                        durable: true,
+                        arguments: table.clone(),
+                        ..Default::default()
+                    }),
+                },
+                Frame::Method {
+                    channel: 1,
+                    method: Method::ExchangeDeclare(ExchangeDeclare {
+                        exchange: s("x"),
+                        kind: s("headers"),
+                        arguments: nested,
+                        ..Default::default()
+                    }),
+                },
+                Frame::Method {
+                    channel: 1,
+                    method: Method::BasicConsume(BasicConsume {
+                        queue: s("q"),
+                        consumer_tag: s("c1"),
+                        no_ack: true,
+                        arguments: table,
+                        ..Default::default()
+                    }),
+                },
+                Frame::Method {
+                    channel: 1,
+                    method: Method::BasicNack(BasicNack {
+                        delivery_tag: 7,
+                        multiple: true,
+                        requeue: true,
+                    }),
+                },
+            ],
+        ),
     ];
     for (name, frames) in seeds {
         let mut buf = BytesMut::from(&[0u8, 255][..]);

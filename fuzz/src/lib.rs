@@ -56,7 +56,8 @@ fn check_frame(frame: Frame) {
         }
         Frame::Header { header, .. } => {
             let p = &header.properties;
-            let (dm, prio, exp, hdrs) = (p.delivery_mode(), p.priority(), p.expiration(), p.headers());
+            let (dm, prio, exp, hdrs) =
+                (p.delivery_mode(), p.priority(), p.expiration(), p.headers());
             let has = p.has_headers();
             if let Ok(full) = p.decode() {
                 assert_eq!(dm, full.delivery_mode);
