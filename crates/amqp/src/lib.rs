@@ -26,6 +26,37 @@
 //!   method payloads that do not decode (RabbitMQ's "cannot decode"); an
 //!   unknown class/method is 540 NOT_IMPLEMENTED. See [`DecodeError::reply_code`].
 //!
+//! # Example
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use warren_amqp::*;
+//!
+//! // What a client sends...
+//! let mut wire = BytesMut::new();
+//! let publish = BasicPublish {
+//!     exchange: ShortStr::from_static("amq.topic"),
+//!     routing_key: ShortStr::from_static("a.b"),
+//!     ..Default::default()
+//! };
+//! encode_method_frame(&mut wire, 1, &publish.into());
+//! let props = BasicProperties { delivery_mode: Some(2), ..Default::default() };
+//! encode_header_frame(&mut wire, 1, 60, 5, &props.encode());
+//! encode_body_frames(&mut wire, 1, b"hello", 131_072);
+//!
+//! // ...and how the broker's reader takes it apart (frame_max 128 KiB).
+//! let mut frames = Vec::new();
+//! while let Some(frame) = decode_frame(&mut wire, 131_072)? {
+//!     frames.push(frame);
+//! }
+//! let Frame::Method { method: Method::BasicPublish(p), .. } = &frames[0] else { panic!() };
+//! assert_eq!(p.routing_key, "a.b");
+//! let Frame::Header { header, .. } = &frames[1] else { panic!() };
+//! assert_eq!(header.properties.delivery_mode(), Some(2));
+//! assert_eq!(frames[2], Frame::Body { channel: 1, payload: "hello".into() });
+//! # Ok::<(), FrameError>(())
+//! ```
+//!
 //! Method names ([`Method::name`], [`method_name`]) are spelled as RabbitMQ
 //! spells them in its logs and errors: its Erlang record names, e.g.
 //! `queue.declare`, `basic.get_ok`, `connection.start_ok`.
