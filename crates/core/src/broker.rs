@@ -4,10 +4,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use warren_amqp::ShortStr;
 
 use crate::consumer::ConnectionId;
+use crate::definitions::Definitions;
 use crate::vhost::VHost;
 
 /// Limits and defaults the protocol layer negotiates with.
@@ -38,6 +39,9 @@ pub struct Broker {
     pub limits: Limits,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
     next_connection: AtomicU64,
+    /// Definition sections Warren keeps verbatim (users, permissions, policies...) until the
+    /// features that use them exist.
+    pub(crate) retained: Mutex<Definitions>,
 }
 
 impl Broker {
@@ -47,6 +51,7 @@ impl Broker {
             limits,
             vhosts: RwLock::new(HashMap::new()),
             next_connection: AtomicU64::new(1),
+            retained: Mutex::new(Definitions::default()),
         };
         b.add_vhost("/");
         b
@@ -68,6 +73,20 @@ impl Broker {
 
     pub fn vhosts(&self) -> Vec<Arc<VHost>> {
         self.vhosts.read().values().cloned().collect()
+    }
+
+    /// The kept-verbatim sections, for an export.
+    pub(crate) fn retained_definitions(&self) -> Definitions {
+        let r = self.retained.lock();
+        Definitions {
+            users: r.users.clone(),
+            permissions: r.permissions.clone(),
+            topic_permissions: r.topic_permissions.clone(),
+            parameters: r.parameters.clone(),
+            global_parameters: r.global_parameters.clone(),
+            policies: r.policies.clone(),
+            ..Definitions::default()
+        }
     }
 
     pub fn next_connection_id(&self) -> ConnectionId {

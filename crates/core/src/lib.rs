@@ -13,6 +13,7 @@
 
 pub mod broker;
 pub mod consumer;
+pub mod definitions;
 pub mod error;
 pub mod exchange;
 pub mod headers;
@@ -23,6 +24,7 @@ pub mod vhost;
 
 pub use broker::{Broker, Limits};
 pub use consumer::{ChannelLimit, ConnEvent, ConnectionId, Consumer, Delivery, Outbox};
+pub use definitions::{Definitions, DefinitionsError};
 pub use error::{AmqpError, Result};
 pub use exchange::{Binding, Destination, Exchange, ExchangeKind};
 pub use message::Message;

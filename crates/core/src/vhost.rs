@@ -141,16 +141,14 @@ impl VHost {
 
     pub fn declare_exchange(&self, m: &ExchangeDeclare) -> Result<()> {
         let name = m.exchange.as_str();
-        if m.passive {
-            if name.is_empty() {
-                return Ok(());
-            }
-            return self.exchange(name).map(|_| ());
-        }
+        // Even a passive declare of the default exchange is refused, as in RabbitMQ.
         if name.is_empty() {
             return Err(AmqpError::access_refused(
                 "operation not permitted on the default exchange",
             ));
+        }
+        if m.passive {
+            return self.exchange(name).map(|_| ());
         }
         let Some(kind) = ExchangeKind::parse(m.kind.as_str()) else {
             return Err(AmqpError::command_invalid(format!(

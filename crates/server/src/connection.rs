@@ -529,10 +529,12 @@ impl Connection {
         }
         let Some(ch) = self.channels.get_mut(&channel) else {
             if let Method::ChannelOpen = method {
-                if channel > self.channel_max {
+                // As RabbitMQ: the limit is on how many channels are open, not on their numbers.
+                if self.channels.len() >= usize::from(self.channel_max) {
                     return self.close_connection(
                         AmqpError::not_allowed(format!(
-                            "channel number {channel} exceeds the negotiated channel_max ({})",
+                            "number of channels opened ({}) has reached the negotiated channel_max ({})",
+                            self.channels.len(),
                             self.channel_max
                         )),
                         ids,
