@@ -1,6 +1,7 @@
 //! The broker: its virtual hosts and the limits every connection shares.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -42,6 +43,8 @@ pub struct Broker {
     /// Definition sections Warren keeps verbatim (users, permissions, policies...) until the
     /// features that use them exist.
     pub(crate) retained: Mutex<Definitions>,
+    /// Where durable definitions are saved after every change (None: not saved).
+    definitions_file: Mutex<Option<PathBuf>>,
 }
 
 impl Broker {
@@ -52,6 +55,7 @@ impl Broker {
             vhosts: RwLock::new(HashMap::new()),
             next_connection: AtomicU64::new(1),
             retained: Mutex::new(Definitions::default()),
+            definitions_file: Mutex::new(None),
         };
         b.add_vhost("/");
         b
@@ -86,6 +90,23 @@ impl Broker {
             global_parameters: r.global_parameters.clone(),
             policies: r.policies.clone(),
             ..Definitions::default()
+        }
+    }
+
+    /// Saves definitions to `path` after every change from now on.
+    pub fn persist_definitions_to(&self, path: PathBuf) {
+        *self.definitions_file.lock() = Some(path);
+    }
+
+    /// A durable exchange, queue or binding changed: write the definitions file (atomically)
+    /// before the client hears the declare-ok, so a declared durable object survives a crash.
+    /// The lock also orders concurrent writers: the last export written is the latest state.
+    pub fn definitions_changed(&self) {
+        let file = self.definitions_file.lock();
+        if let Some(path) = file.as_ref() {
+            if let Err(e) = self.export_definitions().save(path) {
+                tracing::error!("could not save definitions to {}: {e}", path.display());
+            }
         }
     }
 

@@ -151,6 +151,9 @@ impl Channel {
             Method::ChannelFlowOk(_) => Ok(()),
             Method::ExchangeDeclare(m) => {
                 ctx.vhost.declare_exchange(&m)?;
+                if m.durable && !m.passive {
+                    ctx.broker.definitions_changed();
+                }
                 if !m.no_wait {
                     self.reply(ctx, &Method::ExchangeDeclareOk);
                 }
@@ -158,6 +161,7 @@ impl Channel {
             }
             Method::ExchangeDelete(m) => {
                 ctx.vhost.delete_exchange(&m.exchange, m.if_unused)?;
+                ctx.broker.definitions_changed();
                 if !m.no_wait {
                     self.reply(ctx, &Method::ExchangeDeleteOk);
                 }
@@ -166,6 +170,7 @@ impl Channel {
             Method::ExchangeBind(m) => {
                 ctx.vhost
                     .bind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?;
+                ctx.broker.definitions_changed();
                 if !m.no_wait {
                     self.reply(ctx, &Method::ExchangeBindOk);
                 }
@@ -178,6 +183,7 @@ impl Channel {
                     &m.routing_key,
                     &m.arguments,
                 )?;
+                ctx.broker.definitions_changed();
                 if !m.no_wait {
                     self.reply(ctx, &Method::ExchangeUnbindOk);
                 }
@@ -185,6 +191,9 @@ impl Channel {
             }
             Method::QueueDeclare(m) => {
                 let d = ctx.vhost.declare_queue(ctx.conn_id, &m)?;
+                if m.durable && !m.exclusive && !m.passive {
+                    ctx.broker.definitions_changed();
+                }
                 self.last_queue = Some(d.queue.name.clone());
                 if !m.no_wait {
                     self.reply(
@@ -206,6 +215,9 @@ impl Channel {
                     m.routing_key.clone()
                 };
                 ctx.vhost.bind_queue(&q, &m.exchange, &key, &m.arguments)?;
+                if q.durable {
+                    ctx.broker.definitions_changed();
+                }
                 if !m.no_wait {
                     self.reply(ctx, &Method::QueueBindOk);
                 }
@@ -215,6 +227,9 @@ impl Channel {
                 let q = self.queue(ctx, &m.queue)?;
                 ctx.vhost
                     .unbind_queue(&q, &m.exchange, &m.routing_key, &m.arguments)?;
+                if q.durable {
+                    ctx.broker.definitions_changed();
+                }
                 self.reply(ctx, &Method::QueueUnbindOk);
                 Ok(())
             }
@@ -234,6 +249,7 @@ impl Channel {
                 let n = ctx
                     .vhost
                     .delete_queue(&name, ctx.conn_id, m.if_unused, m.if_empty)?;
+                ctx.broker.definitions_changed();
                 if !m.no_wait {
                     self.reply(
                         ctx,
@@ -706,6 +722,9 @@ impl Channel {
         if let Some(c) = self.consumers.remove(tag) {
             if c.queue.cancel(&c.consumer) {
                 let _ = ctx.vhost.remove_queue(&c.queue, false, false);
+                if c.queue.durable {
+                    ctx.broker.definitions_changed();
+                }
             }
         }
     }

@@ -41,6 +41,73 @@ enum Command {
         #[arg(long, env = "WARREN_CONFIG", value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Export or import definitions (vhosts, durable exchanges, queues, bindings) in RabbitMQ's
+    /// JSON format. Works on the data directory: run it while the broker is stopped.
+    Definitions {
+        #[command(subcommand)]
+        action: DefinitionsAction,
+        /// Data directory [default: ./warren-data]
+        #[arg(long, env = "WARREN_DATA_DIR", value_name = "DIR", global = true)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DefinitionsAction {
+    /// Write the broker's definitions to FILE.
+    Export { file: PathBuf },
+    /// Merge the definitions in FILE (a Warren or RabbitMQ export) into the broker's.
+    Import { file: PathBuf },
+}
+
+/// The definitions file inside a data directory.
+fn definitions_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("definitions.json")
+}
+
+/// A broker holding the definitions saved in `data_dir`.
+fn load_broker(
+    data_dir: &std::path::Path,
+    limits: warren_core::Limits,
+) -> anyhow::Result<warren_core::Broker> {
+    let path = definitions_path(data_dir);
+    let defs = warren_core::Definitions::load(&path)?;
+    let broker = warren_core::Broker::new(limits);
+    broker
+        .import_definitions(&defs)
+        .with_context(|| format!("loading {}", path.display()))?;
+    Ok(broker)
+}
+
+fn definitions_command(action: DefinitionsAction, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let data_dir = data_dir.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+    let broker = load_broker(&data_dir, warren_core::Limits::default())?;
+    match action {
+        DefinitionsAction::Export { file } => {
+            broker.export_definitions().save(&file)?;
+            println!("exported definitions to {}", file.display());
+        }
+        DefinitionsAction::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let defs = warren_core::Definitions::from_json(&text)
+                .with_context(|| format!("parsing {}", file.display()))?;
+            broker.import_definitions(&defs)?;
+            std::fs::create_dir_all(&data_dir)?;
+            broker
+                .export_definitions()
+                .save(&definitions_path(&data_dir))?;
+            println!(
+                "imported {} exchanges, {} queues, {} bindings from {} into {}",
+                defs.exchanges.len(),
+                defs.queues.len(),
+                defs.bindings.len(),
+                file.display(),
+                data_dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,13 +136,22 @@ fn main() -> anyhow::Result<()> {
                 .build()?
                 .block_on(run_server(settings))
         }
+        Command::Definitions { action, data_dir } => definitions_command(action, data_dir),
     }
 }
 
 async fn run_server(settings: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
-    let broker = Arc::new(warren_core::Broker::new(settings.limits.clone()));
+    let broker = Arc::new(load_broker(&settings.data_dir, settings.limits.clone())?);
+    broker.persist_definitions_to(definitions_path(&settings.data_dir));
+    let vhosts = broker.vhosts();
+    let queues: usize = vhosts.iter().map(|v| v.queues().len()).sum();
+    info!(
+        "recovered definitions: {} vhosts, {} queues",
+        vhosts.len(),
+        queues
+    );
     let listener = TcpListener::bind(settings.amqp_listen)
         .await
         .with_context(|| format!("binding AMQP listener {}", settings.amqp_listen))?;

@@ -1,0 +1,225 @@
+//! Definitions across restarts of the real binary: durable exchanges, queues and bindings come
+//! back; transient and exclusive ones do not. Also the `definitions` export/import commands.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::BrokerProcess;
+use lapin::options::*;
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties, ExchangeKind};
+
+async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(15), f)
+        .await
+        .expect("timed out")
+}
+
+async fn passive_queue(conn: &Connection, name: &str) -> Result<u32, u16> {
+    let ch = within(conn.create_channel()).await.unwrap();
+    match within(ch.queue_declare(
+        name,
+        QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    ))
+    .await
+    {
+        Ok(q) => Ok(q.message_count()),
+        Err(lapin::Error::ProtocolError(e)) => Err(e.get_id()),
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+async fn passive_exchange(conn: &Connection, name: &str) -> bool {
+    let ch = within(conn.create_channel()).await.unwrap();
+    within(ch.exchange_declare(
+        name,
+        ExchangeKind::Direct,
+        ExchangeDeclareOptions {
+            passive: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    ))
+    .await
+    .is_ok()
+}
+
+async fn declare_topology(url: &str) -> Connection {
+    let conn = within(Connection::connect(url, ConnectionProperties::default()))
+        .await
+        .unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    within(ch.exchange_declare(
+        "d-x",
+        ExchangeKind::Topic,
+        ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch.exchange_declare(
+        "t-x",
+        ExchangeKind::Topic,
+        ExchangeDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch.queue_declare("d-q", durable, FieldTable::default()))
+        .await
+        .unwrap();
+    within(ch.queue_declare("t-q", QueueDeclareOptions::default(), FieldTable::default()))
+        .await
+        .unwrap();
+    within(ch.queue_declare(
+        "x-q",
+        QueueDeclareOptions {
+            durable: true,
+            exclusive: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch.queue_bind(
+        "d-q",
+        "d-x",
+        "a.#",
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    conn
+}
+
+#[tokio::test]
+async fn durable_definitions_survive_a_restart_and_transient_ones_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = BrokerProcess::start(dir.path());
+    let conn = declare_topology(&b.url()).await;
+    drop(conn);
+    let status = b.stop();
+    assert!(status.success(), "clean shutdown on SIGTERM: {status:?}");
+
+    let b = BrokerProcess::start(dir.path());
+    let conn = within(Connection::connect(
+        &b.url(),
+        ConnectionProperties::default(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(passive_queue(&conn, "d-q").await, Ok(0));
+    assert_eq!(passive_queue(&conn, "t-q").await, Err(404));
+    assert_eq!(passive_queue(&conn, "x-q").await, Err(404));
+    assert!(passive_exchange(&conn, "d-x").await);
+    assert!(!passive_exchange(&conn, "t-x").await);
+    // the durable binding routes
+    let ch = within(conn.create_channel()).await.unwrap();
+    within(ch.basic_publish(
+        "d-x",
+        "a.b.c",
+        BasicPublishOptions::default(),
+        b"m",
+        Default::default(),
+    ))
+    .await
+    .unwrap();
+    let got = within(ch.basic_get("d-q", BasicGetOptions { no_ack: true }))
+        .await
+        .unwrap();
+    assert!(got.is_some(), "binding d-x -> d-q was recovered");
+}
+
+#[tokio::test]
+async fn definitions_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = BrokerProcess::start(dir.path());
+    let _conn = declare_topology(&b.url()).await;
+    b.kill();
+    let b = BrokerProcess::start(dir.path());
+    let conn = within(Connection::connect(
+        &b.url(),
+        ConnectionProperties::default(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(passive_queue(&conn, "d-q").await, Ok(0));
+    assert_eq!(passive_queue(&conn, "x-q").await, Err(404));
+}
+
+#[tokio::test]
+async fn definitions_export_and_import_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = BrokerProcess::start(dir.path());
+    let _conn = declare_topology(&b.url()).await;
+    b.stop();
+    let file = dir.path().join("export.json");
+    let warren = env!("CARGO_BIN_EXE_warren");
+    let out = Command::new(warren)
+        .args(["definitions", "export"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let json = read_json(&file);
+    let queues: Vec<&str> = json["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(queues, ["d-q"]);
+
+    // import into another data dir, start a broker there: the queue is there
+    let dir2 = tempfile::tempdir().unwrap();
+    let out = Command::new(warren)
+        .args(["definitions", "import"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(dir2.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let b2 = BrokerProcess::start(dir2.path());
+    let conn = within(Connection::connect(
+        &b2.url(),
+        ConnectionProperties::default(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(passive_queue(&conn, "d-q").await, Ok(0));
+
+    // a malformed file is refused with a message, and changes nothing
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"queues\": 5}").unwrap();
+    let out = Command::new(warren)
+        .args(["definitions", "import"])
+        .arg(&bad)
+        .arg("--data-dir")
+        .arg(dir2.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json"));
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
