@@ -936,11 +936,6 @@ fn expand(
             let v = r.value(e)?;
             let logical = matches!(m, "andi" | "ori" | "xori");
             if logical {
-                let op = match m {
-                    "andi" => Op::And,
-                    "ori" => Op::Or,
-                    _ => Op::Xor,
-                };
                 if fits_u16(v) && e.label.is_none() {
                     let iop = match m {
                         "andi" => Op::Andi,
@@ -948,9 +943,6 @@ fn expand(
                         _ => Op::Xori,
                     };
                     o.push(Instr::i(iop, rt, rs, v as u32));
-                } else if v < 0 && v >= -(1 << 31) && e.label.is_none() {
-                    li_seq(o, AT, v as u32);
-                    o.push(Instr::r(op, rt, rs, AT));
                 } else {
                     return Err(format!("immediate value ({v}) out of range (0 .. 65535)"));
                 }
@@ -1171,9 +1163,13 @@ fn expand(
         }
         "abs" if s == "rr" || s == "r" => {
             let (rd, rs) = (reg(&ops[0]), reg(&ops[s.len() - 1]));
-            o.push(Instr::shift(Op::Sra, AT, rs, 31));
-            o.push(Instr::r(Op::Xor, rd, rs, AT));
-            o.push(Instr::r(Op::Subu, rd, rd, AT));
+            // As SPIM: copy (unless rd == rs), skip the negation when non-negative;
+            // `sub` traps on -2^31.
+            if rd != rs {
+                o.push(Instr::r(Op::Addu, rd, 0, rs));
+            }
+            o.push(Instr::i(Op::Bgez, 0, rs, pc + 4 * (o.len() as u32 + 2)));
+            o.push(Instr::r(Op::Sub, rd, 0, rs));
         }
         "j" | "jal" | "b" | "bal" if s == "i" => {
             let t = r.word(expr(&ops[0]))?;
@@ -1338,7 +1334,7 @@ mod tests {
         assert_eq!(words("ush $t0, 0($t1)"), 8);
         assert_eq!(words("mulo $t0, $t1, $t2"), 7);
         assert_eq!(words("lw $t0, d($t1)"), 3);
-        assert_eq!(words("andi $t0, $t1, -1"), 3);
+        assert_eq!(words("and $t0, $t1, -1"), 3);
     }
 
     #[test]

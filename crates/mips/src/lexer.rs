@@ -124,6 +124,35 @@ fn escape(bytes: &[u8], i: &mut usize) -> Result<u8, String> {
     })
 }
 
+/// An escape sequence inside a string literal, after the backslash at `bytes[*i - 1]`,
+/// exactly as SPIM 8.0's scanner handles it: `\\n`, `\\t` and `\\"` are escapes; a backslash
+/// followed by `0`..`3` must start a three-digit octal escape (whose value SPIM computes from
+/// the last two digits only); any other backslash is kept as is and the next character is
+/// read normally (so `"\\\\"` gives two backslashes, as in SPIM).
+fn string_escape(bytes: &[u8], i: &mut usize, out: &mut Vec<u8>) -> Result<(), String> {
+    match bytes.get(*i) {
+        Some(b'n') => out.push(b'\n'),
+        Some(b't') => out.push(b'\t'),
+        Some(b'"') => out.push(b'"'),
+        Some(b'0'..=b'3') => {
+            let digits = bytes.get(*i + 1..*i + 3).unwrap_or(&[]);
+            match digits {
+                [a @ b'0'..=b'7', b @ b'0'..=b'7'] => {
+                    out.push((a - b'0') * 8 + (b - b'0'));
+                    *i += 2;
+                }
+                _ => return Err("bad character in \\ooo construct in string".into()),
+            }
+        }
+        _ => {
+            out.push(b'\\');
+            return Ok(());
+        }
+    }
+    *i += 1;
+    Ok(())
+}
+
 /// Splits one source line (without its newline) into tokens, dropping the comment.
 pub(crate) fn tokenize(line: &str) -> Result<Vec<Tok>, String> {
     let bytes = line.as_bytes();
@@ -159,23 +188,29 @@ pub(crate) fn tokenize(line: &str) -> Result<Vec<Tok>, String> {
                 i += 1;
             }
             b'"' => {
-                i += 1;
-                let mut s = Vec::new();
+                // The literal ends at the first quote not preceded by a backslash pair
+                // start; escapes are then processed over the raw text, as SPIM does.
+                let start = i + 1;
+                let mut j = start;
                 loop {
-                    match bytes.get(i) {
+                    match bytes.get(j) {
                         None => return Err("unterminated string literal".into()),
-                        Some(b'"') => {
-                            i += 1;
-                            break;
-                        }
-                        Some(b'\\') => {
-                            i += 1;
-                            s.push(escape(bytes, &mut i)?);
-                        }
-                        Some(&b) => {
-                            s.push(b);
-                            i += 1;
-                        }
+                        Some(b'"') => break,
+                        Some(b'\\') => j += 2,
+                        Some(_) => j += 1,
+                    }
+                }
+                let raw = &bytes[start..j];
+                i = j + 1;
+                let mut s = Vec::with_capacity(raw.len());
+                let mut k = 0;
+                while k < raw.len() {
+                    if raw[k] == b'\\' {
+                        k += 1;
+                        string_escape(raw, &mut k, &mut s)?;
+                    } else {
+                        s.push(raw[k]);
+                        k += 1;
                     }
                 }
                 toks.push(Tok::Str(s));
@@ -276,8 +311,9 @@ mod tests {
 
     #[test]
     fn strings_chars_and_hex() {
-        let t = tokenize(r##".asciiz "a\n\"#\\" 'x' '\n' 0x1F"##).unwrap();
-        assert_eq!(t[1], Tok::Str(b"a\n\"#\\".to_vec()));
+        let t = tokenize(r##".asciiz "a\n\"#\\\101\7" 'x' '\n' 0x1F"##).unwrap();
+        // SPIM keeps unknown escapes (and `\\`) verbatim and computes octal from 2 digits.
+        assert_eq!(t[1], Tok::Str(b"a\n\"#\\\\\x01\\7".to_vec()));
         assert_eq!(t[2], Tok::Int(120));
         assert_eq!(t[3], Tok::Int(10));
         assert_eq!(t[4], Tok::Int(31));
@@ -287,6 +323,10 @@ mod tests {
     fn errors() {
         assert!(tokenize("li $t10, 1").is_err());
         assert!(tokenize(".asciiz \"abc").is_err());
+        assert_eq!(
+            tokenize(r#".asciiz "a\\" "b""#).unwrap()[1],
+            Tok::Str(b"a\\\\".to_vec())
+        );
         assert!(tokenize("li $t0, 12ab").is_err());
         assert!(tokenize("li $t0, 99999999999999999999999").is_err());
     }

@@ -19,7 +19,7 @@
 //! * **Layout.** Memory is laid out as in SPIM: SPIM's 9-word startup code at `0x00400000`
 //!   calls `main` (so user code starts at `0x00400024`, and returning from `main` with
 //!   `jr $ra` exits with status 0), `.data` starts at `0x10010000`, `$gp` is `0x10008000`,
-//!   the heap given by `sbrk` starts at `0x10028000` (or after the data if larger) and the
+//!   the heap given by `sbrk` starts at `0x10020000` (or after the data if larger) and the
 //!   stack grows down from `$sp = 0x7fffeffc`. Pseudo-instructions expand to the same number
 //!   of machine instructions as in SPIM, so text addresses (`$ra`, `la` of text labels) agree.
 //!   Memory is little-endian, as SPIM on x86.
@@ -61,7 +61,7 @@ pub const USER_DATA_BASE: u32 = 0x1001_0000;
 /// Initial `$gp`.
 pub const GP_INIT: u32 = 0x1000_8000;
 /// First address returned by `sbrk` when the data is smaller (SPIM's initial data top).
-pub const HEAP_BASE: u32 = 0x1002_8000;
+pub const HEAP_BASE: u32 = 0x1002_0000;
 /// Initial `$sp`.
 pub const SP_INIT: u32 = 0x7fff_effc;
 /// The stack occupies addresses below this one.

@@ -179,7 +179,7 @@ impl Memory {
             return Err(Stop::SbrkNegative(bytes));
         }
         let old_top = DATA_BASE + self.data.len() as u32;
-        let delta = (bytes as usize + 7) & !7;
+        let delta = (bytes as usize + 3) & !3;
         let new_len = self.data.len() + delta;
         let new_top = DATA_BASE as u64 + new_len as u64;
         if new_len + self.stack.len() > self.limit || new_top > u64::from(self.stack_base) {

@@ -1,0 +1,18 @@
+# break_instruction: break_instruction
+        .text
+        .globl main
+main:
+        li $t0, 1
+        move $a0, $t0
+        jal  pr
+        break 3                  # FAULT
+        li $v0, 10
+        syscall
+
+# pr: print $a0 as a signed integer followed by a newline
+pr:     li   $v0, 1
+        syscall
+        li   $v0, 11
+        li   $a0, 10
+        syscall
+        jr   $ra

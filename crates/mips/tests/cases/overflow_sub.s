@@ -1,0 +1,22 @@
+# overflow_sub: overflow_sub
+        .text
+        .globl main
+main:
+        li $t0, 0x80000000
+        li $t1, 1
+        subu $t2, $t0, $t1
+        move $a0, $t2
+        jal  pr
+        sub $t2, $t0, $t1      # FAULT
+        move $a0, $t2
+        jal  pr
+        li $v0, 10
+        syscall
+
+# pr: print $a0 as a signed integer followed by a newline
+pr:     li   $v0, 1
+        syscall
+        li   $v0, 11
+        li   $a0, 10
+        syscall
+        jr   $ra

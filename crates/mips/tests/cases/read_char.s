@@ -1,0 +1,22 @@
+# read_char: read_char
+        .text
+        .globl main
+main:
+        li $s0, 6
+loop:
+        li $v0, 12
+        syscall
+        move $a0, $v0
+        jal pr
+        addi $s0, $s0, -1
+        bgtz $s0, loop
+        li $v0, 10
+        syscall
+
+# pr: print $a0 as a signed integer followed by a newline
+pr:     li   $v0, 1
+        syscall
+        li   $v0, 11
+        li   $a0, 10
+        syscall
+        jr   $ra

@@ -1,0 +1,23 @@
+# rem_by_zero: rem_by_zero
+        .text
+        .globl main
+main:
+        li $t0, 42
+        li $t1, 1
+        rem $t2, $t0, $t1
+        move $a0, $t2
+        jal  pr
+        li $t1, 0
+        remu $t2, $t0, $t1     # FAULT
+        move $a0, $t2
+        jal  pr
+        li $v0, 10
+        syscall
+
+# pr: print $a0 as a signed integer followed by a newline
+pr:     li   $v0, 1
+        syscall
+        li   $v0, 11
+        li   $a0, 10
+        syscall
+        jr   $ra
