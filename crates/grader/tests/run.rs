@@ -58,7 +58,11 @@ fn runs_times10_from_standard_input() {
         String::from_utf8_lossy(&out.stdout),
         "Please, type a number: The result is 420\n"
     );
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -66,7 +70,12 @@ fn reads_input_from_stdin_file() {
     let p = write_program("times10b.s", TIMES10);
     let input = write_program("times10b.in", "-7\n");
     let out = grader(
-        &["run", p.to_str().unwrap(), "--stdin", input.to_str().unwrap()],
+        &[
+            "run",
+            p.to_str().unwrap(),
+            "--stdin",
+            input.to_str().unwrap(),
+        ],
         b"999\n",
     );
     assert_eq!(out.status.code(), Some(0));
@@ -106,7 +115,9 @@ fn assembly_errors_are_all_reported_and_nothing_runs() {
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 4, "{err}");
     assert!(lines[0].starts_with(&format!("{name}:3: error: unknown instruction 'frob'")));
-    assert!(lines[1].starts_with(&format!("{name}:4: error: immediate value (70000) out of range")));
+    assert!(lines[1].starts_with(&format!(
+        "{name}:4: error: immediate value (70000) out of range"
+    )));
     assert!(lines[2].starts_with(&format!("{name}:5: error: undefined label 'nowhere'")));
     assert!(lines[3].starts_with(&format!("{name}:6: error: label 'main' is already defined")));
 }
@@ -123,7 +134,9 @@ fn runtime_error_names_the_line_and_address_and_keeps_output() {
     assert_eq!(out.stdout, b"before\n");
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
-        err.starts_with(&format!("{name}:7: runtime error: bad data address 0x00000000")),
+        err.starts_with(&format!(
+            "{name}:7: runtime error: bad data address 0x00000000"
+        )),
         "{err}"
     );
     assert!(err.contains("0x00400030"), "{err}");
@@ -138,7 +151,10 @@ fn overflow_is_a_runtime_error() {
     let out = grader(&["run", p.to_str().unwrap()], b"");
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains(":2: runtime error: arithmetic overflow"), "{err}");
+    assert!(
+        err.contains(":2: runtime error: arithmetic overflow"),
+        "{err}"
+    );
 }
 
 #[test]

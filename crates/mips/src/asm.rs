@@ -425,7 +425,7 @@ impl Assembler {
         for st in &self.text {
             match expand(&st.mnemonic, &st.ops, st.addr, st.la_known, &resolver) {
                 Ok(code) if code.len() as u32 == st.size => {
-                    lines.extend(std::iter::repeat(st.line).take(code.len()));
+                    lines.resize(lines.len() + code.len(), st.line);
                     text.extend(code);
                 }
                 Ok(_) => errors.push((st.line, "internal error: instruction size changed".into())),

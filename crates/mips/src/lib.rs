@@ -189,7 +189,7 @@ impl Program {
     /// Source line of the instruction at `pc`, if any (0 for the startup code).
     pub fn line_of(&self, pc: u32) -> Option<u32> {
         let idx = pc.wrapping_sub(TEXT_BASE) as usize / 4;
-        if pc % 4 != 0 {
+        if pc & 3 != 0 {
             return None;
         }
         self.lines.get(idx).copied()

@@ -454,9 +454,9 @@ fn execute(p: &Program, mem: &mut Memory, io: &mut Io, max_steps: u64) -> (Stop,
                 }
             }
             Op::Divu => {
-                if r[rt] != 0 {
-                    lo = r[rs] / r[rt];
-                    hi = r[rs] % r[rt];
+                if let (Some(q), Some(m)) = (r[rs].checked_div(r[rt]), r[rs].checked_rem(r[rt])) {
+                    lo = q;
+                    hi = m;
                 }
             }
             Op::Madd | Op::Msub => {

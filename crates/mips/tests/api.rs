@@ -42,7 +42,8 @@ fn sbrk_beyond_the_memory_limit_is_a_runtime_error() {
 
 #[test]
 fn runaway_recursion_hits_the_memory_limit_not_a_panic() {
-    let src = "main: jal f\n li $v0, 10\n syscall\nf: addi $sp, $sp, -64\n sw $ra, 0($sp)\n jal f\n";
+    let src =
+        "main: jal f\n li $v0, 10\n syscall\nf: addi $sp, $sp, -64\n sw $ra, 0($sp)\n jal f\n";
     let limits = Limits {
         memory_bytes: 2 << 20,
         max_steps: 100_000_000,
@@ -74,7 +75,10 @@ fn output_is_capped() {
         ..Limits::default()
     };
     let out = run(src, b"", limits);
-    assert!(matches!(out.status, ExitStatus::RuntimeError { line: 3, .. }));
+    assert!(matches!(
+        out.status,
+        ExitStatus::RuntimeError { line: 3, .. }
+    ));
     assert!(out.stdout.len() <= 1001);
     assert!(out.stderr.contains("output limit"));
 }
@@ -95,7 +99,11 @@ fn step_limit_counts_instructions() {
 
 #[test]
 fn exit_codes() {
-    let out = run("main: li $v0, 17\n li $a0, 300\n syscall\n", b"", Limits::default());
+    let out = run(
+        "main: li $v0, 17\n li $a0, 300\n syscall\n",
+        b"",
+        Limits::default(),
+    );
     assert_eq!(out.status, ExitStatus::Exited(300));
     assert_eq!(out.process_exit_code(), 300 & 0xff);
     let out = run("main: li $v0, 10\n syscall\n", b"", Limits::default());
@@ -142,14 +150,39 @@ fn random_programs_never_panic() {
     let mnemonics = [
         "add", "addu", "addi", "sub", "and", "or", "xori", "sll", "srav", "mult", "div", "divu",
         "rem", "mfhi", "mflo", "lw", "sw", "lb", "sh", "lhu", "ulw", "usw", "lwl", "swr", "beq",
-        "bne", "blt", "bgeu", "j", "jal", "jr", "jalr", "li", "la", "move", "mul", "mulo",
-        "neg", "abs", "seq", "sle", "rol", "ror", "syscall", "break", "nop", "teq", "sbrk", "b",
-        ".word", ".byte", ".space", ".asciiz", ".align", ".data", ".text", "clz", "movn",
+        "bne", "blt", "bgeu", "j", "jal", "jr", "jalr", "li", "la", "move", "mul", "mulo", "neg",
+        "abs", "seq", "sle", "rol", "ror", "syscall", "break", "nop", "teq", "sbrk", "b", ".word",
+        ".byte", ".space", ".asciiz", ".align", ".data", ".text", "clz", "movn",
     ];
     let operands = [
-        "$t0", "$t1", "$zero", "$sp", "$ra", "$v0", "$a0", "$a1", "0", "1", "-1", "4", "7",
-        "0x7fffffff", "-32768", "65535", "100000", "L1", "L2", "main", "4($sp)", "-3($t0)",
-        "L1($t1)", "\"s\\n\"", "'c'", "($a0)", "0x10010000", "L1+4",
+        "$t0",
+        "$t1",
+        "$zero",
+        "$sp",
+        "$ra",
+        "$v0",
+        "$a0",
+        "$a1",
+        "0",
+        "1",
+        "-1",
+        "4",
+        "7",
+        "0x7fffffff",
+        "-32768",
+        "65535",
+        "100000",
+        "L1",
+        "L2",
+        "main",
+        "4($sp)",
+        "-3($t0)",
+        "L1($t1)",
+        "\"s\\n\"",
+        "'c'",
+        "($a0)",
+        "0x10010000",
+        "L1+4",
     ];
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let limits = Limits {
@@ -186,16 +219,61 @@ fn random_programs_never_panic() {
     assert!(ran > 5, "only {ran} random programs assembled");
     // Well-formed random programs: they assemble, and run into every kind of fault.
     let templates = [
-        "addu R, R, R", "add R, R, R", "add R, R, I", "addi R, R, 32767", "sub R, R, R", "mult R, R", "div R, R",
-        "div R, R, R", "rem R, R, R", "mfhi R", "mflo R", "sll R, R, 3", "srav R, R, R",
-        "lw R, I(R)", "sw R, I(R)", "lb R, I(R)", "sb R, I(R)", "lh R, I(R)", "sh R, I(R)",
-        "ulw R, I(R)", "usw R, I(R)", "li R, I", "li $v0, S", "syscall", "beq R, R, L1",
-        "bne R, R, L2", "blt R, I, L1", "jr R", "jalr R", "j L2", "la R, L1", "move R, R",
-        "mulo R, R, R", "abs R, R", "rol R, R, R", "sltu R, R, R", "teq R, R", "lwl R, I(R)",
+        "addu R, R, R",
+        "add R, R, R",
+        "add R, R, I",
+        "addi R, R, 32767",
+        "sub R, R, R",
+        "mult R, R",
+        "div R, R",
+        "div R, R, R",
+        "rem R, R, R",
+        "mfhi R",
+        "mflo R",
+        "sll R, R, 3",
+        "srav R, R, R",
+        "lw R, I(R)",
+        "sw R, I(R)",
+        "lb R, I(R)",
+        "sb R, I(R)",
+        "lh R, I(R)",
+        "sh R, I(R)",
+        "ulw R, I(R)",
+        "usw R, I(R)",
+        "li R, I",
+        "li $v0, S",
+        "syscall",
+        "beq R, R, L1",
+        "bne R, R, L2",
+        "blt R, I, L1",
+        "jr R",
+        "jalr R",
+        "j L2",
+        "la R, L1",
+        "move R, R",
+        "mulo R, R, R",
+        "abs R, R",
+        "rol R, R, R",
+        "sltu R, R, R",
+        "teq R, R",
+        "lwl R, I(R)",
     ];
     let regs = ["$t0", "$t1", "$a0", "$a1", "$v0", "$sp", "$zero", "$ra"];
-    let imms = ["0", "1", "-1", "4", "8", "-4", "100", "32767", "-32768", "2147483647"];
-    let syscalls = ["1", "4", "5", "8", "9", "11", "12", "17", "34", "35", "36", "99", "13"];
+    let imms = [
+        "0",
+        "1",
+        "-1",
+        "4",
+        "8",
+        "-4",
+        "100",
+        "32767",
+        "-32768",
+        "2147483647",
+    ];
+    let syscalls = [
+        "1", "4", "5", "8", "9", "11", "12", "17", "34", "35", "36", "99", "13",
+    ];
     let mut kinds = std::collections::HashSet::new();
     for _ in 0..3000 {
         let mut src = String::from("main:\n");
@@ -226,9 +304,11 @@ fn random_programs_never_panic() {
         kinds.insert(match out.status {
             ExitStatus::Exited(_) => "exited".to_string(),
             ExitStatus::StepLimit { .. } => "steps".to_string(),
-            ExitStatus::RuntimeError { message, .. } => {
-                message.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
-            }
+            ExitStatus::RuntimeError { message, .. } => message
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" "),
         });
     }
     assert!(kinds.len() >= 6, "{kinds:?}");
