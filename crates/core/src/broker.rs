@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, RwLock};
 use warren_amqp::ShortStr;
 
 use crate::consumer::ConnectionId;
 use crate::definitions::Definitions;
+use crate::durable::{parse_queue_key, Durability};
 use crate::vhost::VHost;
 
 /// Limits and defaults the protocol layer negotiates with.
@@ -43,6 +44,7 @@ pub struct Broker {
     /// Definition sections Warren keeps verbatim (users, permissions, policies...) until the
     /// features that use them exist.
     pub(crate) retained: Mutex<Definitions>,
+    durability: Arc<OnceLock<Arc<Durability>>>,
     /// Where durable definitions are saved after every change (None: not saved).
     definitions_file: Mutex<Option<PathBuf>>,
 }
@@ -56,6 +58,7 @@ impl Broker {
             next_connection: AtomicU64::new(1),
             retained: Mutex::new(Definitions::default()),
             definitions_file: Mutex::new(None),
+            durability: Arc::new(OnceLock::new()),
         };
         b.add_vhost("/");
         b
@@ -66,7 +69,7 @@ impl Broker {
         map.entry(name.to_string())
             .or_insert_with(|| {
                 let n = ShortStr::try_from(name).unwrap_or_else(|_| ShortStr::from_static("/"));
-                Arc::new(VHost::new(n))
+                Arc::new(VHost::new(n, self.durability.clone()))
             })
             .clone()
     }
@@ -91,6 +94,63 @@ impl Broker {
             policies: r.policies.clone(),
             ..Definitions::default()
         }
+    }
+
+    /// Gives the broker its message store. Call before any durable queue exists (at start-up,
+    /// before importing definitions), so every durable queue gets its place in the store.
+    pub fn enable_durability(&self, d: Arc<Durability>) {
+        let _ = self.durability.set(d);
+    }
+
+    pub fn durability(&self) -> Option<&Arc<Durability>> {
+        self.durability.get()
+    }
+
+    /// Puts the messages the store recovered back into their queues. A queue the definitions
+    /// lost (a crash between the queue's first stored message and its definitions write cannot
+    /// happen, but a hand-edited file can) is re-created as a plain durable queue rather than
+    /// dropping its messages. Returns (queues, messages) recovered.
+    pub fn recover_messages(&self, recovered: &warren_store::Recovered) -> (usize, usize) {
+        let (mut queues, mut messages) = (0, 0);
+        for (key, entries) in &recovered.queues {
+            if entries.is_empty() {
+                continue;
+            }
+            let Some((vhost, name)) = parse_queue_key(key) else {
+                tracing::warn!("store has messages for an unparsable queue key {key:?}; skipped");
+                continue;
+            };
+            let Ok(qname) = ShortStr::try_from(name) else {
+                continue;
+            };
+            let v = self.add_vhost(vhost);
+            let q = match v.queue(name, 0) {
+                Ok(q) => q,
+                Err(_) => {
+                    tracing::warn!("queue '{name}' in vhost '{vhost}' has stored messages but no definition; re-created");
+                    let decl = warren_amqp::QueueDeclare {
+                        queue: qname,
+                        passive: false,
+                        durable: true,
+                        exclusive: false,
+                        auto_delete: false,
+                        no_wait: false,
+                        arguments: warren_amqp::FieldTable::new(),
+                    };
+                    match v.declare_queue(0, &decl) {
+                        Ok(d) => d.queue,
+                        Err(e) => {
+                            tracing::warn!("could not re-create it: {e}");
+                            continue;
+                        }
+                    }
+                }
+            };
+            q.recover(entries);
+            queues += 1;
+            messages += entries.len();
+        }
+        (queues, messages)
     }
 
     /// Saves definitions to `path` after every change from now on.

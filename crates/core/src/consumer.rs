@@ -39,6 +39,10 @@ pub enum ConnEvent {
     },
     /// Close the connection with this error (shutdown, an operator's request).
     Close(AmqpError),
+    /// The store has every publish of this channel up to `seq` (publisher confirms).
+    Confirm { channel: u16, seq: u64 },
+    /// The store could not take publish `seq` of this channel.
+    Nack { channel: u16, seq: u64 },
 }
 
 #[derive(Debug)]
@@ -47,6 +51,8 @@ pub struct Delivery {
     pub queue: Arc<Queue>,
     pub message: Arc<Message>,
     pub redelivered: bool,
+    /// The message's id in the store, when it is stored (acked there when settled).
+    pub stored: Option<warren_store::MsgId>,
 }
 
 /// A connection's inbound mailbox for deliveries and broker events.

@@ -14,6 +14,7 @@
 pub mod broker;
 pub mod consumer;
 pub mod definitions;
+pub mod durable;
 pub mod error;
 pub mod exchange;
 pub mod headers;
@@ -25,6 +26,7 @@ pub mod vhost;
 pub use broker::{Broker, Limits};
 pub use consumer::{ChannelLimit, ConnEvent, ConnectionId, Consumer, Delivery, Outbox};
 pub use definitions::{Definitions, DefinitionsError};
+pub use durable::{ConfirmTicket, Durability, StoreOp};
 pub use error::{AmqpError, Result};
 pub use exchange::{Binding, Destination, Exchange, ExchangeKind};
 pub use message::Message;

@@ -8,16 +8,24 @@
 //! - A message leaves `ready` only into a consumer that took credit for it, into `basic.get`, or
 //!   by purge/delete. If a connection is gone before it takes a delivery, the message comes back.
 //! - Consumers are served round-robin among those with credit.
+//! - Memory stays flat however long a durable queue gets: past [`MEMORY_WINDOW`] ready
+//!   messages, a stored message is kept as its disk location only (16 bytes) and its body is
+//!   read back when it reaches the head.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use warren_amqp::{FieldTable, ShortStr};
+use warren_store::{Location, MsgId, QueueId};
 
 use crate::consumer::{ConnEvent, ConnectionId, Consumer, Delivery, NoCredit};
+use crate::durable::{decode_message, Durability, StoreOp};
 use crate::error::{AmqpError, Result};
 use crate::message::Message;
+
+/// Ready messages of a durable queue kept with their bodies in memory; the rest wait on disk.
+pub const MEMORY_WINDOW: usize = 4096;
 
 #[derive(Debug)]
 pub struct Queue {
@@ -28,6 +36,8 @@ pub struct Queue {
     pub exclusive_owner: Option<ConnectionId>,
     pub auto_delete: bool,
     pub arguments: FieldTable,
+    /// Set for durable queues when the broker has a message store.
+    store: Option<(Arc<Durability>, QueueId)>,
     state: Mutex<QueueState>,
 }
 
@@ -44,10 +54,27 @@ struct QueueState {
     had_consumer: bool,
 }
 
+/// Where a ready message's content is. 16 bytes, so a queue of millions stays small.
+#[derive(Debug)]
+enum Body {
+    Mem(Arc<Message>),
+    Disk { segment: u32, offset: u32, len: u32 },
+}
+
 #[derive(Debug)]
 struct Ready {
-    message: Arc<Message>,
+    body: Body,
+    /// The message's id in the store plus one (0: not stored).
+    stored: u64,
     redelivered: bool,
+}
+
+fn stored_id(stored: u64) -> Option<MsgId> {
+    stored.checked_sub(1)
+}
+
+fn stored_field(id: Option<MsgId>) -> u64 {
+    id.map_or(0, |i| i + 1)
 }
 
 /// What `basic.get` takes from a queue.
@@ -55,6 +82,8 @@ struct Ready {
 pub struct Got {
     pub message: Arc<Message>,
     pub redelivered: bool,
+    /// The store's id when the message is on disk and must be acked there.
+    pub stored: Option<MsgId>,
     /// Messages left ready after this one.
     pub remaining: u32,
 }
@@ -75,8 +104,25 @@ impl Queue {
             exclusive_owner,
             auto_delete,
             arguments,
+            store: None,
             state: Mutex::new(QueueState::default()),
         }
+    }
+
+    /// Gives a durable queue its place in the message store.
+    pub fn with_store(mut self, durability: Option<&Arc<Durability>>) -> Queue {
+        if self.durable && self.exclusive_owner.is_none() {
+            if let Some(d) = durability {
+                let id = d.queue_id(&self.vhost, &self.name);
+                self.store = Some((d.clone(), id));
+            }
+        }
+        self
+    }
+
+    /// The queue's id in the message store, if its persistent messages are stored.
+    pub fn store_id(&self) -> Option<QueueId> {
+        self.store.as_ref().map(|(_, id)| *id)
     }
 
     /// "queue 'q' in vhost '/'", the way RabbitMQ names a queue in its messages.
@@ -119,17 +165,104 @@ impl Queue {
         self.state.lock().deleted
     }
 
-    /// Enqueues a message and delivers what consumers have credit for.
+    /// Enqueues a message that is not (to be) stored, and delivers what consumers have credit for.
     pub fn publish(self: &Arc<Self>, message: Arc<Message>) {
         let mut st = self.state.lock();
         if st.deleted {
             return;
         }
         st.ready.push_back(Ready {
-            message,
+            body: Body::Mem(message),
+            stored: 0,
             redelivered: false,
         });
         self.dispatch_locked(&mut st);
+    }
+
+    /// Enqueues a message the store has made durable (called by the store thread after fsync).
+    pub fn publish_stored(self: &Arc<Self>, message: Arc<Message>, id: MsgId, loc: Location) {
+        let mut st = self.state.lock();
+        if st.deleted {
+            drop(st);
+            self.ack_stored(id);
+            return;
+        }
+        let body = if st.ready.len() < MEMORY_WINDOW {
+            Body::Mem(message)
+        } else {
+            disk_body(loc).unwrap_or(Body::Mem(message))
+        };
+        st.ready.push_back(Ready {
+            body,
+            stored: stored_field(Some(id)),
+            redelivered: false,
+        });
+        self.dispatch_locked(&mut st);
+    }
+
+    /// Puts back messages recovered from the store at start-up (bodies stay on disk). They
+    /// may have been delivered before the restart, so they are flagged redelivered.
+    pub fn recover(&self, entries: &[(MsgId, Location)]) {
+        let mut st = self.state.lock();
+        for (id, loc) in entries {
+            let Some(body) = disk_body(*loc) else {
+                continue;
+            };
+            st.ready.push_back(Ready {
+                body,
+                stored: stored_field(Some(*id)),
+                redelivered: true,
+            });
+        }
+    }
+
+    /// Tells the store a message of this queue is settled for good.
+    pub fn ack_stored(&self, id: MsgId) {
+        if let Some((d, qid)) = &self.store {
+            d.submit(StoreOp::Ack {
+                queue: *qid,
+                msg: id,
+            });
+        }
+    }
+
+    /// The message of a ready entry, read back from disk if it is not in memory. None if the
+    /// record is unreadable (reported, and dropped from the store).
+    fn materialize(&self, r: Ready) -> Option<(Arc<Message>, Option<MsgId>, bool)> {
+        let id = stored_id(r.stored);
+        let message = match r.body {
+            Body::Mem(m) => m,
+            Body::Disk {
+                segment,
+                offset,
+                len,
+            } => {
+                let loc = Location {
+                    segment,
+                    offset: u64::from(offset),
+                    len,
+                };
+                let read = self
+                    .store
+                    .as_ref()
+                    .and_then(|(d, _)| d.store.read(loc).ok())
+                    .and_then(decode_message);
+                match read {
+                    Some(m) => Arc::new(m),
+                    None => {
+                        tracing::warn!(
+                            "{}: stored message {id:?} at {loc:?} is unreadable; dropped",
+                            self.describe()
+                        );
+                        if let Some(id) = id {
+                            self.ack_stored(id);
+                        }
+                        return None;
+                    }
+                }
+            }
+        };
+        Some((message, id, r.redelivered))
     }
 
     /// Delivers ready messages to consumers with credit; call after credit came back.
@@ -158,16 +291,23 @@ impl Queue {
             let Some(ready) = st.ready.pop_front() else {
                 break;
             };
+            let Some((message, stored, redelivered)) = self.materialize(ready) else {
+                st.consumers[idx].release_credit(1);
+                continue;
+            };
             let consumer = st.consumers[idx].clone();
             let no_ack = consumer.no_ack;
             let delivery = Delivery {
                 consumer,
                 queue: self.clone(),
-                message: ready.message,
-                redelivered: ready.redelivered,
+                message,
+                redelivered,
+                stored,
             };
             match st.consumers[idx].outbox.send(ConnEvent::Deliver(delivery)) {
                 Ok(()) => {
+                    // A no-ack delivery of a stored message is acked in the store by the
+                    // connection once it has written it (see Channel::deliver).
                     if !no_ack {
                         st.unacked += 1;
                     }
@@ -176,7 +316,8 @@ impl Queue {
                     // The connection is gone: keep the message, drop the consumer.
                     d.consumer.release_credit(1);
                     st.ready.push_front(Ready {
-                        message: d.message,
+                        body: Body::Mem(d.message),
+                        stored: stored_field(d.stored),
                         redelivered: d.redelivered,
                     });
                     st.consumers.remove(idx);
@@ -225,22 +366,45 @@ impl Queue {
     /// `basic.get`: takes the head message, if any. With `no_ack` it is settled at once.
     pub fn get(&self, no_ack: bool) -> Option<Got> {
         let mut st = self.state.lock();
-        let ready = st.ready.pop_front()?;
-        if !no_ack {
-            st.unacked += 1;
+        loop {
+            let ready = st.ready.pop_front()?;
+            let Some((message, stored, redelivered)) = self.materialize(ready) else {
+                continue;
+            };
+            if !no_ack {
+                st.unacked += 1;
+            } else if let Some(id) = stored {
+                self.ack_stored(id);
+            }
+            return Some(Got {
+                message,
+                redelivered,
+                stored,
+                remaining: st.ready.len() as u32,
+            });
         }
-        Some(Got {
-            message: ready.message,
-            redelivered: ready.redelivered,
-            remaining: st.ready.len() as u32,
-        })
     }
 
-    /// `n` deliveries were acknowledged (or rejected without requeue); their consumers' credit
-    /// is back, so deliver what it allows.
-    pub fn settle(self: &Arc<Self>, n: usize) {
+    /// One delivery was acknowledged (or rejected without requeue): its consumer's credit is
+    /// back, so deliver what it allows; a stored message is acked in the store.
+    pub fn settle(self: &Arc<Self>, stored: Option<MsgId>) {
+        if let Some(id) = stored {
+            self.ack_stored(id);
+        }
         let mut st = self.state.lock();
-        st.unacked = st.unacked.saturating_sub(n);
+        st.unacked = st.unacked.saturating_sub(1);
+        self.dispatch_locked(&mut st);
+    }
+
+    /// Several deliveries settled at once (multiple ack, nack...).
+    pub fn settle_many(self: &Arc<Self>, settled: &[(Arc<Message>, Option<MsgId>)]) {
+        for (_, id) in settled {
+            if let Some(id) = id {
+                self.ack_stored(*id);
+            }
+        }
+        let mut st = self.state.lock();
+        st.unacked = st.unacked.saturating_sub(settled.len());
         self.dispatch_locked(&mut st);
     }
 
@@ -248,16 +412,17 @@ impl Queue {
     /// redelivered, and delivers again.
     pub fn requeue<I>(self: &Arc<Self>, messages: I)
     where
-        I: IntoIterator<Item = Arc<Message>>,
+        I: IntoIterator<Item = (Arc<Message>, Option<MsgId>)>,
         I::IntoIter: DoubleEndedIterator,
     {
         let mut st = self.state.lock();
         let mut n = 0;
-        for message in messages.into_iter().rev() {
+        for (message, stored) in messages.into_iter().rev() {
             n += 1;
             if !st.deleted {
                 st.ready.push_front(Ready {
-                    message,
+                    body: Body::Mem(message),
+                    stored: stored_field(stored),
                     redelivered: true,
                 });
             }
@@ -266,22 +431,18 @@ impl Queue {
         self.dispatch_locked(&mut st);
     }
 
-    /// Puts back deliveries that never reached the client (still in a closed connection's
-    /// mailbox): their redelivered flag stays as it was.
-    pub fn return_undelivered(
-        self: &Arc<Self>,
-        message: Arc<Message>,
-        redelivered: bool,
-        counted: bool,
-    ) {
+    /// Puts back a delivery that never reached the client (still in a closed connection's
+    /// mailbox): its redelivered flag stays as it was.
+    pub fn return_undelivered(self: &Arc<Self>, d: Delivery) {
         let mut st = self.state.lock();
-        if counted {
+        if !d.consumer.no_ack {
             st.unacked = st.unacked.saturating_sub(1);
         }
         if !st.deleted {
             st.ready.push_front(Ready {
-                message,
-                redelivered,
+                body: Body::Mem(d.message),
+                stored: stored_field(d.stored),
+                redelivered: d.redelivered,
             });
         }
         self.dispatch_locked(&mut st);
@@ -291,7 +452,18 @@ impl Queue {
     pub fn purge(&self) -> u32 {
         let mut st = self.state.lock();
         let n = st.ready.len() as u32;
-        st.ready.clear();
+        let ids: Vec<MsgId> = st
+            .ready
+            .drain(..)
+            .filter_map(|r| stored_id(r.stored))
+            .collect();
+        drop(st);
+        if let (Some((d, qid)), false) = (&self.store, ids.is_empty()) {
+            d.submit(StoreOp::AckMany {
+                queue: *qid,
+                msgs: ids,
+            });
+        }
         n
     }
 
@@ -320,6 +492,19 @@ impl Queue {
                 consumer_tag: c.tag.clone(),
             });
         }
+        drop(st);
+        if let Some((d, qid)) = &self.store {
+            d.submit(StoreOp::DeleteQueue { queue: *qid });
+        }
         Ok(n)
     }
+}
+
+/// The compact form of a disk location; None if it does not fit (then the body stays in memory).
+fn disk_body(loc: Location) -> Option<Body> {
+    Some(Body::Disk {
+        segment: loc.segment,
+        offset: u32::try_from(loc.offset).ok()?,
+        len: loc.len,
+    })
 }

@@ -4,13 +4,14 @@
 //! then one queue's state. Routing reads the first two and releases them before it enqueues.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 use rand::Rng;
 use warren_amqp::{ExchangeDeclare, FieldTable, FieldValue, QueueDeclare, RawProperties, ShortStr};
 
 use crate::consumer::ConnectionId;
+use crate::durable::Durability;
 use crate::error::{AmqpError, Result};
 use crate::exchange::{Binding, Destination, Exchange, ExchangeKind};
 use crate::message::Message;
@@ -44,6 +45,8 @@ const QUEUE_EQUIVALENCE_ARGS: [&str; 11] = [
 #[derive(Debug)]
 pub struct VHost {
     pub name: ShortStr,
+    /// The broker's message store, once it has one (shared by all vhosts).
+    durability: Arc<OnceLock<Arc<Durability>>>,
     exchanges: RwLock<HashMap<ShortStr, Arc<Exchange>>>,
     queues: RwLock<HashMap<ShortStr, Arc<Queue>>>,
 }
@@ -83,7 +86,7 @@ fn value_description(v: Option<&FieldValue>) -> String {
 }
 
 impl VHost {
-    pub fn new(name: ShortStr) -> VHost {
+    pub fn new(name: ShortStr, durability: Arc<OnceLock<Arc<Durability>>>) -> VHost {
         let exchanges = STANDARD_EXCHANGES
             .iter()
             .map(|(n, kind)| {
@@ -94,6 +97,7 @@ impl VHost {
             .collect();
         VHost {
             name,
+            durability,
             exchanges: RwLock::new(exchanges),
             queues: RwLock::new(HashMap::new()),
         }
@@ -404,14 +408,17 @@ impl VHost {
                 consumer_count,
             });
         }
-        let q = Arc::new(Queue::new(
-            name.clone(),
-            self.name.clone(),
-            m.durable,
-            m.exclusive.then_some(conn),
-            m.auto_delete,
-            m.arguments.clone(),
-        ));
+        let q = Arc::new(
+            Queue::new(
+                name.clone(),
+                self.name.clone(),
+                m.durable,
+                m.exclusive.then_some(conn),
+                m.auto_delete,
+                m.arguments.clone(),
+            )
+            .with_store(self.durability.get()),
+        );
         map.insert(name, q.clone());
         Ok(Declared {
             queue: q,

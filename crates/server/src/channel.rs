@@ -10,6 +10,7 @@
 //!   acks are coalesced into one `multiple` ack per batch of frames.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -19,8 +20,8 @@ use warren_amqp::{
     Method, ShortStr,
 };
 use warren_core::{
-    generate_consumer_tag, AmqpError, Broker, ChannelLimit, ConnectionId, Consumer, Exchange,
-    Message, Outbox, Queue, Result, VHost,
+    generate_consumer_tag, AmqpError, Broker, ChannelLimit, ConfirmTicket, ConnectionId, Consumer,
+    Exchange, Message, Outbox, Queue, Result, StoreOp, VHost,
 };
 
 /// Class id of `basic`, the only class with content.
@@ -45,6 +46,8 @@ pub struct Unacked {
     pub message: Arc<Message>,
     /// None for basic.get deliveries, which take no credit.
     pub consumer: Option<Arc<Consumer>>,
+    /// The message's id in the store (acked there when settled).
+    pub stored: Option<warren_store::MsgId>,
 }
 
 #[derive(Debug)]
@@ -79,6 +82,15 @@ enum TxOp {
     },
 }
 
+/// Where a publish stands for its publisher confirm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Confirm {
+    /// With the store, waiting for the fsync.
+    Waiting,
+    Ack,
+    Nack,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum ChannelState {
     Open,
@@ -100,7 +112,10 @@ pub struct Channel {
     confirm: bool,
     next_publish_seq: u64,
     /// Publish sequence numbers to ack at the end of this batch: (first, last).
-    ack_range: Option<(u64, u64)>,
+    /// Publisher confirms not yet written, in publish order.
+    confirms: VecDeque<(u64, Confirm)>,
+    /// Publishes of this channel still with the store thread.
+    store_inflight: Arc<AtomicUsize>,
     tx: Option<Vec<TxOp>>,
     last_queue: Option<ShortStr>,
 }
@@ -118,7 +133,8 @@ impl Channel {
             limit: Arc::new(ChannelLimit::default()),
             confirm: false,
             next_publish_seq: 1,
-            ack_range: None,
+            confirms: VecDeque::new(),
+            store_inflight: Arc::new(AtomicUsize::new(0)),
             tx: None,
             last_queue: None,
         }
@@ -369,6 +385,7 @@ impl Channel {
                                 queue: q,
                                 message: got.message,
                                 consumer: None,
+                                stored: got.stored,
                             });
                         }
                     }
@@ -587,8 +604,25 @@ impl Channel {
         mandatory: bool,
     ) {
         let mut scratch = std::mem::take(ctx.scratch);
-        let routed = ctx.vhost.publish(exchange, message.clone(), &mut scratch);
-        scratch.clear();
+        ctx.vhost.route(
+            exchange,
+            &message.routing_key,
+            &message.properties,
+            &mut scratch,
+        );
+        let routed = scratch.len();
+        // Persistent messages for durable queues go to disk first; so does anything else for
+        // a durable queue while this channel has messages there, to keep the channel's order.
+        let persist = message.is_persistent();
+        let mut stored: Vec<Arc<Queue>> = Vec::new();
+        let via_store = persist || self.store_inflight.load(Ordering::Acquire) > 0;
+        for q in scratch.drain(..) {
+            if via_store && q.store_id().is_some() {
+                stored.push(q);
+            } else {
+                q.publish(message.clone());
+            }
+        }
         *ctx.scratch = scratch;
         if routed == 0 && mandatory {
             self.reply(
@@ -602,33 +636,82 @@ impl Channel {
             );
             write_content(ctx, self.id, &message);
         }
-        if self.confirm {
+        let seq = self.confirm.then(|| {
             let seq = self.next_publish_seq;
             self.next_publish_seq += 1;
-            self.ack_range = Some(match self.ack_range {
-                Some((first, _)) => (first, seq),
-                None => (seq, seq),
-            });
+            seq
+        });
+        match (stored.is_empty(), ctx.broker.durability()) {
+            (false, Some(d)) => {
+                self.store_inflight.fetch_add(1, Ordering::AcqRel);
+                if let Some(seq) = seq {
+                    self.confirms.push_back((seq, Confirm::Waiting));
+                }
+                d.submit(StoreOp::Publish {
+                    message,
+                    queues: stored,
+                    persist,
+                    confirm: seq.map(|seq| ConfirmTicket {
+                        outbox: ctx.outbox.clone(),
+                        channel: self.id,
+                        seq,
+                    }),
+                    inflight: self.store_inflight.clone(),
+                });
+            }
+            _ => {
+                if let Some(seq) = seq {
+                    self.confirms.push_back((seq, Confirm::Ack));
+                }
+            }
+        }
+    }
+
+    /// The store has every publish of this channel up to `seq`.
+    pub fn store_confirmed(&mut self, seq: u64) {
+        for (s, st) in self.confirms.iter_mut() {
+            if *s > seq {
+                break;
+            }
+            if *st == Confirm::Waiting {
+                *st = Confirm::Ack;
+            }
+        }
+    }
+
+    /// The store could not take publish `seq`.
+    pub fn store_refused(&mut self, seq: u64) {
+        if let Some((_, st)) = self.confirms.iter_mut().find(|(s, _)| *s == seq) {
+            *st = Confirm::Nack;
         }
     }
 
     pub fn has_confirms_pending(&self) -> bool {
-        self.ack_range.is_some()
+        self.confirms
+            .front()
+            .is_some_and(|(_, st)| *st != Confirm::Waiting)
     }
 
-    /// Writes the confirms gathered since the last call: one ack for a single publish, one
-    /// `multiple` ack for a run of them.
+    /// Writes the confirms that are decided, in publish order: a run of acks as one
+    /// `multiple` ack, nacks one by one (after the acks before them).
     pub fn flush_confirms(&mut self, out: &mut BytesMut) {
-        if let Some((first, last)) = self.ack_range.take() {
-            encode_ack_frame(out, self.id, last, last != first);
+        let mut run: Option<(u64, usize)> = None;
+        while let Some(&(seq, st)) = self.confirms.front() {
+            match st {
+                Confirm::Waiting => break,
+                Confirm::Ack => run = Some((seq, run.map_or(1, |(_, n)| n + 1))),
+                Confirm::Nack => {
+                    if let Some((last, n)) = run.take() {
+                        encode_ack_frame(out, self.id, last, n > 1);
+                    }
+                    encode_nack_frame(out, self.id, seq, false, false);
+                }
+            }
+            self.confirms.pop_front();
         }
-    }
-
-    /// Nacks one publish (after flushing earlier acks so `multiple` never covers it).
-    #[allow(dead_code)]
-    pub fn nack_publish(&mut self, out: &mut BytesMut, seq: u64) {
-        self.flush_confirms(out);
-        encode_nack_frame(out, self.id, seq, false, false);
+        if let Some((last, n)) = run {
+            encode_ack_frame(out, self.id, last, n > 1);
+        }
     }
 
     /// basic.ack / nack / reject.
@@ -672,7 +755,7 @@ impl Channel {
             let taken: Vec<Unacked> = self.unacked.drain(..n).collect();
             if ack || !requeue {
                 // Settled for good (dead-lettering of rejected messages comes with the DLX work).
-                settle_by_queue(taken, |q, msgs| q.settle(msgs.len()));
+                settle_by_queue(taken, |q, msgs| q.settle_many(&msgs));
             } else {
                 settle_by_queue(taken, |q, msgs| q.requeue(msgs));
             }
@@ -690,9 +773,9 @@ impl Channel {
                 c.release_credit(1);
             }
             if ack || !requeue {
-                u.queue.settle(1);
+                u.queue.settle(u.stored);
             } else {
-                u.queue.requeue(std::iter::once(u.message));
+                u.queue.requeue(std::iter::once((u.message, u.stored)));
             }
         }
         if self
@@ -761,7 +844,11 @@ impl Channel {
                 queue: d.queue,
                 message: d.message,
                 consumer: Some(d.consumer),
+                stored: d.stored,
             });
+        } else if let Some(id) = d.stored {
+            // Written to the client: a no-ack delivery is settled now.
+            d.queue.ack_stored(id);
         }
     }
 
@@ -784,18 +871,20 @@ impl Channel {
 
 /// Groups settled deliveries by queue (keeping tag order), gives credit back to consumers, and
 /// calls `f` once per queue with its messages.
-fn settle_by_queue(taken: Vec<Unacked>, mut f: impl FnMut(&Arc<Queue>, Vec<Arc<Message>>)) {
+type Settled = Vec<(Arc<Message>, Option<warren_store::MsgId>)>;
+
+fn settle_by_queue(taken: Vec<Unacked>, mut f: impl FnMut(&Arc<Queue>, Settled)) {
     if taken.is_empty() {
         return;
     }
-    let mut groups: Vec<(Arc<Queue>, Vec<Arc<Message>>)> = Vec::new();
+    let mut groups: Vec<(Arc<Queue>, Settled)> = Vec::new();
     for u in taken {
         if let Some(c) = &u.consumer {
             c.release_credit(1);
         }
         match groups.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &u.queue)) {
-            Some((_, v)) => v.push(u.message),
-            None => groups.push((u.queue, vec![u.message])),
+            Some((_, v)) => v.push((u.message, u.stored)),
+            None => groups.push((u.queue, vec![(u.message, u.stored)])),
         }
     }
     for (q, msgs) in groups {

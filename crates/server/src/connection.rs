@@ -34,7 +34,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time we wait for connection.close-ok after sending connection.close.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Time we wait for the client to close its socket after our close-ok.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Smallest frame_max a client may ask for.
 const FRAME_MIN: u32 = 8192;
 /// Outbox events taken per wake-up before writing (keeps latency bounded under load).
@@ -718,9 +718,7 @@ impl Connection {
                 } else {
                     // The consumer went away while this was on its way: give it back.
                     d.consumer.release_credit(1);
-                    let counted = !d.consumer.no_ack;
-                    d.queue
-                        .return_undelivered(d.message, d.redelivered, counted);
+                    d.queue.clone().return_undelivered(d);
                 }
             }
             ConnEvent::ConsumerCancelled {
@@ -742,6 +740,21 @@ impl Connection {
                 }
             }
             ConnEvent::Close(e) => self.close_connection(e, (0, 0)),
+            ConnEvent::Confirm { channel, seq } => {
+                self.on_store_confirm(channel, |ch| ch.store_confirmed(seq))
+            }
+            ConnEvent::Nack { channel, seq } => {
+                self.on_store_confirm(channel, |ch| ch.store_refused(seq))
+            }
+        }
+    }
+
+    fn on_store_confirm(&mut self, channel: u16, f: impl FnOnce(&mut Channel)) {
+        if let Some(ch) = self.channels.get_mut(&channel) {
+            f(ch);
+            if ch.has_confirms_pending() && self.confirm_dirty.last() != Some(&channel) {
+                self.confirm_dirty.push(channel);
+            }
         }
     }
 
@@ -758,9 +771,7 @@ impl Connection {
         }
         for d in undelivered.into_iter().rev() {
             d.consumer.release_credit(1);
-            let counted = !d.consumer.no_ack;
-            d.queue
-                .return_undelivered(d.message, d.redelivered, counted);
+            d.queue.clone().return_undelivered(d);
         }
         self.close_all_channels();
         self.channels.clear();

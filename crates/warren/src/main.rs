@@ -65,14 +65,19 @@ fn definitions_path(data_dir: &std::path::Path) -> PathBuf {
     data_dir.join("definitions.json")
 }
 
-/// A broker holding the definitions saved in `data_dir`.
+/// A broker holding the definitions saved in `data_dir` (with its message store, if given:
+/// it must be attached before durable queues are created).
 fn load_broker(
     data_dir: &std::path::Path,
     limits: warren_core::Limits,
+    durability: Option<Arc<warren_core::Durability>>,
 ) -> anyhow::Result<warren_core::Broker> {
     let path = definitions_path(data_dir);
     let defs = warren_core::Definitions::load(&path)?;
     let broker = warren_core::Broker::new(limits);
+    if let Some(d) = durability {
+        broker.enable_durability(d);
+    }
     broker
         .import_definitions(&defs)
         .with_context(|| format!("loading {}", path.display()))?;
@@ -81,7 +86,7 @@ fn load_broker(
 
 fn definitions_command(action: DefinitionsAction, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let data_dir = data_dir.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
-    let broker = load_broker(&data_dir, warren_core::Limits::default())?;
+    let broker = load_broker(&data_dir, warren_core::Limits::default(), None)?;
     match action {
         DefinitionsAction::Export { file } => {
             broker.export_definitions().save(&file)?;
@@ -143,7 +148,16 @@ fn main() -> anyhow::Result<()> {
 async fn run_server(settings: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
-    let broker = Arc::new(load_broker(&settings.data_dir, settings.limits.clone())?);
+    let messages_dir = settings.data_dir.join("messages");
+    let (store, recovered) =
+        warren_store::Store::open(&messages_dir, warren_store::StoreOptions::default())
+            .with_context(|| format!("opening the message store in {}", messages_dir.display()))?;
+    let durability = warren_core::Durability::start(store);
+    let broker = Arc::new(load_broker(
+        &settings.data_dir,
+        settings.limits.clone(),
+        Some(durability.clone()),
+    )?);
     broker.persist_definitions_to(definitions_path(&settings.data_dir));
     let vhosts = broker.vhosts();
     let queues: usize = vhosts.iter().map(|v| v.queues().len()).sum();
@@ -151,6 +165,11 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
         "recovered definitions: {} vhosts, {} queues",
         vhosts.len(),
         queues
+    );
+    let (rq, rm) = broker.recover_messages(&recovered);
+    info!(
+        "recovered {rm} persistent messages in {rq} queues ({} bytes in {} segments; {} corrupt records skipped, {} torn bytes truncated)",
+        recovered.bytes, recovered.segments, recovered.skipped_corrupt, recovered.truncated_tail_bytes
     );
     let listener = TcpListener::bind(settings.amqp_listen)
         .await
@@ -168,6 +187,8 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
     info!("shutting down");
     let _ = tx.send(true);
     let _ = server.await;
+    // Acks and publishes still queued for the store are written before we exit.
+    let _ = tokio::task::spawn_blocking(move || durability.flush()).await;
     info!("stopped");
     Ok(())
 }
