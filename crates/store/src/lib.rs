@@ -1,0 +1,161 @@
+//! Warren's durable message store: where persistent messages on durable queues live.
+//!
+//! # Layout
+//!
+//! ```text
+//! <dir>/segments/NNNNNNNN.seg   message bodies, append-only, rolled over at `segment_size`
+//! <dir>/journal/NNNNNNNN.jnl    the index: small records, replayed in file-number order
+//! <dir>/journal/NNNNNNNN.jnl.tmp  a compaction in progress (deleted at open)
+//! ```
+//!
+//! # Record framing (both kinds of file)
+//!
+//! ```text
+//! [u32 len][u32 crc32(payload)][payload: len bytes]      all integers little-endian
+//! ```
+//!
+//! A segment record's payload is the opaque message the broker hands to [`Store::append`]
+//! (written once however many queues it reaches). A [`Location`] points at the record's header:
+//! `offset` is where the header starts, `len` the payload length.
+//!
+//! A journal record's payload starts with a type byte:
+//!
+//! | type | record | body |
+//! |---|---|---|
+//! | 1 | `QueueName` | `u32 queue, u32 n, n bytes UTF-8 name` (before the id's first use in a file generation) |
+//! | 2 | `Publish` | `u64 msg, u32 segment, u64 offset, u32 len, u32 n, n × u32 queue` |
+//! | 3 | `Ack` | `u32 queue, u32 n, n × u64 msg` |
+//! | 4 | `QueueDeleted` | `u32 queue` (all its messages are gone; its name may be forgotten) |
+//! | 5 | `Purge` | `u32 queue` (its current messages are gone) |
+//! | 6 | `Checkpoint` | `u64 next_msg, u32 next_segment` (first record of a compacted file) |
+//!
+//! `Checkpoint` is an addition to the original design: a compacted journal file is a snapshot of
+//! the whole live state, so replay resets its message state when it meets one. That makes a crash
+//! between "new journal renamed in place" and "old journals deleted" harmless, and it carries the
+//! id counters forward so message ids and segment numbers are never reused.
+//!
+//! # Invariants
+//!
+//! - Message ids grow strictly in append order (across restarts too), so "publish order" is id
+//!   order, and a `Purge`/`QueueDeleted` covers exactly the ids below the next id at that time.
+//! - [`Store::sync`] writes out and fsyncs the segment data *before* the journal, so a synced
+//!   `Publish` never points at bytes that are not on disk. Nothing the broker confirms is unsynced.
+//! - Unsynced bytes may reach the disk in any order; recovery therefore checks every `Publish`
+//!   against its segment's length (cheap: one `stat` per segment) and drops those pointing past
+//!   the end (they were never confirmed). Recovery never reads message bodies.
+//! - Every segment holds a count of live (queue, message) references. When it drops to 0 and the
+//!   segment is not the one being written, the file is deleted at once (even before the `Ack`s are
+//!   synced: losing those acks in a crash can only lose messages that were acked anyway).
+//!   A `Publish` whose segment file is missing at recovery was therefore fully acked: skipped.
+//! - Segment files that no live message references at open are deleted (orphans).
+//! - Damage is reported, never fatal: a damaged journal record followed by valid ones is skipped
+//!   and counted (`warn`, with file and offset); damage at the end of a file is a torn tail and is
+//!   truncated (`warn`). A damaged segment record makes [`Store::read`] return
+//!   [`StoreError::Corrupt`] for that message only.
+//! - A failed write (e.g. a full disk) leaves nothing half-done: the file is cut back to its last
+//!   complete length and the buffered records stay pending (a later [`Store::sync`] retries them);
+//!   an `append`/`ack`/... that returns an error changed nothing. An *fsync* failure poisons the
+//!   store ([`StoreError::Poisoned`]): after a failed fsync the kernel may have dropped the dirty
+//!   pages, so the only safe continuation is to restart and recover from what is on disk.
+//! - Journal compaction (at [`Store::sync`] when the journal files exceed
+//!   [`StoreOptions::journal_compact_bytes`], and at every open) writes `QueueName`s and one
+//!   `Publish` per live message into `N.jnl.tmp`, fsyncs it, renames it to `N.jnl`, fsyncs the
+//!   directory, then deletes the older journal files.
+//!
+//! # Threads
+//!
+//! One store thread does the writes and batches them (group commit): apply every pending
+//! request, call [`Store::sync`] once, then confirm the batch. [`Store::read`] may be called from
+//! any thread at the same time; it uses positional reads on cached read-only handles and only
+//! takes the writer lock when the record is still in the write buffer.
+
+mod codec;
+mod store;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+pub use store::Store;
+
+/// A store-local queue id, from [`Store::queue_id`].
+pub type QueueId = u32;
+/// A message id; grows with every append, never reused.
+pub type MsgId = u64;
+
+/// Where a message's record is: segment file number, offset of its header, payload length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Location {
+    pub segment: u32,
+    pub offset: u64,
+    pub len: u32,
+}
+
+/// Tuning knobs.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// A segment rolls over once its size would pass this (a larger record gets its own segment).
+    pub segment_size: u64,
+    /// Compact the journal once its files together exceed this many bytes.
+    pub journal_compact_bytes: u64,
+    /// fsync at [`Store::sync`]; `false` only for benchmarks and tests.
+    pub fsync: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            segment_size: 64 << 20,
+            journal_compact_bytes: 64 << 20,
+            fsync: true,
+        }
+    }
+}
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("corrupt record in {file} at offset {offset}: {reason}")]
+    Corrupt {
+        file: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    /// An fsync failed earlier; nothing more is written until the store is reopened.
+    #[error("store is unusable after an fsync failure; restart to recover")]
+    Poisoned,
+    /// `append` was given an id that [`Store::queue_id`] never returned.
+    #[error("unknown queue id {0}")]
+    UnknownQueue(QueueId),
+    /// `append` was given no queue at all.
+    #[error("a message must go to at least one queue")]
+    NoQueues,
+    /// The payload does not fit a record (`u32` length).
+    #[error("message of {0} bytes is too large for the store")]
+    TooLarge(u64),
+}
+
+/// What [`Store::open`] found on disk.
+#[derive(Debug, Default, Clone)]
+pub struct Recovered {
+    /// Per queue name, its live messages in publish order (queues without messages are absent).
+    pub queues: HashMap<String, Vec<(MsgId, Location)>>,
+    /// Distinct live messages (a message in two queues counts once).
+    pub messages: usize,
+    /// Payload bytes of the live messages (each counted once).
+    pub bytes: u64,
+    /// Segment files holding live messages.
+    pub segments: usize,
+    /// Damaged journal regions skipped in the middle of a file.
+    pub skipped_corrupt: usize,
+    /// Bytes cut from torn journal tails.
+    pub truncated_tail_bytes: u64,
+    /// `Publish` records whose segment file was gone (fully acked before a crash).
+    pub missing_segment_records: usize,
+    /// `Publish` records pointing past the end of their segment (unsynced when the crash came).
+    pub lost_bodies: usize,
+}
+
+#[cfg(test)]
+mod tests;

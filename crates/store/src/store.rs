@@ -1,0 +1,1079 @@
+//! The store itself: write path (buffers, roll-over, group commit), read path, recovery,
+//! journal compaction and segment reclamation. See the crate docs for formats and invariants.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+
+use crate::codec::{self, Rec, HEADER};
+use crate::{Location, MsgId, QueueId, Recovered, StoreError, StoreOptions};
+
+/// Segment bytes are buffered up to this much before they go to the OS.
+const SEG_BUF: usize = 1 << 20;
+/// Journal bytes are buffered up to this much before they go to the OS.
+const JNL_BUF: usize = 256 << 10;
+
+/// Multiplicative hasher for integer ids (SipHash is needlessly slow for them).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+const K: u64 = 0x517c_c1b7_2722_0a95;
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(K);
+    }
+}
+
+type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// The queues still holding a message (no allocation for the common single-queue case).
+#[derive(Debug, Clone)]
+enum Refs {
+    One(QueueId),
+    Many(Vec<QueueId>),
+}
+
+impl Refs {
+    fn from_slice(q: &[QueueId]) -> Refs {
+        match q {
+            [one] => Refs::One(*one),
+            _ => Refs::Many(q.to_vec()),
+        }
+    }
+    fn as_slice(&self) -> &[QueueId] {
+        match self {
+            Refs::One(q) => std::slice::from_ref(q),
+            Refs::Many(v) => v,
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+    /// Removes `q`; true if it was there.
+    fn remove(&mut self, q: QueueId) -> bool {
+        match self {
+            Refs::One(x) if *x == q => {
+                *self = Refs::Many(Vec::new());
+                true
+            }
+            Refs::One(_) => false,
+            Refs::Many(v) => match v.iter().position(|&x| x == q) {
+                Some(i) => {
+                    v.swap_remove(i);
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+    fn retain(&mut self, mut keep: impl FnMut(QueueId) -> bool) {
+        match self {
+            Refs::One(q) => {
+                if !keep(*q) {
+                    *self = Refs::Many(Vec::new());
+                }
+            }
+            Refs::Many(v) => v.retain(|&q| keep(q)),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    loc: Location,
+    refs: Refs,
+}
+
+#[derive(Debug)]
+struct QueueInfo {
+    name: String,
+    /// Deleted (and not used since): its name is left out of compacted journals.
+    deleted: bool,
+    /// Its `QueueName` record is in the current journal generation.
+    in_journal: bool,
+}
+
+/// An append-only file with our own write buffer and positional writes.
+struct LogFile {
+    file: File,
+    /// Bytes handed to the OS (the file's length as far as we know).
+    written: u64,
+    buf: Vec<u8>,
+    /// Written since the last fsync.
+    dirty: bool,
+    /// A failed write could not be undone: the file's tail is unknown.
+    broken: bool,
+}
+
+impl LogFile {
+    fn new(file: File, written: u64, buf: Vec<u8>) -> LogFile {
+        LogFile {
+            file,
+            written,
+            buf,
+            dirty: false,
+            broken: false,
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.written + self.buf.len() as u64
+    }
+
+    /// Hands the buffer to the OS. On failure the file is cut back to its previous length and
+    /// the buffer is kept, so a retry writes the same bytes at the same place.
+    fn write_out(&mut self, cap: usize) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.file.write_all_at(&self.buf, self.written) {
+            if let Err(e2) = self.file.set_len(self.written) {
+                tracing::error!(error = %e2, "store: cannot undo a failed write");
+                self.broken = true;
+            }
+            return Err(e);
+        }
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        if self.buf.capacity() > 4 * cap {
+            self.buf.shrink_to(cap);
+        }
+        self.dirty = true;
+        Ok(())
+    }
+}
+
+fn seg_path(dir: &Path, n: u32) -> PathBuf {
+    dir.join(format!("{n:08}.seg"))
+}
+
+fn jnl_path(dir: &Path, n: u32) -> PathBuf {
+    dir.join(format!("{n:08}.jnl"))
+}
+
+/// Parses `NNNNNNNN<ext>`.
+fn file_number(name: &str, ext: &str) -> Option<u32> {
+    let digits = name.strip_suffix(ext)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// What the reader side shares with the writer.
+struct Shared {
+    seg_dir: PathBuf,
+    /// The segment being written, and how much of it has reached the OS. Updated in the order
+    /// `flushed = 0` then `cur_seg = new` on roll-over, so a reader can never pair a new segment
+    /// with the old one's length (it may pair them the other way round, which only sends it to
+    /// the slow path).
+    cur_seg: AtomicU32,
+    flushed: AtomicU64,
+    /// Read-only handles, opened lazily. Opening and deleting happen under the write lock, so a
+    /// deleted segment's handle can never be cached (it would keep the disk space).
+    readers: RwLock<IdMap<u32, Arc<File>>>,
+}
+
+impl Shared {
+    fn reader(&self, seg: u32) -> Result<Arc<File>, StoreError> {
+        if let Some(f) = self.readers.read().get(&seg) {
+            return Ok(f.clone());
+        }
+        let mut map = self.readers.write();
+        if let Some(f) = map.get(&seg) {
+            return Ok(f.clone());
+        }
+        let f = Arc::new(File::open(seg_path(&self.seg_dir, seg))?);
+        map.insert(seg, f.clone());
+        Ok(f)
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    jnl_dir: PathBuf,
+    opts: StoreOptions,
+
+    seg: LogFile,
+    seg_no: u32,
+    /// Closed segments written since the last sync (fsynced at the next one).
+    unsynced: Vec<File>,
+    /// Files were created since the last sync: fsync the directories.
+    dir_dirty: bool,
+
+    jnl: LogFile,
+    jnl_no: u32,
+    /// Bytes in journal files older than the current one.
+    jnl_old_bytes: u64,
+    /// Compact once the journal files reach this size.
+    compact_at: u64,
+
+    next_msg: MsgId,
+    next_queue: QueueId,
+    names: HashMap<String, QueueId>,
+    queues: IdMap<QueueId, QueueInfo>,
+    messages: IdMap<MsgId, Entry>,
+    /// Live (queue, message) references per segment.
+    seg_refs: IdMap<u32, u64>,
+    /// Sizes of closed segments still on disk.
+    seg_sizes: IdMap<u32, u64>,
+
+    poisoned: bool,
+    scratch: Vec<QueueId>,
+}
+
+impl Inner {
+    fn check(&self) -> Result<(), StoreError> {
+        if self.poisoned {
+            Err(StoreError::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn poison(&mut self, what: &str, e: io::Error) -> StoreError {
+        tracing::error!(error = %e, "store: {what} failed; the store refuses writes until restarted");
+        self.poisoned = true;
+        StoreError::Io(e)
+    }
+
+    fn seg_write_out(&mut self) -> Result<(), StoreError> {
+        match self.seg.write_out(SEG_BUF) {
+            Ok(()) => {
+                self.shared
+                    .flushed
+                    .store(self.seg.written, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(e) => {
+                if self.seg.broken {
+                    return Err(self.poison("undoing a segment write", e));
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    fn jnl_write_out(&mut self) -> Result<(), StoreError> {
+        match self.jnl.write_out(JNL_BUF) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if self.jnl.broken {
+                    return Err(self.poison("undoing a journal write", e));
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    fn queue_id(&mut self, name: &str) -> QueueId {
+        if let Some(&id) = self.names.get(name) {
+            return id;
+        }
+        let id = self.next_queue;
+        self.next_queue += 1;
+        self.names.insert(name.to_owned(), id);
+        self.queues.insert(
+            id,
+            QueueInfo {
+                name: name.to_owned(),
+                deleted: false,
+                in_journal: true,
+            },
+        );
+        codec::put_queue_name(&mut self.jnl.buf, id, name);
+        id
+    }
+
+    fn append(
+        &mut self,
+        payload: &[&[u8]],
+        len: u32,
+        queues: &[QueueId],
+    ) -> Result<(MsgId, Location), StoreError> {
+        if let Some(&q) = queues.iter().find(|q| !self.queues.contains_key(q)) {
+            return Err(StoreError::UnknownQueue(q));
+        }
+        // Everything that can fail comes first: an error leaves no trace.
+        let rec = HEADER as u64 + u64::from(len);
+        if self.seg.len() > 0 && self.seg.len() + rec > self.opts.segment_size {
+            self.roll()?;
+        }
+        if !self.seg.buf.is_empty() && self.seg.buf.len() as u64 + rec > SEG_BUF as u64 {
+            self.seg_write_out()?;
+        }
+        if self.jnl.buf.len() >= JNL_BUF {
+            self.jnl_write_out()?;
+        }
+
+        self.scratch.clear();
+        self.scratch.extend_from_slice(queues);
+        if self.scratch.len() > 1 {
+            self.scratch.sort_unstable();
+            self.scratch.dedup();
+        }
+        for q in &self.scratch {
+            if let Some(info) = self.queues.get_mut(q) {
+                info.deleted = false;
+                if !info.in_journal {
+                    codec::put_queue_name(&mut self.jnl.buf, *q, &info.name);
+                    info.in_journal = true;
+                }
+            }
+        }
+        let loc = Location {
+            segment: self.seg_no,
+            offset: self.seg.len(),
+            len,
+        };
+        codec::put_gathered(&mut self.seg.buf, payload, len);
+        let msg = self.next_msg;
+        self.next_msg += 1;
+        codec::put_publish(&mut self.jnl.buf, msg, loc, &self.scratch);
+        *self.seg_refs.entry(self.seg_no).or_insert(0) += self.scratch.len() as u64;
+        self.messages.insert(
+            msg,
+            Entry {
+                loc,
+                refs: Refs::from_slice(&self.scratch),
+            },
+        );
+        Ok((msg, loc))
+    }
+
+    /// Closes the current segment and starts the next one.
+    fn roll(&mut self) -> Result<(), StoreError> {
+        self.seg_write_out()?;
+        let n = self.seg_no + 1;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(seg_path(&self.shared.seg_dir, n))?;
+        let buf = std::mem::take(&mut self.seg.buf);
+        let old = std::mem::replace(&mut self.seg, LogFile::new(file, 0, buf));
+        let old_no = self.seg_no;
+        self.seg_sizes.insert(old_no, old.written);
+        if old.dirty {
+            self.unsynced.push(old.file);
+        }
+        self.dir_dirty = true;
+        self.shared.flushed.store(0, Ordering::SeqCst);
+        self.shared.cur_seg.store(n, Ordering::SeqCst);
+        self.seg_no = n;
+        if self.seg_refs.get(&old_no).copied().unwrap_or(0) == 0 {
+            self.delete_segment(old_no);
+        }
+        Ok(())
+    }
+
+    /// Drops `n` references to segment `seg`, deleting it when none are left.
+    fn release(&mut self, seg: u32, n: u64) {
+        let left = match self.seg_refs.get_mut(&seg) {
+            Some(r) => {
+                *r = r.saturating_sub(n);
+                *r
+            }
+            None => 0,
+        };
+        if left == 0 && seg != self.seg_no {
+            self.delete_segment(seg);
+        }
+    }
+
+    fn delete_segment(&mut self, seg: u32) {
+        self.seg_refs.remove(&seg);
+        self.seg_sizes.remove(&seg);
+        let mut readers = self.shared.readers.write();
+        readers.remove(&seg);
+        match fs::remove_file(seg_path(&self.shared.seg_dir, seg)) {
+            Ok(()) => tracing::debug!(segment = seg, "store: deleted fully acked segment"),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(segment = seg, error = %e, "store: cannot delete segment"),
+        }
+    }
+
+    fn ack(&mut self, queue: QueueId, msgs: &[MsgId]) -> Result<(), StoreError> {
+        if self.jnl.buf.len() >= JNL_BUF {
+            self.jnl_write_out()?;
+        }
+        let start = codec::ack_begin(&mut self.jnl.buf, queue);
+        let mut n = 0u32;
+        for &m in msgs {
+            let Some(e) = self.messages.get_mut(&m) else {
+                continue;
+            };
+            if !e.refs.remove(queue) {
+                continue;
+            }
+            let seg = e.loc.segment;
+            if e.refs.is_empty() {
+                self.messages.remove(&m);
+            }
+            codec::ack_push(&mut self.jnl.buf, m);
+            n += 1;
+            self.release(seg, 1);
+        }
+        codec::ack_finish(&mut self.jnl.buf, start, n);
+        Ok(())
+    }
+
+    fn drop_queue(&mut self, queue: QueueId, deleted: bool) -> Result<(), StoreError> {
+        if self.jnl.buf.len() >= JNL_BUF {
+            self.jnl_write_out()?;
+        }
+        // O(live messages): purges and deletions are rare next to publishes and acks.
+        let mut released: IdMap<u32, u64> = IdMap::default();
+        self.messages.retain(|_, e| {
+            if e.refs.remove(queue) {
+                *released.entry(e.loc.segment).or_insert(0) += 1;
+            }
+            !e.refs.is_empty()
+        });
+        for (seg, n) in released {
+            self.release(seg, n);
+        }
+        let ty = if deleted {
+            codec::T_QUEUE_DELETED
+        } else {
+            codec::T_PURGE
+        };
+        codec::put_queue_op(&mut self.jnl.buf, ty, queue);
+        if deleted {
+            if let Some(info) = self.queues.get_mut(&queue) {
+                info.deleted = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        // Segments before the journal: a synced Publish never points at unsynced bytes.
+        self.seg_write_out()?;
+        if self.opts.fsync {
+            while let Some(f) = self.unsynced.pop() {
+                if let Err(e) = f.sync_data() {
+                    return Err(self.poison("fsync of a segment", e));
+                }
+            }
+            if self.seg.dirty {
+                if let Err(e) = self.seg.file.sync_data() {
+                    return Err(self.poison("fsync of a segment", e));
+                }
+            }
+            if self.dir_dirty {
+                let r = fsync_dir(&self.shared.seg_dir).and_then(|()| fsync_dir(&self.jnl_dir));
+                if let Err(e) = r {
+                    return Err(self.poison("fsync of a directory", e));
+                }
+            }
+        }
+        self.unsynced.clear();
+        self.seg.dirty = false;
+        self.dir_dirty = false;
+
+        self.jnl_write_out()?;
+        if self.opts.fsync && self.jnl.dirty {
+            if let Err(e) = self.jnl.file.sync_data() {
+                return Err(self.poison("fsync of the journal", e));
+            }
+        }
+        self.jnl.dirty = false;
+
+        let total = self.jnl_old_bytes + self.jnl.len();
+        if total > self.compact_at {
+            // The batch is durable already; a failed compaction only postpones the next one.
+            if let Err(e) = self.compact() {
+                tracing::warn!(error = %e, "store: journal compaction failed");
+                self.compact_at = total + self.opts.journal_compact_bytes;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the live state into a fresh journal file and deletes the older ones.
+    fn compact(&mut self) -> Result<(), StoreError> {
+        // The current journal must be on disk (or at least with the OS) before it is replaced.
+        self.jnl_write_out()?;
+        let new_no = self.jnl_no + 1;
+        let tmp = self.jnl_dir.join(format!("{new_no:08}.jnl.tmp"));
+        let (file, size) = match self.write_snapshot(&tmp) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        let path = jnl_path(&self.jnl_dir, new_no);
+        if let Err(e) = fs::rename(&tmp, &path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(e.into());
+        }
+        // From here on the new file may or may not be what a restart sees: if we cannot make
+        // sure, appending to either file could lose records, so stop writing.
+        if self.opts.fsync {
+            if let Err(e) = fsync_dir(&self.jnl_dir) {
+                return Err(self.poison("fsync of the journal directory", e));
+            }
+        }
+        for entry in fs::read_dir(&self.jnl_dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(n) = name.to_str().and_then(|s| file_number(s, ".jnl")) else {
+                continue;
+            };
+            if n < new_no {
+                if let Err(e) = fs::remove_file(entry.path()) {
+                    tracing::warn!(file = %entry.path().display(), error = %e, "store: cannot delete old journal");
+                }
+            }
+        }
+        for info in self.queues.values_mut() {
+            info.in_journal = !info.deleted;
+        }
+        let buf = std::mem::take(&mut self.jnl.buf);
+        self.jnl = LogFile::new(file, size, buf);
+        self.jnl_no = new_no;
+        self.jnl_old_bytes = 0;
+        self.compact_at = self.opts.journal_compact_bytes.max(2 * size);
+        tracing::debug!(
+            file = %path.display(),
+            bytes = size,
+            messages = self.messages.len(),
+            "store: journal compacted"
+        );
+        Ok(())
+    }
+
+    fn write_snapshot(&mut self, tmp: &Path) -> Result<(File, u64), StoreError> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(tmp)?;
+        let mut buf = Vec::with_capacity(JNL_BUF + 4096);
+        let mut off = 0u64;
+        codec::put_checkpoint(&mut buf, self.next_msg, self.seg_no + 1);
+        let mut qs: Vec<(&QueueId, &QueueInfo)> =
+            self.queues.iter().filter(|(_, i)| !i.deleted).collect();
+        qs.sort_unstable_by_key(|(id, _)| **id);
+        for (id, info) in qs {
+            codec::put_queue_name(&mut buf, *id, &info.name);
+        }
+        let mut ids: Vec<MsgId> = self.messages.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            if let Some(e) = self.messages.get(&id) {
+                codec::put_publish(&mut buf, id, e.loc, e.refs.as_slice());
+            }
+            if buf.len() >= JNL_BUF {
+                file.write_all_at(&buf, off)?;
+                off += buf.len() as u64;
+                buf.clear();
+            }
+        }
+        file.write_all_at(&buf, off)?;
+        off += buf.len() as u64;
+        if self.opts.fsync {
+            file.sync_data()?;
+        }
+        Ok((file, off))
+    }
+
+    fn disk_usage(&self) -> u64 {
+        self.seg_sizes.values().sum::<u64>() + self.seg.len() + self.jnl_old_bytes + self.jnl.len()
+    }
+}
+
+/// The durable message store. Share it as `Arc<Store>`: one thread writes (and calls
+/// [`Store::sync`] once per batch), any thread may [`Store::read`].
+pub struct Store {
+    inner: Mutex<Inner>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("segments", &self.shared.seg_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Journal replay state.
+#[derive(Default)]
+struct Replay {
+    names: IdMap<QueueId, (String, bool)>,
+    messages: IdMap<MsgId, Entry>,
+    /// A Purge/QueueDeleted removed the queue from every message with a smaller id.
+    purged_below: IdMap<QueueId, MsgId>,
+    next_msg: MsgId,
+    next_segment: u32,
+    next_queue: QueueId,
+}
+
+impl Replay {
+    fn apply(&mut self, rec: Rec<'_>) {
+        match rec {
+            Rec::QueueName { queue, name } => {
+                self.names.insert(queue, (name.to_owned(), false));
+                self.next_queue = self.next_queue.max(queue.saturating_add(1));
+            }
+            Rec::Publish { msg, loc, queues } => {
+                let refs = if queues.len() == 1 {
+                    Refs::One(queues.iter().next().unwrap_or_default())
+                } else {
+                    Refs::Many(queues.iter().collect())
+                };
+                self.messages.insert(msg, Entry { loc, refs });
+                self.next_msg = self.next_msg.max(msg.saturating_add(1));
+                self.next_segment = self.next_segment.max(loc.segment.saturating_add(1));
+            }
+            Rec::Ack { queue, msgs } => {
+                for m in msgs.iter() {
+                    if let Some(e) = self.messages.get_mut(&m) {
+                        e.refs.remove(queue);
+                        if e.refs.is_empty() {
+                            self.messages.remove(&m);
+                        }
+                    }
+                }
+            }
+            Rec::Purge { queue } => {
+                self.purged_below.insert(queue, self.next_msg);
+            }
+            Rec::QueueDeleted { queue } => {
+                self.purged_below.insert(queue, self.next_msg);
+                if let Some(n) = self.names.get_mut(&queue) {
+                    n.1 = true;
+                }
+            }
+            Rec::Checkpoint {
+                next_msg,
+                next_segment,
+            } => {
+                self.messages.clear();
+                self.purged_below.clear();
+                self.next_msg = self.next_msg.max(next_msg);
+                self.next_segment = self.next_segment.max(next_segment);
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, recovering its live messages from the journal.
+    ///
+    /// Damage is logged and counted in [`Recovered`], never an error; errors are I/O failures
+    /// (e.g. the directory cannot be created or read).
+    pub fn open(dir: &Path, opts: StoreOptions) -> Result<(Store, Recovered), StoreError> {
+        let seg_dir = dir.join("segments");
+        let jnl_dir = dir.join("journal");
+        fs::create_dir_all(&seg_dir)?;
+        fs::create_dir_all(&jnl_dir)?;
+        let mut rec = Recovered::default();
+
+        // 1. Replay the journal files in order.
+        let mut jnls: Vec<u32> = Vec::new();
+        for entry in fs::read_dir(&jnl_dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.ends_with(".jnl.tmp") {
+                tracing::info!(file = %entry.path().display(), "store: removing unfinished journal compaction");
+                let _ = fs::remove_file(entry.path());
+            } else if let Some(n) = file_number(name, ".jnl") {
+                jnls.push(n);
+            }
+        }
+        jnls.sort_unstable();
+        let mut st = Replay::default();
+        for &n in &jnls {
+            let path = jnl_path(&jnl_dir, n);
+            let data = fs::read(&path)?;
+            let report = codec::scan(&data, |offset, payload| match codec::decode(payload) {
+                Ok(r) => st.apply(r),
+                // `scan` only yields records that decode; keep the match total anyway.
+                Err(reason) => {
+                    tracing::warn!(file = %path.display(), offset, reason, "store: bad journal record");
+                }
+            });
+            for &(offset, bytes, reason) in &report.skipped {
+                tracing::warn!(
+                    file = %path.display(),
+                    offset,
+                    bytes,
+                    reason,
+                    "store: skipped a corrupt journal record"
+                );
+            }
+            rec.skipped_corrupt += report.skipped.len();
+            let tail = data.len() as u64 - report.valid_end;
+            if tail > 0 {
+                tracing::warn!(
+                    file = %path.display(),
+                    offset = report.valid_end,
+                    bytes = tail,
+                    "store: truncating a torn journal tail"
+                );
+                rec.truncated_tail_bytes += tail;
+                let cut = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.set_len(report.valid_end));
+                if let Err(e) = cut {
+                    tracing::warn!(file = %path.display(), error = %e, "store: cannot truncate");
+                }
+            }
+        }
+
+        // 2. Check the messages against the segment files (sizes only, never the bodies).
+        let mut seg_files: IdMap<u32, u64> = IdMap::default();
+        for entry in fs::read_dir(&seg_dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if let Some(n) = name.to_str().and_then(|s| file_number(s, ".seg")) {
+                seg_files.insert(n, entry.metadata()?.len());
+            }
+        }
+        let mut next_segment = st.next_segment;
+        if let Some(&max) = seg_files.keys().max() {
+            next_segment = next_segment.max(max.saturating_add(1));
+        }
+        // One id per name: if damage left two ids for a name, the later one wins.
+        let mut by_name: HashMap<String, QueueId> = HashMap::new();
+        for (&id, (name, _)) in &st.names {
+            let e = by_name.entry(name.clone()).or_insert(id);
+            *e = (*e).max(id);
+        }
+        let alias: IdMap<QueueId, QueueId> = st
+            .names
+            .iter()
+            .filter_map(|(&id, (name, _))| {
+                let canon = by_name.get(name).copied().unwrap_or(id);
+                (canon != id).then_some((id, canon))
+            })
+            .collect();
+        let mut unknown_queue = 0usize;
+        let mut messages = std::mem::take(&mut st.messages);
+        messages.retain(|&id, e| {
+            e.refs.retain(|q| {
+                let purged = st.purged_below.get(&q).is_some_and(|&below| id < below);
+                let known = st.names.contains_key(&q);
+                if !known && !purged {
+                    unknown_queue += 1;
+                }
+                known && !purged
+            });
+            if !alias.is_empty() {
+                let mut qs: Vec<QueueId> = e
+                    .refs
+                    .as_slice()
+                    .iter()
+                    .map(|q| alias.get(q).copied().unwrap_or(*q))
+                    .collect();
+                qs.sort_unstable();
+                qs.dedup();
+                e.refs = Refs::from_slice(&qs);
+            }
+            if e.refs.is_empty() {
+                return false;
+            }
+            match seg_files.get(&e.loc.segment) {
+                None => {
+                    rec.missing_segment_records += 1;
+                    false
+                }
+                Some(&size) if e.loc.offset + HEADER as u64 + u64::from(e.loc.len) > size => {
+                    rec.lost_bodies += 1;
+                    false
+                }
+                Some(_) => true,
+            }
+        });
+        if unknown_queue > 0 {
+            tracing::warn!(
+                references = unknown_queue,
+                "store: messages referenced queue ids with no name record; dropped"
+            );
+        }
+        if rec.missing_segment_records > 0 {
+            tracing::debug!(
+                records = rec.missing_segment_records,
+                "store: skipped journal records of deleted (fully acked) segments"
+            );
+        }
+        if rec.lost_bodies > 0 {
+            tracing::warn!(
+                messages = rec.lost_bodies,
+                "store: dropped messages whose bodies never reached the disk (unconfirmed)"
+            );
+        }
+
+        // 3. Reference counts; delete segments nobody references.
+        let mut seg_refs: IdMap<u32, u64> = IdMap::default();
+        for e in messages.values() {
+            *seg_refs.entry(e.loc.segment).or_insert(0) += e.refs.as_slice().len() as u64;
+        }
+        let mut seg_sizes: IdMap<u32, u64> = IdMap::default();
+        for (&n, &size) in &seg_files {
+            if seg_refs.contains_key(&n) {
+                seg_sizes.insert(n, size);
+            } else {
+                let path = seg_path(&seg_dir, n);
+                tracing::debug!(file = %path.display(), "store: deleting unreferenced segment");
+                if let Err(e) = fs::remove_file(&path) {
+                    tracing::warn!(file = %path.display(), error = %e, "store: cannot delete segment");
+                }
+            }
+        }
+
+        // 4. The recovered view, in publish (= id) order.
+        let mut ids: Vec<MsgId> = messages.keys().copied().collect();
+        ids.sort_unstable();
+        for id in &ids {
+            if let Some(e) = messages.get(id) {
+                rec.messages += 1;
+                rec.bytes += u64::from(e.loc.len);
+                for q in e.refs.as_slice() {
+                    if let Some((name, _)) = st.names.get(q) {
+                        rec.queues
+                            .entry(name.clone())
+                            .or_default()
+                            .push((*id, e.loc));
+                    }
+                }
+            }
+        }
+        rec.segments = seg_sizes.len();
+
+        // 5. Writer state: a fresh segment, a compacted journal.
+        let used: std::collections::HashSet<QueueId> = messages
+            .values()
+            .flat_map(|e| e.refs.as_slice().iter().copied())
+            .collect();
+        let mut names = HashMap::new();
+        let mut queues: IdMap<QueueId, QueueInfo> = IdMap::default();
+        for (id, (name, deleted)) in std::mem::take(&mut st.names) {
+            if alias.contains_key(&id) || (deleted && !used.contains(&id)) {
+                continue;
+            }
+            names.insert(name.clone(), id);
+            queues.insert(
+                id,
+                QueueInfo {
+                    name,
+                    deleted: false,
+                    in_journal: true,
+                },
+            );
+        }
+        let seg_no = next_segment;
+        let seg_file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(seg_path(&seg_dir, seg_no))?;
+        let jnl_no = jnls.last().map_or(0, |n| n.saturating_add(1));
+        let jnl_file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(jnl_path(&jnl_dir, jnl_no))?;
+        let jnl_old_bytes = jnls
+            .iter()
+            .filter_map(|&n| fs::metadata(jnl_path(&jnl_dir, n)).ok())
+            .map(|m| m.len())
+            .sum();
+        let shared = Arc::new(Shared {
+            seg_dir,
+            cur_seg: AtomicU32::new(seg_no),
+            flushed: AtomicU64::new(0),
+            readers: RwLock::new(IdMap::default()),
+        });
+        let mut inner = Inner {
+            shared: shared.clone(),
+            jnl_dir,
+            seg: LogFile::new(seg_file, 0, Vec::with_capacity(SEG_BUF)),
+            seg_no,
+            unsynced: Vec::new(),
+            dir_dirty: true,
+            jnl: LogFile::new(jnl_file, 0, Vec::with_capacity(JNL_BUF)),
+            jnl_no,
+            jnl_old_bytes,
+            compact_at: opts.journal_compact_bytes,
+            next_msg: st.next_msg.max(1),
+            next_queue: st.next_queue,
+            names,
+            queues,
+            messages,
+            seg_refs,
+            seg_sizes,
+            poisoned: false,
+            scratch: Vec::new(),
+            opts,
+        };
+        // Start from a snapshot: bounded replay next time, damage reported only once.
+        if let Err(e) = inner.compact() {
+            tracing::warn!(error = %e, "store: journal compaction at open failed; continuing");
+            inner.check()?;
+        }
+        if inner.opts.fsync {
+            fsync_dir(&shared.seg_dir)?;
+            fsync_dir(&inner.jnl_dir)?;
+        }
+        inner.dir_dirty = false;
+
+        tracing::info!(
+            messages = rec.messages,
+            bytes = rec.bytes,
+            queues = rec.queues.len(),
+            segments = rec.segments,
+            skipped_corrupt = rec.skipped_corrupt,
+            truncated_tail_bytes = rec.truncated_tail_bytes,
+            "store: recovered"
+        );
+        Ok((
+            Store {
+                inner: Mutex::new(inner),
+                shared,
+            },
+            rec,
+        ))
+    }
+
+    /// The stable id of a queue name (opaque to the store, e.g. "vhost/queue"); the first use
+    /// writes a `QueueName` journal record (buffered like every write).
+    pub fn queue_id(&self, name: &str) -> QueueId {
+        self.inner.lock().queue_id(name)
+    }
+
+    /// Writes one message (given as parts, stored as one record) for `queues`. Buffered: durable
+    /// after the next [`Store::sync`]. On error nothing was stored.
+    pub fn append(
+        &self,
+        payload: &[&[u8]],
+        queues: &[QueueId],
+    ) -> Result<(MsgId, Location), StoreError> {
+        let len: usize = payload.iter().map(|p| p.len()).sum();
+        let len = u32::try_from(len)
+            .ok()
+            .filter(|&l| l <= u32::MAX - HEADER as u32)
+            .ok_or(StoreError::TooLarge(len as u64))?;
+        if queues.is_empty() {
+            return Err(StoreError::NoQueues);
+        }
+        let mut g = self.inner.lock();
+        g.check()?;
+        g.append(payload, len, queues)
+    }
+
+    /// Removes `queue`'s reference to each of `msgs` (unknown ones are ignored). A message with
+    /// no queue left is gone; a segment with no message left is deleted.
+    pub fn ack(&self, queue: QueueId, msgs: &[MsgId]) -> Result<(), StoreError> {
+        let mut g = self.inner.lock();
+        g.check()?;
+        g.ack(queue, msgs)
+    }
+
+    /// Removes every message currently in `queue`. O(live messages in the store).
+    pub fn purge(&self, queue: QueueId) -> Result<(), StoreError> {
+        let mut g = self.inner.lock();
+        g.check()?;
+        g.drop_queue(queue, false)
+    }
+
+    /// Removes every message of `queue`; its name is forgotten at the next compaction unless
+    /// the id is used again.
+    pub fn delete_queue(&self, queue: QueueId) -> Result<(), StoreError> {
+        let mut g = self.inner.lock();
+        g.check()?;
+        g.drop_queue(queue, true)
+    }
+
+    /// The group commit point: writes out and fsyncs everything so far (segments first, then
+    /// the journal). When it returns `Ok`, every earlier operation is durable.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let mut g = self.inner.lock();
+        g.check()?;
+        g.sync()
+    }
+
+    /// Reads a message back and checks its CRC. Works for records not yet synced too.
+    pub fn read(&self, loc: Location) -> Result<Bytes, StoreError> {
+        let total = HEADER + loc.len as usize;
+        let end = loc.offset + total as u64;
+        if loc.segment == self.shared.cur_seg.load(Ordering::SeqCst)
+            && end > self.shared.flushed.load(Ordering::SeqCst)
+        {
+            let mut g = self.inner.lock();
+            if g.seg_no == loc.segment && end > g.seg.written {
+                g.seg_write_out()?;
+            }
+        }
+        let file = self.shared.reader(loc.segment)?;
+        let path = || seg_path(&self.shared.seg_dir, loc.segment);
+        let mut buf = vec![0u8; total];
+        file.read_exact_at(&mut buf, loc.offset).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                StoreError::Corrupt {
+                    file: path(),
+                    offset: loc.offset,
+                    reason: "record extends past the end of the segment".into(),
+                }
+            } else {
+                StoreError::Io(e)
+            }
+        })?;
+        codec::check(&buf[..HEADER], &buf[HEADER..]).map_err(|reason| StoreError::Corrupt {
+            file: path(),
+            offset: loc.offset,
+            reason: reason.into(),
+        })?;
+        Ok(Bytes::from(buf).slice(HEADER..))
+    }
+
+    /// Bytes in segment and journal files (including what is buffered for them).
+    pub fn disk_usage(&self) -> u64 {
+        self.inner.lock().disk_usage()
+    }
+
+    /// Number of live messages (each counted once however many queues hold it).
+    pub fn live_messages(&self) -> usize {
+        self.inner.lock().messages.len()
+    }
+}
+
+impl Drop for Store {
+    /// Best effort: whatever is buffered is synced (an orderly shutdown loses nothing).
+    fn drop(&mut self) {
+        let g = self.inner.get_mut();
+        if !g.poisoned {
+            if let Err(e) = g.sync() {
+                tracing::warn!(error = %e, "store: sync at close failed");
+            }
+        }
+    }
+}
