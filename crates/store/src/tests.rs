@@ -1,1 +1,664 @@
-//! Tests of the store.
+//! Tests of the store: behaviour, damage handling, and a model-based property test.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use crate::{Location, MsgId, Recovered, Store, StoreError, StoreOptions};
+
+fn opts() -> StoreOptions {
+    StoreOptions {
+        fsync: false,
+        ..StoreOptions::default()
+    }
+}
+
+fn small(segment_size: u64, journal_compact_bytes: u64) -> StoreOptions {
+    StoreOptions {
+        segment_size,
+        journal_compact_bytes,
+        fsync: false,
+    }
+}
+
+fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.to_string_lossy().ends_with(ext))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn journal(dir: &Path) -> PathBuf {
+    let v = files(&dir.join("journal"), ".jnl");
+    assert_eq!(v.len(), 1, "one journal file expected: {v:?}");
+    v[0].clone()
+}
+
+fn msg(i: usize, size: usize) -> Vec<u8> {
+    (0..size).map(|j| (i * 31 + j) as u8).collect()
+}
+
+fn ids(rec: &Recovered, q: &str) -> Vec<MsgId> {
+    rec.queues
+        .get(q)
+        .map(|v| v.iter().map(|(id, _)| *id).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn store_is_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Store>();
+    check::<Arc<Store>>();
+}
+
+#[test]
+fn write_read_ack() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(rec.messages, 0);
+    let q = s.queue_id("/q");
+    assert_eq!(s.queue_id("/q"), q);
+    let (m, loc) = s.append(&[b"hello ", b"world"], &[q]).unwrap();
+    assert_eq!(loc.len, 11);
+    // Readable before sync (still in the write buffer).
+    assert_eq!(&s.read(loc).unwrap()[..], b"hello world");
+    s.sync().unwrap();
+    assert_eq!(&s.read(loc).unwrap()[..], b"hello world");
+    assert_eq!(s.live_messages(), 1);
+    s.ack(q, &[m]).unwrap();
+    s.ack(q, &[m]).unwrap(); // twice: ignored
+    assert_eq!(s.live_messages(), 0);
+    s.sync().unwrap();
+    drop(s);
+    let (_s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(rec.messages, 0);
+    assert!(rec.queues.is_empty());
+}
+
+#[test]
+fn bad_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = Store::open(dir.path(), opts()).unwrap();
+    assert!(matches!(s.append(&[b"x"], &[]), Err(StoreError::NoQueues)));
+    assert!(matches!(
+        s.append(&[b"x"], &[42]),
+        Err(StoreError::UnknownQueue(42))
+    ));
+    assert_eq!(s.live_messages(), 0);
+}
+
+#[test]
+fn two_queues_written_once_reclaimed_after_both_acks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = Store::open(dir.path(), small(100_000, 1 << 30)).unwrap();
+    let a = s.queue_id("/a");
+    let b = s.queue_id("/b");
+    s.sync().unwrap();
+    let before = s.disk_usage();
+    let body = msg(1, 64 * 1024);
+    let (m, loc) = s.append(&[&body], &[a, b, a]).unwrap();
+    s.sync().unwrap();
+    let grown = s.disk_usage() - before;
+    assert!(
+        grown >= body.len() as u64 && grown < body.len() as u64 + 200,
+        "{grown}"
+    );
+    // Roll over: the next message does not fit in the first segment.
+    let (m2, loc2) = s.append(&[&body], &[a]).unwrap();
+    assert_ne!(loc2.segment, loc.segment);
+    s.sync().unwrap();
+    let seg = dir.path().join(format!("segments/{:08}.seg", loc.segment));
+    assert!(seg.exists());
+    s.ack(a, &[m]).unwrap();
+    assert!(seg.exists(), "still referenced by /b");
+    assert_eq!(&s.read(loc).unwrap()[..], &body[..]);
+    s.ack(b, &[m]).unwrap();
+    assert!(!seg.exists(), "fully acked segment deleted");
+    s.sync().unwrap();
+    drop(s);
+    let (_s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(ids(&rec, "/a"), vec![m2]);
+    assert!(!rec.queues.contains_key("/b"));
+}
+
+#[test]
+fn segments_roll_over_and_are_deleted_when_acked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = Store::open(dir.path(), small(16 * 1024, 1 << 30)).unwrap();
+    let q = s.queue_id("/q");
+    s.sync().unwrap();
+    let base = s.disk_usage();
+    let mut sent = Vec::new();
+    for i in 0..200 {
+        let body = msg(i, 1024);
+        sent.push((s.append(&[&body], &[q]).unwrap(), body));
+        if i % 50 == 0 {
+            s.sync().unwrap();
+        }
+    }
+    s.sync().unwrap();
+    let segs = files(&dir.path().join("segments"), ".seg");
+    assert!(segs.len() >= 12, "{}", segs.len());
+    let full = s.disk_usage();
+    assert!(full > base + 200 * 1024);
+    for ((_, loc), body) in &sent {
+        assert_eq!(&s.read(*loc).unwrap()[..], &body[..]);
+    }
+    let all: Vec<MsgId> = sent.iter().map(|((m, _), _)| *m).collect();
+    s.ack(q, &all[..199]).unwrap();
+    s.sync().unwrap();
+    // Only the segment being written (holding the last message) is left.
+    assert_eq!(files(&dir.path().join("segments"), ".seg").len(), 1);
+    let seg_bytes: u64 = files(&dir.path().join("segments"), ".seg")
+        .iter()
+        .map(|p| fs::metadata(p).unwrap().len())
+        .sum();
+    assert!(seg_bytes < 16 * 1024);
+    assert!(s.disk_usage() < full / 2, "{} vs {full}", s.disk_usage());
+    drop(s);
+    let (_s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(ids(&rec, "/q"), vec![all[199]]);
+    assert_eq!(rec.segments, 1);
+}
+
+#[test]
+fn journal_compaction_keeps_exactly_the_live_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = Store::open(dir.path(), small(1 << 20, 4096)).unwrap();
+    let a = s.queue_id("/a");
+    let b = s.queue_id("/b");
+    let gone = s.queue_id("/gone");
+    let mut live_a = Vec::new();
+    let mut live_b = Vec::new();
+    for i in 0..500 {
+        let (m, _) = s.append(&[&msg(i, 10)], &[a, b]).unwrap();
+        let (g, _) = s.append(&[b"g"], &[gone]).unwrap();
+        if i % 3 == 0 {
+            s.ack(a, &[m]).unwrap();
+        } else {
+            live_a.push(m);
+        }
+        if i % 5 == 0 {
+            s.ack(b, &[m]).unwrap();
+        } else {
+            live_b.push(m);
+        }
+        let _ = g;
+        if i % 10 == 0 {
+            s.sync().unwrap();
+        }
+    }
+    s.delete_queue(gone).unwrap();
+    s.sync().unwrap();
+    // Compaction has run: the journal is far smaller than everything written.
+    let j = journal(dir.path());
+    assert!(fs::metadata(&j).unwrap().len() < 64 * 1024);
+    drop(s);
+    let (_s, rec) = Store::open(dir.path(), small(1 << 20, 4096)).unwrap();
+    assert_eq!(ids(&rec, "/a"), live_a);
+    assert_eq!(ids(&rec, "/b"), live_b);
+    assert!(!rec.queues.contains_key("/gone"));
+    let distinct: BTreeSet<MsgId> = live_a.iter().chain(&live_b).copied().collect();
+    assert_eq!(rec.messages, distinct.len());
+    assert_eq!(rec.skipped_corrupt, 0);
+}
+
+#[test]
+fn recovery_returns_unacked_messages_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut expect: BTreeMap<String, Vec<(MsgId, Vec<u8>)>> = BTreeMap::new();
+    {
+        let (s, _) = Store::open(dir.path(), small(8192, 1 << 30)).unwrap();
+        let qs: Vec<(String, u32)> = (0..4)
+            .map(|i| {
+                let n = format!("vh/q{i}");
+                let id = s.queue_id(&n);
+                (n, id)
+            })
+            .collect();
+        for i in 0..300 {
+            let body = msg(i, 100 + i);
+            let targets: Vec<u32> = qs
+                .iter()
+                .filter(|(_, id)| (i as u32 + id) % 3 != 0)
+                .map(|(_, id)| *id)
+                .collect();
+            let (m, _) = s.append(&[&body], &targets).unwrap();
+            for (n, id) in &qs {
+                if targets.contains(id) {
+                    if i % 7 == (*id as usize) {
+                        s.ack(*id, &[m]).unwrap();
+                    } else {
+                        expect.entry(n.clone()).or_default().push((m, body.clone()));
+                    }
+                }
+            }
+        }
+        s.sync().unwrap();
+    }
+    let (s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(rec.queues.len(), expect.len());
+    for (q, msgs) in &expect {
+        let got = &rec.queues[q];
+        assert_eq!(got.len(), msgs.len());
+        for ((id, loc), (eid, body)) in got.iter().zip(msgs) {
+            assert_eq!(id, eid);
+            assert_eq!(&s.read(*loc).unwrap()[..], &body[..]);
+        }
+    }
+    // New ids continue after the recovered ones.
+    let q = s.queue_id("vh/q1");
+    let (m, _) = s.append(&[b"new"], &[q]).unwrap();
+    assert!(
+        m > expect
+            .values()
+            .flatten()
+            .map(|(id, _)| *id)
+            .max()
+            .unwrap_or(0)
+    );
+}
+
+#[test]
+fn purge_and_delete_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (s, _) = Store::open(dir.path(), opts()).unwrap();
+        let a = s.queue_id("/a");
+        let b = s.queue_id("/b");
+        let c = s.queue_id("/c");
+        for i in 0..10 {
+            s.append(&[&msg(i, 20)], &[a, b, c]).unwrap();
+        }
+        s.purge(a).unwrap();
+        s.delete_queue(b).unwrap();
+        let (m, _) = s.append(&[b"after"], &[a]).unwrap();
+        assert_eq!(m, 11);
+        s.sync().unwrap();
+        assert_eq!(s.live_messages(), 11);
+    }
+    let (s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(ids(&rec, "/a"), vec![11]);
+    assert!(!rec.queues.contains_key("/b"));
+    assert_eq!(ids(&rec, "/c"), (1..=10).collect::<Vec<_>>());
+    // Deleted then re-declared: works as a fresh queue.
+    let b = s.queue_id("/b");
+    let (m, _) = s.append(&[b"b again"], &[b]).unwrap();
+    let c = s.queue_id("/c");
+    s.delete_queue(c).unwrap();
+    s.sync().unwrap();
+    drop(s);
+    let (_s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(ids(&rec, "/b"), vec![m]);
+    assert_eq!(ids(&rec, "/a"), vec![11]);
+    assert!(!rec.queues.contains_key("/c"));
+    assert_eq!(rec.segments, 2);
+}
+
+/// Copies a store directory.
+fn copy_dir(from: &Path, to: &Path) {
+    for sub in ["segments", "journal"] {
+        fs::create_dir_all(to.join(sub)).unwrap();
+        for p in files(&from.join(sub), "") {
+            if p.is_file() {
+                fs::copy(&p, to.join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn torn_tail_truncated_at_every_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let (before, after);
+    {
+        let (s, _) = Store::open(dir.path(), opts()).unwrap();
+        let q = s.queue_id("/q");
+        let r = s.queue_id("/r");
+        for i in 0..3 {
+            s.append(&[&msg(i, 50)], &[q]).unwrap();
+        }
+        s.sync().unwrap();
+        before = fs::metadata(journal(dir.path())).unwrap().len();
+        s.append(&[&msg(3, 50)], &[q, r]).unwrap();
+        s.sync().unwrap();
+        after = fs::metadata(journal(dir.path())).unwrap().len();
+        // Drop (a sync) writes nothing more.
+    }
+    assert!(after > before);
+    let j = journal(dir.path());
+    for cut in before..after {
+        let copy = tempfile::tempdir().unwrap();
+        copy_dir(dir.path(), copy.path());
+        let jc = copy.path().join("journal").join(j.file_name().unwrap());
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&jc)
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+        let (s, rec) = Store::open(copy.path(), opts()).unwrap();
+        assert_eq!(ids(&rec, "/q"), vec![1, 2, 3], "cut at {cut}");
+        assert_eq!(rec.truncated_tail_bytes, cut - before, "cut at {cut}");
+        assert_eq!(rec.skipped_corrupt, 0);
+        // The store works normally afterwards.
+        let q = s.queue_id("/q");
+        let (m, loc) = s.append(&[b"next"], &[q]).unwrap();
+        assert!(m >= 4);
+        assert_eq!(&s.read(loc).unwrap()[..], b"next");
+        drop(s);
+        let (_s, rec) = Store::open(copy.path(), opts()).unwrap();
+        assert_eq!(ids(&rec, "/q"), vec![1, 2, 3, m]);
+        assert_eq!(rec.truncated_tail_bytes, 0);
+    }
+}
+
+/// Builds a store with 6 messages, each sync'd on its own; returns the journal record offsets.
+fn six_records(dir: &Path) -> Vec<u64> {
+    let (s, _) = Store::open(dir, opts()).unwrap();
+    let q = s.queue_id("/q");
+    s.sync().unwrap();
+    let mut offs = Vec::new();
+    for i in 0..6 {
+        offs.push(fs::metadata(journal(dir)).unwrap().len());
+        s.append(&[&msg(i, 40)], &[q]).unwrap();
+        s.sync().unwrap();
+    }
+    offs.push(fs::metadata(journal(dir)).unwrap().len());
+    offs
+}
+
+#[test]
+fn flipped_byte_in_journal_record_is_skipped_and_counted() {
+    // Flip each byte of the third Publish record in turn (header and payload).
+    let dir = tempfile::tempdir().unwrap();
+    let offs = six_records(dir.path());
+    let j = journal(dir.path());
+    for at in offs[2]..offs[3] {
+        let copy = tempfile::tempdir().unwrap();
+        copy_dir(dir.path(), copy.path());
+        let jc = copy.path().join("journal").join(j.file_name().unwrap());
+        let mut data = fs::read(&jc).unwrap();
+        data[at as usize] ^= 0x5a;
+        fs::write(&jc, &data).unwrap();
+        let (_s, rec) = Store::open(copy.path(), opts()).unwrap();
+        assert_eq!(rec.skipped_corrupt, 1, "flip at {at}");
+        assert_eq!(ids(&rec, "/q"), vec![1, 2, 4, 5, 6], "flip at {at}");
+        assert_eq!(rec.truncated_tail_bytes, 0);
+        drop(_s);
+        // Reported once: the compaction at open rewrote the journal.
+        let (_s, rec) = Store::open(copy.path(), opts()).unwrap();
+        assert_eq!(rec.skipped_corrupt, 0);
+        assert_eq!(ids(&rec, "/q"), vec![1, 2, 4, 5, 6]);
+    }
+}
+
+#[test]
+fn flipped_byte_in_last_journal_record_is_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let offs = six_records(dir.path());
+    let j = journal(dir.path());
+    let mut data = fs::read(&j).unwrap();
+    data[offs[5] as usize + 12] ^= 1;
+    fs::write(&j, &data).unwrap();
+    let (_s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(ids(&rec, "/q"), vec![1, 2, 3, 4, 5]);
+    assert_eq!(rec.truncated_tail_bytes, offs[6] - offs[5]);
+}
+
+#[test]
+fn flipped_byte_in_segment_fails_that_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = Store::open(dir.path(), opts()).unwrap();
+    let q = s.queue_id("/q");
+    let locs: Vec<Location> = (0..5)
+        .map(|i| s.append(&[&msg(i, 100)], &[q]).unwrap().1)
+        .collect();
+    s.sync().unwrap();
+    let seg = dir
+        .path()
+        .join(format!("segments/{:08}.seg", locs[2].segment));
+    let mut data = fs::read(&seg).unwrap();
+    data[locs[2].offset as usize + 8 + 37] ^= 0x10;
+    fs::write(&seg, &data).unwrap();
+    for (i, loc) in locs.iter().enumerate() {
+        match s.read(*loc) {
+            Ok(b) => {
+                assert_ne!(i, 2);
+                assert_eq!(&b[..], &msg(i, 100)[..]);
+            }
+            Err(StoreError::Corrupt { file, offset, .. }) => {
+                assert_eq!(i, 2);
+                assert_eq!(file, seg);
+                assert_eq!(offset, locs[2].offset);
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    drop(s);
+    // Recovery reads only the index: the damaged message is still listed.
+    let (_s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(rec.messages, 5);
+}
+
+#[test]
+fn missing_segment_is_skipped_and_unsynced_tail_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (seg0, seg1);
+    {
+        let (s, _) = Store::open(dir.path(), small(300, 1 << 30)).unwrap();
+        let q = s.queue_id("/q");
+        seg0 = s.append(&[&msg(0, 200)], &[q]).unwrap().1.segment;
+        seg1 = s.append(&[&msg(1, 200)], &[q]).unwrap().1.segment;
+        s.append(&[&msg(2, 200)], &[q]).unwrap();
+        s.sync().unwrap();
+    }
+    assert_ne!(seg0, seg1);
+    fs::remove_file(dir.path().join(format!("segments/{seg0:08}.seg"))).unwrap();
+    // Cut the second message's body short, as if the crash came before its bytes were synced.
+    let p1 = dir.path().join(format!("segments/{seg1:08}.seg"));
+    let len = fs::metadata(&p1).unwrap().len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&p1)
+        .unwrap()
+        .set_len(len - 1)
+        .unwrap();
+    let (_s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(ids(&rec, "/q"), vec![3]);
+    assert_eq!(rec.missing_segment_records, 1);
+    assert_eq!(rec.lost_bodies, 1);
+    assert!(!p1.exists(), "unreferenced segment deleted at open");
+}
+
+#[test]
+fn concurrent_reads_while_appending() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = Store::open(dir.path(), small(64 * 1024, 1 << 20)).unwrap();
+    let s = Arc::new(s);
+    let q = s.queue_id("/q");
+    let (tx, rx) = std::sync::mpsc::channel::<(Location, usize)>();
+    let reader = {
+        let s = s.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            for (loc, i) in rx {
+                let b = s.read(loc).expect("read");
+                assert_eq!(&b[..], &msg(i, 700)[..]);
+                n += 1;
+            }
+            n
+        })
+    };
+    for i in 0..2000 {
+        let (_, loc) = s.append(&[&msg(i, 700)], &[q]).unwrap();
+        tx.send((loc, i)).unwrap();
+        if i % 100 == 0 {
+            s.sync().unwrap();
+        }
+    }
+    drop(tx);
+    assert_eq!(reader.join().unwrap(), 2000);
+}
+
+#[test]
+fn crash_without_sync_keeps_what_was_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (s, _) = Store::open(dir.path(), opts()).unwrap();
+        let q = s.queue_id("/q");
+        s.append(&[b"one"], &[q]).unwrap();
+        s.sync().unwrap();
+        s.append(&[b"two"], &[q]).unwrap();
+        // A crash: the write buffers are lost, nothing is synced.
+        std::mem::forget(s);
+    }
+    let (s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(ids(&rec, "/q"), vec![1]);
+    let q = s.queue_id("/q");
+    let (m, _) = s.append(&[b"three"], &[q]).unwrap();
+    assert_eq!(m, 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model-based property test.
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// Append to the queues in the bit mask (of 4), with a body of `size` bytes.
+    Append(u8, usize),
+    /// Ack the `n`-th live message of queue `q` (modulo).
+    Ack(u8, usize),
+    Purge(u8),
+    Delete(u8),
+    Sync,
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => (1u8..16, 0usize..600).prop_map(|(m, s)| Op::Append(m, s)),
+        6 => (0u8..4, 0usize..64).prop_map(|(q, n)| Op::Ack(q, n)),
+        1 => (0u8..4).prop_map(Op::Purge),
+        1 => (0u8..4).prop_map(Op::Delete),
+        2 => Just(Op::Sync),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+fn check_recovered(
+    s: &Store,
+    rec: &Recovered,
+    model: &BTreeMap<String, BTreeMap<MsgId, Vec<u8>>>,
+    bodies: &mut HashMap<MsgId, Location>,
+) -> Result<(), TestCaseError> {
+    let got: BTreeMap<String, Vec<MsgId>> = rec
+        .queues
+        .iter()
+        .map(|(k, v)| (k.clone(), v.iter().map(|(id, _)| *id).collect()))
+        .collect();
+    let want: BTreeMap<String, Vec<MsgId>> = model
+        .iter()
+        .filter(|(_, m)| !m.is_empty())
+        .map(|(k, m)| (k.clone(), m.keys().copied().collect()))
+        .collect();
+    prop_assert_eq!(&got, &want);
+    prop_assert_eq!(rec.skipped_corrupt, 0);
+    prop_assert_eq!(rec.truncated_tail_bytes, 0);
+    bodies.clear();
+    for (q, v) in &rec.queues {
+        for (id, loc) in v {
+            let body = s
+                .read(*loc)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&body[..], &model[q][id][..]);
+            bodies.insert(*id, *loc);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #[test]
+    fn model_matches_after_reopen(ops in proptest::collection::vec(op(), 1..120)) {
+        let dir = tempfile::tempdir().unwrap();
+        let o = small(2048, 2048);
+        let names = ["v/a", "v/b", "v/c", "v/d"];
+        let (mut s, _) = Store::open(dir.path(), o.clone()).unwrap();
+        let mut model: BTreeMap<String, BTreeMap<MsgId, Vec<u8>>> = BTreeMap::new();
+        let mut bodies = HashMap::new();
+        let mut n = 0usize;
+        for op in ops.into_iter().chain([Op::Reopen]) {
+            match op {
+                Op::Append(mask, size) => {
+                    let qs: Vec<u32> = (0..4)
+                        .filter(|i| mask & (1 << i) != 0)
+                        .map(|i| s.queue_id(names[i]))
+                        .collect();
+                    n += 1;
+                    let body = msg(n, size);
+                    let (id, loc) = s.append(&[&body[..size / 2], &body[size / 2..]], &qs).unwrap();
+                    for i in 0..4 {
+                        if mask & (1 << i) != 0 {
+                            model.entry(names[i].to_string()).or_default().insert(id, body.clone());
+                        }
+                    }
+                    bodies.insert(id, loc);
+                }
+                Op::Ack(q, k) => {
+                    let name = names[q as usize];
+                    let live = model.entry(name.to_string()).or_default();
+                    if let Some(&id) = live.keys().nth(k % live.len().max(1)) {
+                        live.remove(&id);
+                        s.ack(s.queue_id(name), &[id]).unwrap();
+                    }
+                }
+                Op::Purge(q) => {
+                    let name = names[q as usize];
+                    model.remove(name);
+                    s.purge(s.queue_id(name)).unwrap();
+                }
+                Op::Delete(q) => {
+                    let name = names[q as usize];
+                    model.remove(name);
+                    s.delete_queue(s.queue_id(name)).unwrap();
+                }
+                Op::Sync => s.sync().unwrap(),
+                Op::Reopen => {
+                    drop(s);
+                    let (s2, rec) = Store::open(dir.path(), o.clone()).unwrap();
+                    s = s2;
+                    check_recovered(&s, &rec, &model, &mut bodies)?;
+                }
+            }
+            // Every live message can be read at any time.
+            for m in model.values() {
+                for (id, body) in m {
+                    let got = s.read(bodies[id]).unwrap();
+                    prop_assert_eq!(&got[..], &body[..]);
+                }
+            }
+        }
+        // Nothing live: only the current segment is left.
+        let ids: Vec<(String, Vec<MsgId>)> = model
+            .iter()
+            .map(|(k, m)| (k.clone(), m.keys().copied().collect()))
+            .collect();
+        for (name, ms) in ids {
+            s.ack(s.queue_id(&name), &ms).unwrap();
+        }
+        s.sync().unwrap();
+        prop_assert_eq!(s.live_messages(), 0);
+        prop_assert_eq!(files(&dir.path().join("segments"), ".seg").len(), 1);
+    }
+}
