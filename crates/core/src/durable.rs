@@ -139,6 +139,8 @@ struct Written {
     message: Arc<Message>,
     queues: Vec<Arc<Queue>>,
     stored: Option<(MsgId, Location)>,
+    /// A queue refused the message (x-overflow reject-publish): the publisher gets a nack.
+    refused: bool,
     confirm: Option<ConfirmTicket>,
     inflight: Arc<AtomicUsize>,
 }
@@ -158,13 +160,17 @@ fn store_thread(store: Arc<Store>, rx: mpsc::Receiver<StoreOp>) {
             match o {
                 StoreOp::Publish {
                     message,
-                    queues,
+                    mut queues,
                     persist,
                     confirm,
                     inflight,
                 } => {
+                    // Queues that refuse it (full, reject-publish) cost no disk write.
+                    let before = queues.len();
+                    queues.retain(|q| !q.refuses(message.body.len() as u64));
+                    let refused = queues.len() != before;
                     let mut stored = None;
-                    if persist && !failed {
+                    if persist && !failed && !queues.is_empty() {
                         ids.clear();
                         ids.extend(queues.iter().filter_map(|q| q.store_id()));
                         encode_header(&mut header, &message);
@@ -179,7 +185,7 @@ fn store_thread(store: Arc<Store>, rx: mpsc::Receiver<StoreOp>) {
                             }
                         }
                     }
-                    if persist && stored.is_none() {
+                    if persist && stored.is_none() && !queues.is_empty() {
                         fail(StoreOp::Publish {
                             message,
                             queues,
@@ -192,6 +198,7 @@ fn store_thread(store: Arc<Store>, rx: mpsc::Receiver<StoreOp>) {
                             message,
                             queues,
                             stored,
+                            refused,
                             confirm,
                             inflight,
                         });
@@ -245,13 +252,27 @@ fn store_thread(store: Arc<Store>, rx: mpsc::Receiver<StoreOp>) {
                 });
                 continue;
             }
+            let mut refused = w.refused;
             for q in &w.queues {
-                match w.stored {
+                refused |= !match w.stored {
                     Some((id, loc)) => q.publish_stored(w.message.clone(), id, loc),
                     None => q.publish(w.message.clone()),
-                }
+                };
             }
             w.inflight.fetch_sub(1, Ordering::AcqRel);
+            if refused {
+                if let Some(t) = w.confirm {
+                    // Earlier confirms first, so "done up to" never covers this one.
+                    if let Some(p) = confirm.take() {
+                        send_confirm(p);
+                    }
+                    let _ = t.outbox.send(ConnEvent::Nack {
+                        channel: t.channel,
+                        seq: t.seq,
+                    });
+                }
+                continue;
+            }
             if let Some(t) = w.confirm {
                 // One event per run of confirms for the same channel: "done up to seq".
                 match confirm.take() {

@@ -11,6 +11,7 @@
 //! - Lock order: vhost maps, then an exchange's bindings, then a queue. A queue's lock is never
 //!   held while taking any other lock.
 
+pub mod arguments;
 pub mod broker;
 pub mod consumer;
 pub mod definitions;

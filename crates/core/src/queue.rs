@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 use warren_amqp::{FieldTable, ShortStr};
 use warren_store::{Location, MsgId, QueueId};
 
+use crate::arguments::{Overflow, QueueArgs};
 use crate::consumer::{ConnEvent, ConnectionId, Consumer, Delivery, NoCredit};
 use crate::durable::{decode_message, Durability, StoreOp};
 use crate::error::{AmqpError, Result};
@@ -36,6 +37,8 @@ pub struct Queue {
     pub exclusive_owner: Option<ConnectionId>,
     pub auto_delete: bool,
     pub arguments: FieldTable,
+    /// The arguments, checked and parsed.
+    pub args: QueueArgs,
     /// Set for durable queues when the broker has a message store.
     store: Option<(Arc<Durability>, QueueId)>,
     state: Mutex<QueueState>,
@@ -43,7 +46,7 @@ pub struct Queue {
 
 #[derive(Debug, Default)]
 struct QueueState {
-    ready: VecDeque<Ready>,
+    ready: Backlog,
     consumers: Vec<Arc<Consumer>>,
     /// Round-robin cursor into `consumers`.
     next: usize,
@@ -66,7 +69,84 @@ struct Ready {
     body: Body,
     /// The message's id in the store plus one (0: not stored).
     stored: u64,
+    /// When the message expires, in ms since the Unix epoch (0: never).
+    expires_at: u64,
+    /// Body bytes, for x-max-length-bytes.
+    size: u32,
     redelivered: bool,
+    /// Priority level (0 unless the queue has x-max-priority).
+    priority: u8,
+}
+
+/// Ready messages, one FIFO per priority level (one level for an ordinary queue).
+#[derive(Debug)]
+struct Backlog {
+    levels: Vec<VecDeque<Ready>>,
+    len: usize,
+    bytes: u64,
+}
+
+impl Default for Backlog {
+    fn default() -> Self {
+        Backlog::new(0)
+    }
+}
+
+impl Backlog {
+    fn new(max_priority: u8) -> Backlog {
+        Backlog {
+            levels: (0..=max_priority).map(|_| VecDeque::new()).collect(),
+            len: 0,
+            bytes: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push_back(&mut self, r: Ready) {
+        self.len += 1;
+        self.bytes += u64::from(r.size);
+        let l = usize::from(r.priority).min(self.levels.len() - 1);
+        self.levels[l].push_back(r);
+    }
+
+    fn push_front(&mut self, r: Ready) {
+        self.len += 1;
+        self.bytes += u64::from(r.size);
+        let l = usize::from(r.priority).min(self.levels.len() - 1);
+        self.levels[l].push_front(r);
+    }
+
+    /// The next message to deliver: the oldest of the highest priority.
+    fn front(&self) -> Option<&Ready> {
+        self.levels.iter().rev().find_map(|l| l.front())
+    }
+
+    fn pop_front(&mut self) -> Option<Ready> {
+        let r = self.levels.iter_mut().rev().find_map(|l| l.pop_front())?;
+        self.len -= 1;
+        self.bytes -= u64::from(r.size);
+        Some(r)
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = Ready> + '_ {
+        self.len = 0;
+        self.bytes = 0;
+        self.levels.iter_mut().flat_map(|l| l.drain(..))
+    }
+}
+
+/// Milliseconds since the Unix epoch (message expiry).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn stored_id(stored: u64) -> Option<MsgId> {
@@ -96,7 +176,12 @@ impl Queue {
         exclusive_owner: Option<ConnectionId>,
         auto_delete: bool,
         arguments: FieldTable,
+        args: QueueArgs,
     ) -> Queue {
+        let state = QueueState {
+            ready: Backlog::new(args.max_priority.unwrap_or(0)),
+            ..QueueState::default()
+        };
         Queue {
             name,
             vhost,
@@ -104,8 +189,85 @@ impl Queue {
             exclusive_owner,
             auto_delete,
             arguments,
+            args,
             store: None,
-            state: Mutex::new(QueueState::default()),
+            state: Mutex::new(state),
+        }
+    }
+
+    /// A queue entry for `message`, with its priority, size and expiry.
+    fn entry(&self, body: Body, message: &Message, stored: Option<MsgId>) -> Ready {
+        let priority = match self.args.max_priority {
+            Some(max) => message.properties.priority().unwrap_or(0).min(max),
+            None => 0,
+        };
+        let msg_ttl = message
+            .properties
+            .expiration()
+            .and_then(|e| crate::arguments::parse_expiration(&e).ok());
+        let ttl = match (self.args.message_ttl, msg_ttl) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ready {
+            body,
+            stored: stored_field(stored),
+            expires_at: ttl.map_or(0, |t| now_ms().saturating_add(t).max(1)),
+            size: u32::try_from(message.body.len()).unwrap_or(u32::MAX),
+            redelivered: false,
+            priority,
+        }
+    }
+
+    /// Is the queue full for one more message (x-max-length / x-max-length-bytes)?
+    fn is_full(&self, st: &QueueState, extra_bytes: u64) -> bool {
+        self.args
+            .max_length
+            .is_some_and(|m| st.ready.len() as u64 >= m)
+            || self
+                .args
+                .max_length_bytes
+                .is_some_and(|m| st.ready.bytes + extra_bytes > m)
+    }
+
+    /// Makes room under drop-head, or says the message is refused under reject-publish.
+    fn admit(&self, st: &mut QueueState, size: u64) -> bool {
+        if !self.is_full(st, size) {
+            return true;
+        }
+        if self.args.overflow != Overflow::DropHead {
+            return false;
+        }
+        while self.is_full(st, size) {
+            let Some(old) = st.ready.pop_front() else {
+                // x-max-length 0 or a single message above x-max-length-bytes
+                return false;
+            };
+            if let Some(id) = stored_id(old.stored) {
+                self.ack_stored(id);
+            }
+        }
+        true
+    }
+
+    /// Drops expired messages at the head (classic queues expire from the head, as RabbitMQ).
+    fn expire_head(&self, st: &mut QueueState) {
+        let mut now = 0;
+        while let Some(r) = st.ready.front() {
+            if r.expires_at == 0 {
+                return;
+            }
+            if now == 0 {
+                now = now_ms();
+            }
+            if r.expires_at > now {
+                return;
+            }
+            if let Some(old) = st.ready.pop_front() {
+                if let Some(id) = stored_id(old.stored) {
+                    self.ack_stored(id);
+                }
+            }
         }
     }
 
@@ -144,7 +306,9 @@ impl Queue {
     }
 
     pub fn message_count(&self) -> u32 {
-        self.state.lock().ready.len() as u32
+        let mut st = self.state.lock();
+        self.expire_head(&mut st);
+        st.ready.len() as u32
     }
 
     pub fn consumer_count(&self) -> u32 {
@@ -157,7 +321,8 @@ impl Queue {
 
     /// (ready, consumers) in one lock.
     pub fn counts(&self) -> (u32, u32) {
-        let st = self.state.lock();
+        let mut st = self.state.lock();
+        self.expire_head(&mut st);
         (st.ready.len() as u32, st.consumers.len() as u32)
     }
 
@@ -165,39 +330,58 @@ impl Queue {
         self.state.lock().deleted
     }
 
-    /// Enqueues a message that is not (to be) stored, and delivers what consumers have credit for.
-    pub fn publish(self: &Arc<Self>, message: Arc<Message>) {
+    /// Enqueues a message that is not (to be) stored, and delivers what consumers have credit
+    /// for. Returns false if the queue refused it (full, with x-overflow reject-publish).
+    pub fn publish(self: &Arc<Self>, message: Arc<Message>) -> bool {
         let mut st = self.state.lock();
         if st.deleted {
-            return;
+            return true;
         }
-        st.ready.push_back(Ready {
-            body: Body::Mem(message),
-            stored: 0,
-            redelivered: false,
-        });
+        if !self.admit(&mut st, message.body.len() as u64) {
+            return false;
+        }
+        let r = self.entry(Body::Mem(message.clone()), &message, None);
+        st.ready.push_back(r);
         self.dispatch_locked(&mut st);
+        self.expire_head(&mut st);
+        true
+    }
+
+    /// Would a publish be refused right now (reject-publish and full)? The store thread asks
+    /// before writing, so a refused message costs no disk I/O.
+    pub fn refuses(&self, size: u64) -> bool {
+        if self.args.overflow == Overflow::DropHead {
+            return false;
+        }
+        let st = self.state.lock();
+        self.is_full(&st, size)
     }
 
     /// Enqueues a message the store has made durable (called by the store thread after fsync).
-    pub fn publish_stored(self: &Arc<Self>, message: Arc<Message>, id: MsgId, loc: Location) {
+    /// Returns false if the queue refused it (then it is acked in the store at once).
+    pub fn publish_stored(
+        self: &Arc<Self>,
+        message: Arc<Message>,
+        id: MsgId,
+        loc: Location,
+    ) -> bool {
         let mut st = self.state.lock();
-        if st.deleted {
+        if st.deleted || !self.admit(&mut st, message.body.len() as u64) {
+            let refused = !st.deleted;
             drop(st);
             self.ack_stored(id);
-            return;
+            return !refused;
         }
         let body = if st.ready.len() < MEMORY_WINDOW {
-            Body::Mem(message)
+            Body::Mem(message.clone())
         } else {
-            disk_body(loc).unwrap_or(Body::Mem(message))
+            disk_body(loc).unwrap_or(Body::Mem(message.clone()))
         };
-        st.ready.push_back(Ready {
-            body,
-            stored: stored_field(Some(id)),
-            redelivered: false,
-        });
+        let r = self.entry(body, &message, Some(id));
+        st.ready.push_back(r);
         self.dispatch_locked(&mut st);
+        self.expire_head(&mut st);
+        true
     }
 
     /// Puts back messages recovered from the store at start-up (bodies stay on disk). They
@@ -208,10 +392,15 @@ impl Queue {
             let Some(body) = disk_body(*loc) else {
                 continue;
             };
+            // Priority and TTL are in the body, which recovery does not read: recovered
+            // messages keep their order, at the lowest level, without expiry.
             st.ready.push_back(Ready {
                 body,
                 stored: stored_field(Some(*id)),
+                expires_at: 0,
+                size: loc.len,
                 redelivered: true,
+                priority: 0,
             });
         }
     }
@@ -273,6 +462,10 @@ impl Queue {
 
     fn dispatch_locked(self: &Arc<Self>, st: &mut QueueState) {
         while !st.ready.is_empty() && !st.consumers.is_empty() {
+            self.expire_head(st);
+            if st.ready.is_empty() {
+                break;
+            }
             let n = st.consumers.len();
             let mut chosen = None;
             for i in 0..n {
@@ -315,11 +508,10 @@ impl Queue {
                 Err(ConnEvent::Deliver(d)) => {
                     // The connection is gone: keep the message, drop the consumer.
                     d.consumer.release_credit(1);
-                    st.ready.push_front(Ready {
-                        body: Body::Mem(d.message),
-                        stored: stored_field(d.stored),
-                        redelivered: d.redelivered,
-                    });
+                    let mut r = self.entry(Body::Mem(d.message.clone()), &d.message, d.stored);
+                    r.redelivered = d.redelivered;
+                    r.expires_at = 0;
+                    st.ready.push_front(r);
                     st.consumers.remove(idx);
                     st.next = 0;
                 }
@@ -367,6 +559,7 @@ impl Queue {
     pub fn get(&self, no_ack: bool) -> Option<Got> {
         let mut st = self.state.lock();
         loop {
+            self.expire_head(&mut st);
             let ready = st.ready.pop_front()?;
             let Some((message, stored, redelivered)) = self.materialize(ready) else {
                 continue;
@@ -420,11 +613,13 @@ impl Queue {
         for (message, stored) in messages.into_iter().rev() {
             n += 1;
             if !st.deleted {
-                st.ready.push_front(Ready {
-                    body: Body::Mem(message),
-                    stored: stored_field(stored),
-                    redelivered: true,
-                });
+                // A requeued message keeps its priority; its TTL clock is not restarted
+                // (RabbitMQ keeps the original expiry; we do not track it per delivery, so it
+                // no longer expires once it has been delivered).
+                let mut r = self.entry(Body::Mem(message.clone()), &message, stored);
+                r.redelivered = true;
+                r.expires_at = 0;
+                st.ready.push_front(r);
             }
         }
         st.unacked = st.unacked.saturating_sub(n);
@@ -439,11 +634,10 @@ impl Queue {
             st.unacked = st.unacked.saturating_sub(1);
         }
         if !st.deleted {
-            st.ready.push_front(Ready {
-                body: Body::Mem(d.message),
-                stored: stored_field(d.stored),
-                redelivered: d.redelivered,
-            });
+            let mut r = self.entry(Body::Mem(d.message.clone()), &d.message, d.stored);
+            r.redelivered = d.redelivered;
+            r.expires_at = 0;
+            st.ready.push_front(r);
         }
         self.dispatch_locked(&mut st);
     }
@@ -454,7 +648,7 @@ impl Queue {
         let n = st.ready.len() as u32;
         let ids: Vec<MsgId> = st
             .ready
-            .drain(..)
+            .drain()
             .filter_map(|r| stored_id(r.stored))
             .collect();
         drop(st);
@@ -485,7 +679,7 @@ impl Queue {
         }
         st.deleted = true;
         let n = st.ready.len() as u32;
-        st.ready.clear();
+        st.ready.drain().for_each(drop);
         for c in st.consumers.drain(..) {
             let _ = c.outbox.send(ConnEvent::ConsumerCancelled {
                 channel: c.channel,

@@ -10,6 +10,7 @@ use parking_lot::RwLock;
 use rand::Rng;
 use warren_amqp::{ExchangeDeclare, FieldTable, FieldValue, QueueDeclare, RawProperties, ShortStr};
 
+use crate::arguments::QueueArgs;
 use crate::consumer::ConnectionId;
 use crate::durable::Durability;
 use crate::error::{AmqpError, Result};
@@ -408,6 +409,10 @@ impl VHost {
                 consumer_count,
             });
         }
+        let args = QueueArgs::parse(
+            &m.arguments,
+            &format!("queue '{name}' in vhost '{}'", self.name),
+        )?;
         let q = Arc::new(
             Queue::new(
                 name.clone(),
@@ -416,6 +421,7 @@ impl VHost {
                 m.exclusive.then_some(conn),
                 m.auto_delete,
                 m.arguments.clone(),
+                args,
             )
             .with_store(self.durability.get()),
         );

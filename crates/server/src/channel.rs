@@ -87,6 +87,8 @@ enum TxOp {
 enum Confirm {
     /// With the store, waiting for the fsync.
     Waiting,
+    /// With the store, and already refused by a queue that took no disk path: nack when done.
+    WaitingNack,
     Ack,
     Nack,
 }
@@ -571,6 +573,9 @@ impl Channel {
             Some(b) => b,
             None => p.body.freeze(),
         };
+        if let Some(e) = header.properties.expiration() {
+            warren_core::arguments::parse_expiration(&e)?;
+        }
         let exchange = ctx.vhost.exchange(&p.method.exchange)?;
         if exchange.internal {
             return Err(AmqpError::access_refused(format!(
@@ -616,11 +621,12 @@ impl Channel {
         let persist = message.is_persistent();
         let mut stored: Vec<Arc<Queue>> = Vec::new();
         let via_store = persist || self.store_inflight.load(Ordering::Acquire) > 0;
+        let mut rejected = false;
         for q in scratch.drain(..) {
             if via_store && q.store_id().is_some() {
                 stored.push(q);
             } else {
-                q.publish(message.clone());
+                rejected |= !q.publish(message.clone());
             }
         }
         *ctx.scratch = scratch;
@@ -645,7 +651,12 @@ impl Channel {
             (false, Some(d)) => {
                 self.store_inflight.fetch_add(1, Ordering::AcqRel);
                 if let Some(seq) = seq {
-                    self.confirms.push_back((seq, Confirm::Waiting));
+                    let st = if rejected {
+                        Confirm::WaitingNack
+                    } else {
+                        Confirm::Waiting
+                    };
+                    self.confirms.push_back((seq, st));
                 }
                 d.submit(StoreOp::Publish {
                     message,
@@ -661,7 +672,12 @@ impl Channel {
             }
             _ => {
                 if let Some(seq) = seq {
-                    self.confirms.push_back((seq, Confirm::Ack));
+                    let st = if rejected {
+                        Confirm::Nack
+                    } else {
+                        Confirm::Ack
+                    };
+                    self.confirms.push_back((seq, st));
                 }
             }
         }
@@ -673,8 +689,10 @@ impl Channel {
             if *s > seq {
                 break;
             }
-            if *st == Confirm::Waiting {
-                *st = Confirm::Ack;
+            match *st {
+                Confirm::Waiting => *st = Confirm::Ack,
+                Confirm::WaitingNack => *st = Confirm::Nack,
+                _ => {}
             }
         }
     }
@@ -689,7 +707,7 @@ impl Channel {
     pub fn has_confirms_pending(&self) -> bool {
         self.confirms
             .front()
-            .is_some_and(|(_, st)| *st != Confirm::Waiting)
+            .is_some_and(|(_, st)| !matches!(st, Confirm::Waiting | Confirm::WaitingNack))
     }
 
     /// Writes the confirms that are decided, in publish order: a run of acks as one
@@ -698,7 +716,7 @@ impl Channel {
         let mut run: Option<(u64, usize)> = None;
         while let Some(&(seq, st)) = self.confirms.front() {
             match st {
-                Confirm::Waiting => break,
+                Confirm::Waiting | Confirm::WaitingNack => break,
                 Confirm::Ack => run = Some((seq, run.map_or(1, |(_, n)| n + 1))),
                 Confirm::Nack => {
                     if let Some((last, n)) = run.take() {
