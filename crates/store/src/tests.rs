@@ -229,7 +229,7 @@ fn recovery_returns_unacked_messages_in_order() {
             let body = msg(i, 100 + i);
             let targets: Vec<u32> = qs
                 .iter()
-                .filter(|(_, id)| (i as u32 + id) % 3 != 0)
+                .filter(|(_, id)| !(i as u32 + id).is_multiple_of(3))
                 .map(|(_, id)| *id)
                 .collect();
             let (m, _) = s.append(&[&body], &targets).unwrap();
@@ -608,9 +608,9 @@ proptest! {
                     n += 1;
                     let body = msg(n, size);
                     let (id, loc) = s.append(&[&body[..size / 2], &body[size / 2..]], &qs).unwrap();
-                    for i in 0..4 {
+                    for (i, name) in names.iter().enumerate() {
                         if mask & (1 << i) != 0 {
-                            model.entry(names[i].to_string()).or_default().insert(id, body.clone());
+                            model.entry(name.to_string()).or_default().insert(id, body.clone());
                         }
                     }
                     bodies.insert(id, loc);
