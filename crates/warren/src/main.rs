@@ -168,8 +168,12 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
     );
     let (rq, rm) = broker.recover_messages(&recovered);
     info!(
-        "recovered {rm} persistent messages in {rq} queues ({} bytes in {} segments; {} corrupt records skipped, {} torn bytes truncated)",
-        recovered.bytes, recovered.segments, recovered.skipped_corrupt, recovered.truncated_tail_bytes
+        "recovered {rm} queued persistent messages in {rq} queues ({} distinct messages, {} bytes in {} segments; {} corrupt records skipped, {} torn bytes truncated)",
+        recovered.messages,
+        recovered.bytes,
+        recovered.segments,
+        recovered.skipped_corrupt,
+        recovered.truncated_tail_bytes
     );
     let listener = TcpListener::bind(settings.amqp_listen)
         .await

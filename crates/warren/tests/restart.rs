@@ -223,3 +223,140 @@ async fn definitions_export_and_import_commands() {
 fn read_json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
+
+#[tokio::test]
+async fn persistent_messages_survive_a_restart_and_transient_ones_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = BrokerProcess::start(dir.path());
+    let conn = within(Connection::connect(
+        &b.url(),
+        ConnectionProperties::default(),
+    ))
+    .await
+    .unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    within(ch.confirm_select(ConfirmSelectOptions::default()))
+        .await
+        .unwrap();
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    within(ch.queue_declare("pm", durable, FieldTable::default()))
+        .await
+        .unwrap();
+    within(ch.exchange_declare(
+        "pm-fan",
+        ExchangeKind::Fanout,
+        ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch.queue_declare("pm2", durable, FieldTable::default()))
+        .await
+        .unwrap();
+    for q in ["pm", "pm2"] {
+        within(ch.queue_bind(
+            q,
+            "pm-fan",
+            "",
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        ))
+        .await
+        .unwrap();
+    }
+    let persistent = lapin::BasicProperties::default().with_delivery_mode(2);
+    for (body, props) in [
+        ("p1", persistent.clone()),
+        ("t1", lapin::BasicProperties::default()),
+        ("p2", persistent.clone()),
+        ("acked", persistent.clone()),
+    ] {
+        let c = within(ch.basic_publish(
+            "",
+            "pm",
+            BasicPublishOptions::default(),
+            body.as_bytes(),
+            props,
+        ))
+        .await
+        .unwrap();
+        within(c).await.unwrap();
+    }
+    // one message routed to two durable queues
+    let c = within(ch.basic_publish(
+        "pm-fan",
+        "",
+        BasicPublishOptions::default(),
+        b"both",
+        persistent.clone(),
+    ))
+    .await
+    .unwrap();
+    within(c).await.unwrap();
+    // consume-and-ack the "acked" one: take all four, ack the last, requeue the others
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        let m = within(ch.basic_get("pm", BasicGetOptions { no_ack: false }))
+            .await
+            .unwrap()
+            .unwrap();
+        got.push(m);
+    }
+    for m in got {
+        if m.delivery.data == b"acked" {
+            within(m.delivery.ack(BasicAckOptions::default()))
+                .await
+                .unwrap();
+        } else {
+            within(m.delivery.nack(BasicNackOptions {
+                requeue: true,
+                multiple: false,
+            }))
+            .await
+            .unwrap();
+        }
+    }
+    drop(conn);
+    assert!(b.stop().success());
+
+    let b = BrokerProcess::start(dir.path());
+    let log = b.startup_log.join("\n");
+    assert!(
+        log.contains("recovered 4 queued persistent messages in 2 queues (3 distinct messages"),
+        "{log}"
+    );
+    let conn = within(Connection::connect(
+        &b.url(),
+        ConnectionProperties::default(),
+    ))
+    .await
+    .unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    let mut bodies = Vec::new();
+    while let Some(m) = within(ch.basic_get("pm", BasicGetOptions { no_ack: true }))
+        .await
+        .unwrap()
+    {
+        assert!(
+            m.delivery.redelivered,
+            "recovered messages may have been delivered before"
+        );
+        bodies.push(String::from_utf8(m.delivery.data.clone()).unwrap());
+    }
+    assert_eq!(
+        bodies,
+        ["p1", "p2", "both"],
+        "persistent kept in order, transient and acked gone"
+    );
+    let m = within(ch.basic_get("pm2", BasicGetOptions { no_ack: true }))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.delivery.data, b"both");
+}

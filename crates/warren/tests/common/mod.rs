@@ -11,6 +11,8 @@ use std::time::Duration;
 pub struct BrokerProcess {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Log lines up to and including the listening line (recovery reports).
+    pub startup_log: Vec<String>,
     /// Log lines after the listening line.
     pub log: mpsc::Receiver<String>,
 }
@@ -43,15 +45,23 @@ impl BrokerProcess {
                 .unwrap_or_else(|_| {
                     panic!("warren did not report its address; log so far: {seen:#?}")
                 });
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or_default();
-                break addr.parse().expect("a socket address in the log");
-            }
+            let addr = line
+                .split("listening on ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(|a| {
+                    a.parse::<SocketAddr>()
+                        .expect("a socket address in the log")
+                });
             seen.push(line);
+            if let Some(addr) = addr {
+                break addr;
+            }
         };
         BrokerProcess {
             child,
             addr,
+            startup_log: seen,
             log: rx,
         }
     }
