@@ -43,6 +43,9 @@ pub enum StoreOp {
         queues: Vec<Arc<Queue>>,
         persist: bool,
         confirm: Option<ConfirmTicket>,
+        /// The publishing channel, told with a channel error if the write fails and it is
+        /// not in confirm mode (a nack tells it otherwise).
+        origin: Option<(Arc<Outbox>, u16)>,
         /// The channel's count of publishes in flight here, decremented when done.
         inflight: Arc<AtomicUsize>,
     },
@@ -122,7 +125,10 @@ pub fn parse_queue_key(key: &str) -> Option<(&str, &str)> {
 
 fn fail(op: StoreOp) {
     if let StoreOp::Publish {
-        confirm, inflight, ..
+        confirm,
+        origin,
+        inflight,
+        ..
     } = op
     {
         inflight.fetch_sub(1, Ordering::AcqRel);
@@ -130,6 +136,13 @@ fn fail(op: StoreOp) {
             let _ = t.outbox.send(ConnEvent::Nack {
                 channel: t.channel,
                 seq: t.seq,
+            });
+        } else if let Some((outbox, channel)) = origin {
+            let _ = outbox.send(ConnEvent::ChannelError {
+                channel,
+                error: crate::error::AmqpError::internal_error(
+                    "a persistent message could not be written to disk (disk full or failing); see the broker log",
+                ),
             });
         }
     }
@@ -142,6 +155,7 @@ struct Written {
     /// A queue refused the message (x-overflow reject-publish): the publisher gets a nack.
     refused: bool,
     confirm: Option<ConfirmTicket>,
+    origin: Option<(Arc<Outbox>, u16)>,
     inflight: Arc<AtomicUsize>,
 }
 
@@ -163,6 +177,7 @@ fn store_thread(store: Arc<Store>, rx: mpsc::Receiver<StoreOp>) {
                     mut queues,
                     persist,
                     confirm,
+                    origin,
                     inflight,
                 } => {
                     // Queues that refuse it (full, reject-publish) cost no disk write.
@@ -191,6 +206,7 @@ fn store_thread(store: Arc<Store>, rx: mpsc::Receiver<StoreOp>) {
                             queues,
                             persist,
                             confirm,
+                            origin,
                             inflight,
                         });
                     } else {
@@ -200,6 +216,7 @@ fn store_thread(store: Arc<Store>, rx: mpsc::Receiver<StoreOp>) {
                             stored,
                             refused,
                             confirm,
+                            origin,
                             inflight,
                         });
                     }
@@ -248,6 +265,7 @@ fn store_thread(store: Arc<Store>, rx: mpsc::Receiver<StoreOp>) {
                     queues: w.queues,
                     persist: true,
                     confirm: w.confirm,
+                    origin: w.origin,
                     inflight: w.inflight,
                 });
                 continue;

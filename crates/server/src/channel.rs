@@ -667,6 +667,7 @@ impl Channel {
                         channel: self.id,
                         seq,
                     }),
+                    origin: Some((ctx.outbox.clone(), self.id)),
                     inflight: self.store_inflight.clone(),
                 });
             }
