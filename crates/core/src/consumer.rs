@@ -43,8 +43,6 @@ pub enum ConnEvent {
     Confirm { channel: u16, seq: u64 },
     /// The store could not take publish `seq` of this channel.
     Nack { channel: u16, seq: u64 },
-    /// Close this channel with this error (a failed disk write without confirms).
-    ChannelError { channel: u16, error: AmqpError },
 }
 
 #[derive(Debug)]

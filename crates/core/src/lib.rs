@@ -27,7 +27,7 @@ pub mod vhost;
 pub use broker::{Broker, Limits};
 pub use consumer::{ChannelLimit, ConnEvent, ConnectionId, Consumer, Delivery, Outbox};
 pub use definitions::{Definitions, DefinitionsError};
-pub use durable::{ConfirmTicket, Durability, StoreOp};
+pub use durable::{ConfirmTicket, Durability};
 pub use error::{AmqpError, Result};
 pub use exchange::{Binding, Destination, Exchange, ExchangeKind};
 pub use message::Message;

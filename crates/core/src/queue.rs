@@ -21,7 +21,7 @@ use warren_store::{Location, MsgId, QueueId};
 
 use crate::arguments::{Overflow, QueueArgs};
 use crate::consumer::{ConnEvent, ConnectionId, Consumer, Delivery, NoCredit};
-use crate::durable::{decode_message, Durability, StoreOp};
+use crate::durable::{decode_message, Durability};
 use crate::error::{AmqpError, Result};
 use crate::message::Message;
 
@@ -347,8 +347,8 @@ impl Queue {
         true
     }
 
-    /// Would a publish be refused right now (reject-publish and full)? The store thread asks
-    /// before writing, so a refused message costs no disk I/O.
+    /// Would a publish be refused right now (reject-publish and full)? Asked before writing
+    /// to the store, so a refused message costs no disk I/O.
     pub fn refuses(&self, size: u64) -> bool {
         if self.args.overflow == Overflow::DropHead {
             return false;
@@ -357,8 +357,8 @@ impl Queue {
         self.is_full(&st, size)
     }
 
-    /// Enqueues a message the store has made durable (called by the store thread after fsync).
-    /// Returns false if the queue refused it (then it is acked in the store at once).
+    /// Enqueues a message appended to the store (durable with the next sync). Returns false if
+    /// the queue refused it (then it is acked in the store at once).
     pub fn publish_stored(
         self: &Arc<Self>,
         message: Arc<Message>,
@@ -408,10 +408,7 @@ impl Queue {
     /// Tells the store a message of this queue is settled for good.
     pub fn ack_stored(&self, id: MsgId) {
         if let Some((d, qid)) = &self.store {
-            d.submit(StoreOp::Ack {
-                queue: *qid,
-                msg: id,
-            });
+            d.ack(*qid, &[id]);
         }
     }
 
@@ -653,10 +650,7 @@ impl Queue {
             .collect();
         drop(st);
         if let (Some((d, qid)), false) = (&self.store, ids.is_empty()) {
-            d.submit(StoreOp::AckMany {
-                queue: *qid,
-                msgs: ids,
-            });
+            d.ack(*qid, &ids);
         }
         n
     }
@@ -688,7 +682,7 @@ impl Queue {
         }
         drop(st);
         if let Some((d, qid)) = &self.store {
-            d.submit(StoreOp::DeleteQueue { queue: *qid });
+            d.delete_queue(*qid);
         }
         Ok(n)
     }

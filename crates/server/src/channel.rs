@@ -10,7 +10,6 @@
 //!   acks are coalesced into one `multiple` ack per batch of frames.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -21,7 +20,7 @@ use warren_amqp::{
 };
 use warren_core::{
     generate_consumer_tag, AmqpError, Broker, ChannelLimit, ConfirmTicket, ConnectionId, Consumer,
-    Exchange, Message, Outbox, Queue, Result, StoreOp, VHost,
+    Exchange, Message, Outbox, Queue, Result, VHost,
 };
 
 /// Class id of `basic`, the only class with content.
@@ -116,8 +115,11 @@ pub struct Channel {
     /// Publish sequence numbers to ack at the end of this batch: (first, last).
     /// Publisher confirms not yet written, in publish order.
     confirms: VecDeque<(u64, Confirm)>,
-    /// Publishes of this channel still with the store thread.
-    store_inflight: Arc<AtomicUsize>,
+    /// Reused list of store queue ids for one publish.
+    store_ids: Vec<warren_store::QueueId>,
+    /// A persistent message could not be written and this channel is not in confirm mode:
+    /// the connection closes the channel with an error (see `take_store_failure`).
+    store_failed: bool,
     tx: Option<Vec<TxOp>>,
     last_queue: Option<ShortStr>,
 }
@@ -136,7 +138,8 @@ impl Channel {
             confirm: false,
             next_publish_seq: 1,
             confirms: VecDeque::new(),
-            store_inflight: Arc::new(AtomicUsize::new(0)),
+            store_ids: Vec::new(),
+            store_failed: false,
             tx: None,
             last_queue: None,
         }
@@ -446,7 +449,10 @@ impl Channel {
                             exchange,
                             message,
                             mandatory,
-                        } => self.route(ctx, &exchange, message, mandatory),
+                        } => {
+                            self.route(ctx, &exchange, message, mandatory);
+                            self.check_store_failure()?;
+                        }
                         TxOp::Settle {
                             tag,
                             multiple,
@@ -598,6 +604,17 @@ impl Channel {
             return Ok(());
         }
         self.route(ctx, &exchange, message, p.method.mandatory);
+        self.check_store_failure()
+    }
+
+    /// A persistent message this channel published could not be written and no nack could
+    /// tell the publisher: the connection is closed (541) rather than lose it silently.
+    fn check_store_failure(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.store_failed) {
+            return Err(AmqpError::internal_error(
+                "a persistent message could not be written to disk (disk full or failing); see the broker log",
+            ));
+        }
         Ok(())
     }
 
@@ -616,19 +633,44 @@ impl Channel {
             &mut scratch,
         );
         let routed = scratch.len();
-        // Persistent messages for durable queues go to disk first; so does anything else for
-        // a durable queue while this channel has messages there, to keep the channel's order.
-        let persist = message.is_persistent();
-        let mut stored: Vec<Arc<Queue>> = Vec::new();
-        let via_store = persist || self.store_inflight.load(Ordering::Acquire) > 0;
+        let seq = self.confirm.then(|| {
+            let seq = self.next_publish_seq;
+            self.next_publish_seq += 1;
+            seq
+        });
+        // Persistent messages for durable queues are appended to the store (once, whatever
+        // the number of queues) and enqueued at once; only their confirm waits for the fsync.
+        let durability = ctx.broker.durability().filter(|_| message.is_persistent());
         let mut rejected = false;
-        for q in scratch.drain(..) {
-            if via_store && q.store_id().is_some() {
-                stored.push(q);
-            } else {
-                rejected |= !q.publish(message.clone());
+        let mut stored_ids = std::mem::take(&mut self.store_ids);
+        stored_ids.clear();
+        for q in scratch.iter() {
+            match (durability, q.store_id()) {
+                (Some(_), Some(id)) if !q.refuses(message.body.len() as u64) => stored_ids.push(id),
+                (Some(_), Some(_)) => rejected = true,
+                _ => rejected |= !q.publish(message.clone()),
             }
         }
+        let mut await_sync = false;
+        if let (Some(d), false) = (durability, stored_ids.is_empty()) {
+            match d.append(&message, &stored_ids) {
+                Ok((id, loc)) => {
+                    await_sync = true;
+                    for q in scratch.iter().filter(|q| q.store_id().is_some()) {
+                        rejected |= !q.publish_stored(message.clone(), id, loc);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("could not store a persistent message: {e}");
+                    if seq.is_none() {
+                        self.store_failed = true;
+                    }
+                    rejected = true;
+                }
+            }
+        }
+        self.store_ids = stored_ids;
+        scratch.clear();
         *ctx.scratch = scratch;
         if routed == 0 && mandatory {
             self.reply(
@@ -642,44 +684,28 @@ impl Channel {
             );
             write_content(ctx, self.id, &message);
         }
-        let seq = self.confirm.then(|| {
-            let seq = self.next_publish_seq;
-            self.next_publish_seq += 1;
-            seq
-        });
-        match (stored.is_empty(), ctx.broker.durability()) {
-            (false, Some(d)) => {
-                self.store_inflight.fetch_add(1, Ordering::AcqRel);
-                if let Some(seq) = seq {
-                    let st = if rejected {
-                        Confirm::WaitingNack
-                    } else {
-                        Confirm::Waiting
-                    };
-                    self.confirms.push_back((seq, st));
-                }
-                d.submit(StoreOp::Publish {
-                    message,
-                    queues: stored,
-                    persist,
-                    confirm: seq.map(|seq| ConfirmTicket {
-                        outbox: ctx.outbox.clone(),
-                        channel: self.id,
-                        seq,
-                    }),
-                    origin: Some((ctx.outbox.clone(), self.id)),
-                    inflight: self.store_inflight.clone(),
+        let Some(seq) = seq else { return };
+        match (await_sync, durability) {
+            (true, Some(d)) => {
+                let st = if rejected {
+                    Confirm::WaitingNack
+                } else {
+                    Confirm::Waiting
+                };
+                self.confirms.push_back((seq, st));
+                d.confirm_after_sync(ConfirmTicket {
+                    outbox: ctx.outbox.clone(),
+                    channel: self.id,
+                    seq,
                 });
             }
             _ => {
-                if let Some(seq) = seq {
-                    let st = if rejected {
-                        Confirm::Nack
-                    } else {
-                        Confirm::Ack
-                    };
-                    self.confirms.push_back((seq, st));
-                }
+                let st = if rejected {
+                    Confirm::Nack
+                } else {
+                    Confirm::Ack
+                };
+                self.confirms.push_back((seq, st));
             }
         }
     }

@@ -746,17 +746,6 @@ impl Connection {
             ConnEvent::Nack { channel, seq } => {
                 self.on_store_confirm(channel, |ch| ch.store_refused(seq))
             }
-            ConnEvent::ChannelError { channel, error } => {
-                if error.is_hard() {
-                    self.close_connection(error, PUBLISH_IDS);
-                } else if self
-                    .channels
-                    .get(&channel)
-                    .is_some_and(|c| c.state == ChannelState::Open)
-                {
-                    self.close_channel(channel, error, PUBLISH_IDS);
-                }
-            }
         }
     }
 

@@ -184,6 +184,29 @@ fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// What one sync must fsync, taken under the lock and done outside it.
+#[derive(Default)]
+struct SyncPlan {
+    segments: Vec<File>,
+    dirs: Vec<PathBuf>,
+    journal: Option<File>,
+}
+
+impl SyncPlan {
+    fn run(self) -> Result<(), (&'static str, io::Error)> {
+        for f in &self.segments {
+            f.sync_data().map_err(|e| ("fsync of a segment", e))?;
+        }
+        for d in &self.dirs {
+            fsync_dir(d).map_err(|e| ("fsync of a directory", e))?;
+        }
+        if let Some(j) = &self.journal {
+            j.sync_data().map_err(|e| ("fsync of the journal", e))?;
+        }
+        Ok(())
+    }
+}
+
 /// What the reader side shares with the writer.
 struct Shared {
     seg_dir: PathBuf,
@@ -512,6 +535,50 @@ impl Inner {
             }
         }
         Ok(())
+    }
+
+    /// First half of [`Store::sync`], under the lock: hands every buffered byte to the OS and
+    /// takes what must be fsynced. The fsyncs themselves run without the lock, so appends and
+    /// acks from other threads never wait for the disk.
+    fn begin_sync(&mut self) -> Result<SyncPlan, StoreError> {
+        self.seg_write_out()?;
+        self.jnl_write_out()?;
+        let mut plan = SyncPlan::default();
+        if self.opts.fsync {
+            plan.segments = std::mem::take(&mut self.unsynced);
+            if self.seg.dirty {
+                match self.seg.file.try_clone() {
+                    Ok(f) => plan.segments.push(f),
+                    Err(e) => return Err(self.poison("duplicating a segment handle", e)),
+                }
+            }
+            if self.dir_dirty {
+                plan.dirs = vec![self.shared.seg_dir.clone(), self.jnl_dir.clone()];
+            }
+            if self.jnl.dirty {
+                match self.jnl.file.try_clone() {
+                    Ok(f) => plan.journal = Some(f),
+                    Err(e) => return Err(self.poison("duplicating the journal handle", e)),
+                }
+            }
+        }
+        self.unsynced.clear();
+        self.seg.dirty = false;
+        self.dir_dirty = false;
+        self.jnl.dirty = false;
+        Ok(plan)
+    }
+
+    /// Last part of [`Store::sync`], under the lock again: compaction when the journal grew.
+    fn finish_sync(&mut self) {
+        let total = self.jnl_old_bytes + self.jnl.len();
+        if total > self.compact_at {
+            // The batch is durable already; a failed compaction only postpones the next one.
+            if let Err(e) = self.compact() {
+                tracing::warn!(error = %e, "store: journal compaction failed");
+                self.compact_at = total + self.opts.journal_compact_bytes;
+            }
+        }
     }
 
     /// Writes the live state into a fresh journal file and deletes the older ones.
@@ -1016,9 +1083,18 @@ impl Store {
     /// The group commit point: writes out and fsyncs everything so far (segments first, then
     /// the journal). When it returns `Ok`, every earlier operation is durable.
     pub fn sync(&self) -> Result<(), StoreError> {
-        let mut g = self.inner.lock();
-        g.check()?;
-        g.sync()
+        let plan = {
+            let mut g = self.inner.lock();
+            g.check()?;
+            g.begin_sync()?
+        };
+        // Without the lock: segments first, then directories, then the journal, so a synced
+        // Publish record never points at unsynced bytes.
+        if let Err((what, e)) = plan.run() {
+            return Err(self.inner.lock().poison(what, e));
+        }
+        self.inner.lock().finish_sync();
+        Ok(())
     }
 
     /// Reads a message back and checks its CRC. Works for records not yet synced too.

@@ -360,3 +360,40 @@ async fn persistent_messages_survive_a_restart_and_transient_ones_do_not() {
         .unwrap();
     assert_eq!(m.delivery.data, b"both");
 }
+
+#[tokio::test]
+async fn a_persistent_message_is_visible_to_the_next_method_on_its_channel() {
+    // kombu's SimpleQueue publishes to a durable queue and gets at once, without confirms:
+    // the message must be there, as with RabbitMQ (only the confirm waits for the fsync).
+    let dir = tempfile::tempdir().unwrap();
+    let b = BrokerProcess::start(dir.path());
+    let conn = within(Connection::connect(
+        &b.url(),
+        ConnectionProperties::default(),
+    ))
+    .await
+    .unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    within(ch.queue_declare("visible", durable, FieldTable::default()))
+        .await
+        .unwrap();
+    for i in 0..20u8 {
+        within(ch.basic_publish(
+            "",
+            "visible",
+            BasicPublishOptions::default(),
+            &[i],
+            lapin::BasicProperties::default().with_delivery_mode(2),
+        ))
+        .await
+        .unwrap();
+        let m = within(ch.basic_get("visible", BasicGetOptions { no_ack: true }))
+            .await
+            .unwrap();
+        assert_eq!(m.map(|m| m.delivery.data.clone()), Some(vec![i]));
+    }
+}
