@@ -59,12 +59,21 @@ fn client_properties(name: &str) -> Result<FieldTable> {
     );
     t.insert(ShortStr::from_static("platform"), s("Rust"));
     t.insert(ShortStr::from_static("connection_name"), s(name));
-    t.insert(ShortStr::from_static("capabilities"), FieldValue::Table(caps));
+    t.insert(
+        ShortStr::from_static("capabilities"),
+        FieldValue::Table(caps),
+    );
     Ok(t)
 }
 
 /// A broker-initiated close as an error.
-pub fn close_error(what: &str, code: u16, text: &str, class_id: u16, method_id: u16) -> anyhow::Error {
+pub fn close_error(
+    what: &str,
+    code: u16,
+    text: &str,
+    class_id: u16,
+    method_id: u16,
+) -> anyhow::Error {
     let during = warren_amqp::method_name(class_id, method_id)
         .map(|m| format!(" (after {m})"))
         .unwrap_or_default();
@@ -91,7 +100,11 @@ impl Conn {
             wbuf: BytesMut::with_capacity(4096),
         };
         c.stream.write_all(&PROTOCOL_HEADER).await?;
-        let start = match c.next_method(0).await.context("waiting for connection.start")? {
+        let start = match c
+            .next_method(0)
+            .await
+            .context("waiting for connection.start")?
+        {
             Method::ConnectionStart(s) => s,
             m => bail!("expected connection.start, got {}", m.name()),
         };
@@ -114,7 +127,11 @@ impl Conn {
             }),
         )
         .await?;
-        let tune = match c.next_method(0).await.context("waiting for connection.tune")? {
+        let tune = match c
+            .next_method(0)
+            .await
+            .context("waiting for connection.tune")?
+        {
             Method::ConnectionTune(t) => t,
             m => bail!("expected connection.tune, got {}", m.name()),
         };
@@ -139,7 +156,11 @@ impl Conn {
             }),
         )
         .await?;
-        match c.next_method(0).await.context("waiting for connection.open-ok")? {
+        match c
+            .next_method(0)
+            .await
+            .context("waiting for connection.open-ok")?
+        {
             Method::ConnectionOpenOk => {}
             m => bail!("expected connection.open-ok, got {}", m.name()),
         }
@@ -177,7 +198,10 @@ impl Conn {
     pub async fn next_method(&mut self, channel: u16) -> Result<Method> {
         loop {
             match self.next_frame().await? {
-                Frame::Method { method, channel: ch } => match method {
+                Frame::Method {
+                    method,
+                    channel: ch,
+                } => match method {
                     Method::ConnectionClose(c) => {
                         let _ = self.send(0, &Method::ConnectionCloseOk).await;
                         return Err(close_error(

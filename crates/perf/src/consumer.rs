@@ -144,10 +144,9 @@ impl Scanner {
                     self.ts = 0;
                 }
                 1 => {
-                    if other_method(&f[7..total - 1])? {
-                        self.cancelled = true;
-                        self.done = true;
-                    }
+                    let cancelled = other_method(&f[7..total - 1])?;
+                    self.cancelled |= cancelled;
+                    self.done |= cancelled;
                 }
                 // Content header: class, weight, body size.
                 2 if size >= 12 => {
@@ -162,8 +161,7 @@ impl Scanner {
                     if self.first_body {
                         self.first_body = false;
                         if size >= 8 {
-                            self.ts =
-                                u64::from_le_bytes(f[7..15].try_into().unwrap_or_default());
+                            self.ts = u64::from_le_bytes(f[7..15].try_into().unwrap_or_default());
                         }
                     }
                     self.remaining = self.remaining.saturating_sub(size as u64);
@@ -287,7 +285,9 @@ pub(crate) async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use warren_amqp::{encode_body_frames, encode_deliver_frame, encode_header_frame, RawProperties};
+    use warren_amqp::{
+        encode_body_frames, encode_deliver_frame, encode_header_frame, RawProperties,
+    };
 
     fn delivery(buf: &mut BytesMut, tag: u64, body: &[u8], frame_max: u32) {
         encode_deliver_frame(buf, 1, "ctag", tag, false, "", "q");
@@ -325,8 +325,10 @@ mod tests {
         assert_eq!(sc.acks.len(), 5 * 21);
         let mut acks = sc.acks.clone();
         for tag in 1..=5u64 {
-            let Some(warren_amqp::Frame::Method { method: Method::BasicAck(a), .. }) =
-                warren_amqp::decode_frame(&mut acks, 0).unwrap()
+            let Some(warren_amqp::Frame::Method {
+                method: Method::BasicAck(a),
+                ..
+            }) = warren_amqp::decode_frame(&mut acks, 0).unwrap()
             else {
                 panic!()
             };
@@ -349,8 +351,10 @@ mod tests {
         sc.final_ack();
         let mut acks = sc.acks.clone();
         let mut got = vec![];
-        while let Some(warren_amqp::Frame::Method { method: Method::BasicAck(a), .. }) =
-            warren_amqp::decode_frame(&mut acks, 0).unwrap()
+        while let Some(warren_amqp::Frame::Method {
+            method: Method::BasicAck(a),
+            ..
+        }) = warren_amqp::decode_frame(&mut acks, 0).unwrap()
         {
             got.push((a.delivery_tag, a.multiple));
         }

@@ -204,7 +204,9 @@ fn queue_names(a: &PerfArgs) -> Vec<String> {
     if a.queues <= 1 {
         vec![a.queue.clone()]
     } else {
-        (0..a.queues).map(|i| format!("{}-{}", a.queue, i)).collect()
+        (0..a.queues)
+            .map(|i| format!("{}-{}", a.queue, i))
+            .collect()
     }
 }
 
@@ -544,7 +546,11 @@ async fn progress(shared: Arc<Shared>) {
 pub fn main(args: PerfArgs) -> Result<()> {
     let threads = args
         .threads
-        .unwrap_or(if args.producers + args.consumers > 1 { 2 } else { 1 })
+        .unwrap_or(if args.producers + args.consumers > 1 {
+            2
+        } else {
+            1
+        })
         .max(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -590,6 +596,13 @@ mod tests {
             ..ok
         };
         assert!(validate(&none).is_err());
-        assert_eq!(queue_names(&PerfArgs { queues: 3, queue: "q".into(), ..PerfArgs::default() }), ["q-0", "q-1", "q-2"]);
+        assert_eq!(
+            queue_names(&PerfArgs {
+                queues: 3,
+                queue: "q".into(),
+                ..PerfArgs::default()
+            }),
+            ["q-0", "q-1", "q-2"]
+        );
     }
 }

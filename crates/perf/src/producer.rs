@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use warren_amqp::{
     encode_body_frames, encode_header_frame, encode_method_frame, BasicProperties, BasicPublish,
-    Method, ConfirmSelect, FRAME_END,
+    ConfirmSelect, Method, FRAME_END,
 };
 
 use crate::conn::{other_method, short, Conn, CHANNEL};
@@ -105,7 +105,7 @@ impl ConfirmTracker {
 
     pub fn published(&mut self, n: u64, ts_ns: u64) {
         let ts = ts_ns.max(1);
-        self.pending.extend(std::iter::repeat(ts).take(n as usize));
+        self.pending.extend((0..n).map(|_| ts));
         self.unsettled += n as usize;
     }
 
@@ -415,8 +415,10 @@ mod tests {
         let off = off.unwrap();
         t[off..off + 8].copy_from_slice(&42u64.to_le_bytes());
         let mut b = BytesMut::from(&t[..]);
-        let Some(Frame::Method { method: Method::BasicPublish(p), .. }) =
-            decode_frame(&mut b, 0).unwrap()
+        let Some(Frame::Method {
+            method: Method::BasicPublish(p),
+            ..
+        }) = decode_frame(&mut b, 0).unwrap()
         else {
             panic!()
         };
@@ -489,6 +491,9 @@ mod tests {
             }),
         );
         let err = process_input(&mut b, &mut None).unwrap_err().to_string();
-        assert!(err.contains("404") && err.contains("basic.publish"), "{err}");
+        assert!(
+            err.contains("404") && err.contains("basic.publish"),
+            "{err}"
+        );
     }
 }

@@ -104,7 +104,11 @@ impl Report {
             "RESULT label={} sent={} sent_rate={} confirmed={} nacked={} received={} recv_rate={} \
              recv_secs={:.3} enq_rate={} lat_p50_us={} lat_p99_us={} lat_p999_us={} lat_max_us={} \
              confirm_p50_us={} confirm_p99_us={}",
-            if self.label.is_empty() { "-" } else { &self.label },
+            if self.label.is_empty() {
+                "-"
+            } else {
+                &self.label
+            },
             self.sent,
             num(self.sent_rate),
             self.confirmed,

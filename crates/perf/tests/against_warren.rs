@@ -40,7 +40,14 @@ async fn confirms_and_manual_acks_count_every_message() {
     let lat = report.latency.as_ref().expect("latencies");
     assert_eq!(lat.count, 2000);
     assert!(lat.p50_us <= lat.p99_us && lat.p99_us <= lat.p999_us);
-    assert_eq!(report.confirm_latency.as_ref().expect("confirm latencies").count, 2000);
+    assert_eq!(
+        report
+            .confirm_latency
+            .as_ref()
+            .expect("confirm latencies")
+            .count,
+        2000
+    );
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("JSON report");
     assert_eq!(json["sent"], 2000);
     assert_eq!(json["confirmed"], 2000);
@@ -48,7 +55,12 @@ async fn confirms_and_manual_acks_count_every_message() {
     assert!(json["latency"]["p999_us"].is_u64());
     assert!(json["recv_rate"].is_f64());
     let line = report.result_line();
-    assert!(line.starts_with("RESULT ") && line.contains(" sent=2000 ") && line.contains(" received=2000 "), "{line}");
+    assert!(
+        line.starts_with("RESULT ")
+            && line.contains(" sent=2000 ")
+            && line.contains(" received=2000 "),
+        "{line}"
+    );
     // The queue was deleted at the end: a predeclared run finds none.
     let err = run(PerfArgs {
         pmessages: 1,
@@ -137,6 +149,9 @@ async fn errors_are_reported() {
     })
     .await
     .unwrap_err();
-    assert!(format!("{err:#}").contains("403") || format!("{err:#}").contains("closed"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("403") || format!("{err:#}").contains("closed"),
+        "{err:#}"
+    );
     srv.stop().await;
 }
