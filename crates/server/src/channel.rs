@@ -150,6 +150,11 @@ impl Channel {
         self.pending.is_some()
     }
 
+    /// Is a publish past its content header, waiting for body frames?
+    pub fn expects_body(&self) -> bool {
+        self.pending.as_ref().is_some_and(|p| p.header.is_some())
+    }
+
     fn reply(&self, ctx: &mut Ctx<'_>, m: &Method) {
         encode_method_frame(ctx.out, self.id, m);
     }
@@ -770,7 +775,7 @@ impl Channel {
     ) -> Result<()> {
         if let Some(ops) = self.tx.as_mut() {
             // Checked now, applied on commit.
-            if !(multiple && tag == 0) && !self.unacked.iter().any(|u| u.tag == tag) {
+            if (!multiple || tag != 0) && !self.unacked.iter().any(|u| u.tag == tag) {
                 return Err(AmqpError::precondition_failed(format!(
                     "unknown delivery tag {tag}"
                 )));

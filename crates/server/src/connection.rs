@@ -298,7 +298,10 @@ impl Connection {
     }
 
     fn process_frames(&mut self, rbuf: &mut BytesMut) {
-        let frame_max = self.frame_max;
+        // RabbitMQ tolerates a frame of frame_max payload bytes (overhead not counted): so do we.
+        let frame_max = self
+            .frame_max
+            .saturating_add(warren_amqp::FRAME_OVERHEAD as u32);
         loop {
             if matches!(self.state, State::Closed | State::Draining) {
                 rbuf.clear();
@@ -472,7 +475,11 @@ impl Connection {
 
     fn on_open_frame(&mut self, frame: Frame) {
         match frame {
-            Frame::Heartbeat { .. } => {}
+            Frame::Heartbeat { channel: 0 } => {}
+            Frame::Heartbeat { .. } => self.close_connection(
+                AmqpError::unexpected_frame("heartbeat frame on a channel other than 0"),
+                (0, 0),
+            ),
             Frame::Method { channel: 0, method } => self.on_connection_method(method),
             Frame::Method { channel, method } => self.on_channel_method(channel, method),
             Frame::Header { channel, header } => {
@@ -509,8 +516,9 @@ impl Connection {
                     self.close_connection(AmqpError::not_allowed("new secret was refused"), ids);
                 }
             }
-            m => self.close_connection(
-                AmqpError::command_invalid(format!("{} is not allowed on channel 0", m.name())),
+            // As RabbitMQ: anything but a connection method on channel 0 is a channel error.
+            _ => self.close_connection(
+                AmqpError::channel_error("unexpected method in connection state running"),
                 ids,
             ),
         }
@@ -577,12 +585,12 @@ impl Connection {
             _ => {}
         }
         if ch.expects_content() {
-            return self.close_connection(
-                AmqpError::unexpected_frame(
-                    "expected content header for class 60, got non content header frame instead",
-                ),
-                ids,
-            );
+            let text = if ch.expects_body() {
+                "expected content body, got non content body frame instead"
+            } else {
+                "expected content header for class 60, got non content header frame instead"
+            };
+            return self.close_connection(AmqpError::unexpected_frame(text), PUBLISH_IDS);
         }
         self.with_ctx_ids(channel, ids, |ch, ctx| ch.handle(ctx, method));
     }
@@ -593,9 +601,10 @@ impl Connection {
         f: impl FnOnce(&mut Channel, &mut Ctx<'_>) -> Result<(), AmqpError>,
     ) {
         match self.channels.get(&channel).map(|c| &c.state) {
+            // Content for a channel that was never opened (channel 0 included): as RabbitMQ.
             None => self.close_connection(
-                AmqpError::channel_error("expected 'channel.open'"),
-                PUBLISH_IDS,
+                AmqpError::unexpected_frame("expected method frame, got non method frame instead"),
+                (0, 0),
             ),
             Some(ChannelState::Closing) => {}
             Some(ChannelState::Open) => self.with_ctx_ids(channel, PUBLISH_IDS, f),

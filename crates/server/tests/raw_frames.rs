@@ -1015,7 +1015,6 @@ async fn shutdown_sends_connection_forced_to_open_connections() {
 /// sees a non-method frame first and answers 505 UNEXPECTED_FRAME ("expected method frame, got
 /// non method frame instead"); Warren answers 504 CHANNEL_ERROR ("expected 'channel.open'").
 #[tokio::test]
-#[ignore = "Warren: 504 CHANNEL_ERROR; RabbitMQ: 505 UNEXPECTED_FRAME"]
 async fn content_frames_on_a_channel_never_opened_are_unexpected_frame() {
     assert_connection_error(rc::UNEXPECTED_FRAME, |mut c| async move {
         let mut f = BytesMut::new();
@@ -1033,7 +1032,6 @@ async fn content_frames_on_a_channel_never_opened_are_unexpected_frame() {
 
 /// A content header on channel 0: RabbitMQ 505 UNEXPECTED_FRAME; Warren 504 CHANNEL_ERROR.
 #[tokio::test]
-#[ignore = "Warren: 504 CHANNEL_ERROR; RabbitMQ: 505 UNEXPECTED_FRAME"]
 async fn content_header_on_channel_zero_is_unexpected_frame() {
     assert_connection_error(rc::UNEXPECTED_FRAME, |mut c| async move {
         let mut f = BytesMut::new();
@@ -1047,7 +1045,6 @@ async fn content_header_on_channel_zero_is_unexpected_frame() {
 /// A channel-class method on channel 0: RabbitMQ 504 CHANNEL_ERROR ("unexpected method in
 /// connection state running"); Warren 503 COMMAND_INVALID.
 #[tokio::test]
-#[ignore = "Warren: 503 COMMAND_INVALID; RabbitMQ: 504 CHANNEL_ERROR"]
 async fn queue_method_on_channel_zero_is_channel_error() {
     let close = assert_connection_error(rc::CHANNEL_ERROR, |mut c| async move {
         c.send(
@@ -1067,7 +1064,6 @@ async fn queue_method_on_channel_zero_is_channel_error() {
 
 /// A heartbeat frame on a channel other than 0: RabbitMQ 505 UNEXPECTED_FRAME; Warren ignores it.
 #[tokio::test]
-#[ignore = "Warren accepts heartbeats on any channel; RabbitMQ: 505 UNEXPECTED_FRAME"]
 async fn heartbeat_on_a_nonzero_channel_is_unexpected_frame() {
     assert_connection_error(rc::UNEXPECTED_FRAME, |mut c| async move {
         c.write(&raw_frame(8, 1, b"", FRAME_END)).await;
@@ -1080,7 +1076,6 @@ async fn heartbeat_on_a_nonzero_channel_is_unexpected_frame() {
 /// payload of exactly frame_max) and only refuses beyond that; Warren refuses 501 as soon as
 /// payload + 8 > frame_max.
 #[tokio::test]
-#[ignore = "Warren: 501 for payload == frame_max; RabbitMQ tolerates up to payload == frame_max"]
 async fn frame_payload_of_exactly_frame_max_is_tolerated() {
     let t = target().await;
     let mut c = Raw::open(t.addr).await;
@@ -1119,7 +1114,7 @@ async fn frame_payload_of_exactly_frame_max_is_tolerated() {
 /// `warren_amqp::FRAME_MIN_SIZE`); Warren refuses below 8192 with 530 (newer RabbitMQ releases
 /// raised their minimum to 8192).
 #[tokio::test]
-#[ignore = "Warren: 530 for tune-ok frame_max 4096; RabbitMQ 3.10 accepts it"]
+#[ignore = "Warren follows issue 2 (and RabbitMQ 4): frame_max below 8192 is refused with 530; RabbitMQ 3.10 accepts 4096"]
 async fn tune_ok_frame_max_4096_is_accepted() {
     let t = target().await;
     let mut c = Raw::open_with(t.addr, Some(warren_amqp::FRAME_MIN_SIZE), None).await;
@@ -1130,7 +1125,6 @@ async fn tune_ok_frame_max_4096_is_accepted() {
 /// got non content body frame instead" and reports basic.publish (60, 40) as the failing method;
 /// Warren says "expected content header ..." and reports the method that arrived.
 #[tokio::test]
-#[ignore = "Warren: reply text names the content header and class/method of the intruding method"]
 async fn method_while_body_expected_reports_like_rabbitmq() {
     let close = assert_connection_error(rc::UNEXPECTED_FRAME, |mut c| async move {
         let mut f = publish_frames(1, "", "nowhere", b"", 0);
