@@ -168,6 +168,7 @@ impl Conn {
             Method::ChannelOpenOk => {}
             m => bail!("expected channel.open-ok, got {}", m.name()),
         }
+        tracing::debug!(name, frame_max, "connected to {}", uri.authority());
         Ok(c)
     }
 
@@ -223,7 +224,10 @@ impl Conn {
                         ));
                     }
                     Method::ConnectionBlocked(b) => {
-                        tracing::warn!("connection blocked by the broker: {}", b.reason);
+                        eprintln!(
+                            "warren perf: connection blocked by the broker: {}",
+                            b.reason
+                        );
                     }
                     Method::ConnectionUnblocked => {}
                     m if ch == channel => return Ok(m),
@@ -325,7 +329,10 @@ pub fn other_method(payload: &[u8]) -> Result<bool> {
             c.method_id,
         )),
         Method::ConnectionBlocked(b) => {
-            tracing::warn!("connection blocked by the broker: {}", b.reason);
+            eprintln!(
+                "warren perf: connection blocked by the broker: {}",
+                b.reason
+            );
             Ok(false)
         }
         Method::BasicCancel(_) => Ok(true),

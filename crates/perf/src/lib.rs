@@ -374,9 +374,12 @@ pub async fn run(a: PerfArgs) -> Result<Report> {
         .map(|(conn, cfg)| tokio::spawn(producer::run(conn, cfg, shared.clone(), stop_rx.clone())))
         .collect();
     let progress = (!a.quiet).then(|| tokio::spawn(progress(shared.clone())));
+    // Seconds after t0 of a Ctrl-C (0 = none).
+    let interrupted = Arc::new(AtomicU64::new(0));
     let stopper = {
         let stop_tx = stop_tx.clone();
         let duration = a.duration;
+        let interrupted = interrupted.clone();
         tokio::spawn(async move {
             let deadline = async {
                 if duration > 0.0 {
@@ -392,6 +395,7 @@ pub async fn run(a: PerfArgs) -> Result<Report> {
                         std::future::pending::<()>().await;
                     }
                     eprintln!("interrupted: stopping");
+                    interrupted.store(t0.elapsed().as_nanos().max(1) as u64, Ordering::SeqCst);
                 }
             }
             let _ = stop_tx.send(true);
@@ -489,13 +493,18 @@ pub async fn run(a: PerfArgs) -> Result<Report> {
         return Err(e);
     }
 
+    // A timed run lasts its duration, or until Ctrl-C.
+    let run_secs = match interrupted.load(Ordering::SeqCst) {
+        0 => a.duration,
+        ns => (ns as f64 / 1e9).min(a.duration),
+    };
     let sent_secs = if a.duration > 0.0 {
-        a.duration
+        run_secs
     } else {
         prod_elapsed
     };
     let recv_secs = if a.duration > 0.0 {
-        a.duration
+        run_secs
     } else {
         last_msg.map_or(f64::NAN, |t| (t - t0).as_secs_f64())
     };
