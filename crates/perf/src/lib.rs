@@ -551,7 +551,7 @@ async fn progress(shared: Arc<Shared>) {
 
 /// `warren perf`: runs the load on a tokio runtime of its own and prints the
 /// report: text + the `RESULT ...` line on stdout, or with `--json` one JSON
-/// object on stdout (and the text on stderr). Call it outside a runtime.
+/// object on stdout (and the text on stderr).
 pub fn main(args: PerfArgs) -> Result<()> {
     let threads = args
         .threads
@@ -561,12 +561,23 @@ pub fn main(args: PerfArgs) -> Result<()> {
             1
         })
         .max(1);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()?;
     let json = args.json;
-    let report = rt.block_on(run(args))?;
+    let go = move || -> Result<Report> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?;
+        rt.block_on(run(args))
+    };
+    let report = if tokio::runtime::Handle::try_current().is_ok() {
+        // Called from inside a runtime: a runtime may be neither blocked on
+        // nor dropped there, so ours lives on a thread of its own.
+        std::thread::spawn(go)
+            .join()
+            .map_err(|_| anyhow::anyhow!("the perf thread panicked"))??
+    } else {
+        go()?
+    };
     if json {
         eprint!("{}", report.text());
         eprintln!("{}", report.result_line());

@@ -155,3 +155,18 @@ async fn errors_are_reported() {
     );
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn main_works_from_inside_a_runtime() {
+    let srv = server().await;
+    let a = PerfArgs {
+        pmessages: 500,
+        json: true,
+        threads: Some(1),
+        ..args(srv.addr, "perf-main")
+    };
+    // `main` blocks: run it off the async workers, as a sync caller would
+    // from inside `Runtime::block_on`.
+    tokio::task::block_in_place(|| warren_perf::main(a)).expect("main");
+    srv.stop().await;
+}
