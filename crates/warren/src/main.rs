@@ -41,6 +41,8 @@ enum Command {
         #[arg(long, env = "WARREN_CONFIG", value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Load generator for any AMQP 0-9-1 broker (PerfTest-like): rates and latency percentiles.
+    Perf(warren_perf::PerfArgs),
     /// Export or import definitions (vhosts, durable exchanges, queues, bindings) in RabbitMQ's
     /// JSON format. Works on the data directory: run it while the broker is stopped.
     Definitions {
@@ -142,6 +144,7 @@ fn main() -> anyhow::Result<()> {
                 .block_on(run_server(settings))
         }
         Command::Definitions { action, data_dir } => definitions_command(action, data_dir),
+        Command::Perf(args) => warren_perf::main(args),
     }
 }
 
