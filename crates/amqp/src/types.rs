@@ -6,6 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use bytestring::ByteString;
 
 use crate::error::{DecodeError, MAX_NESTING_DEPTH};
 use crate::wire;
@@ -18,7 +19,7 @@ use crate::wire;
 /// (fast, at most 255 bytes) UTF-8 check instead of using an unchecked cast;
 /// it never fails.
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ShortStr(Bytes);
+pub struct ShortStr(ByteString);
 
 impl ShortStr {
     /// Maximum length in bytes.
@@ -33,7 +34,7 @@ impl ShortStr {
             s.len() <= Self::MAX_LEN,
             "short string longer than 255 bytes"
         );
-        ShortStr(Bytes::from_static(s.as_bytes()))
+        ShortStr(ByteString::from_static(s))
     }
 
     /// Wraps bytes after checking length (<= 255) and UTF-8 (zero-copy).
@@ -41,22 +42,21 @@ impl ShortStr {
         if bytes.len() > Self::MAX_LEN {
             return Err(DecodeError::ShortStrTooLong);
         }
-        if std::str::from_utf8(&bytes).is_err() {
-            return Err(DecodeError::InvalidUtf8);
-        }
-        Ok(ShortStr(bytes))
+        // Validated once here; `as_str` is then free (ByteString keeps the proof).
+        ByteString::try_from(bytes)
+            .map(ShortStr)
+            .map_err(|_| DecodeError::InvalidUtf8)
     }
 
     /// The string.
     #[inline]
     pub fn as_str(&self) -> &str {
-        // Every constructor validated the bytes, so this never takes the `Err` arm.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        &self.0
     }
 
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        self.0.as_bytes()
     }
 
     #[inline]
@@ -71,7 +71,7 @@ impl ShortStr {
 
     #[inline]
     pub fn into_bytes(self) -> Bytes {
-        self.0
+        self.0.into_bytes()
     }
 }
 
@@ -81,7 +81,7 @@ impl TryFrom<String> for ShortStr {
         if s.len() > Self::MAX_LEN {
             return Err(DecodeError::ShortStrTooLong);
         }
-        Ok(ShortStr(Bytes::from(s)))
+        Ok(ShortStr(ByteString::from(s)))
     }
 }
 
@@ -91,7 +91,7 @@ impl TryFrom<&str> for ShortStr {
         if s.len() > Self::MAX_LEN {
             return Err(DecodeError::ShortStrTooLong);
         }
-        Ok(ShortStr(Bytes::copy_from_slice(s.as_bytes())))
+        Ok(ShortStr(ByteString::from(s)))
     }
 }
 

@@ -4,11 +4,11 @@
 //! shaped for its type, so routing a message never scans all bindings except for headers
 //! exchanges, whose rule needs every binding's arguments anyway.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+use rustc_hash::FxHashMap as HashMap;
 use warren_amqp::{FieldTable, RawProperties, ShortStr};
 
 use crate::headers::headers_match;

@@ -8,7 +8,7 @@
 //!
 //! The empty string is a key (and a pattern) of zero words, as in RabbitMQ.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// A set of (pattern, value) pairs that answers "which values match this routing key".
 #[derive(Debug)]
@@ -28,7 +28,7 @@ struct Node<T> {
 impl<T> Default for Node<T> {
     fn default() -> Self {
         Node {
-            words: HashMap::new(),
+            words: HashMap::default(),
             star: None,
             hash: None,
             values: Vec::new(),

@@ -3,11 +3,11 @@
 //! Lock order (never taken the other way round): the exchange map, then one exchange's bindings,
 //! then one queue's state. Routing reads the first two and releases them before it enqueues.
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 use rand::Rng;
+use rustc_hash::FxHashMap as HashMap;
 use warren_amqp::{ExchangeDeclare, FieldTable, FieldValue, QueueDeclare, RawProperties, ShortStr};
 
 use crate::arguments::QueueArgs;
@@ -100,7 +100,7 @@ impl VHost {
             name,
             durability,
             exchanges: RwLock::new(exchanges),
-            queues: RwLock::new(HashMap::new()),
+            queues: RwLock::new(HashMap::default()),
         }
     }
 

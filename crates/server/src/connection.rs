@@ -6,7 +6,7 @@
 //! from queues (its outbox), room in its writer, and the heartbeat timer. After each wake-up it
 //! hands everything it encoded to the writer at once, so many frames go out in one syscall.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,7 +128,7 @@ pub async fn serve_connection(
         mechanism: String::new(),
         user: None,
         vhost: None,
-        channels: HashMap::new(),
+        channels: HashMap::default(),
         confirm_dirty: Vec::new(),
         scratch: Vec::new(),
         last_recv: now,
