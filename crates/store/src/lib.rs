@@ -48,6 +48,12 @@
 //!   synced: losing those acks in a crash can only lose messages that were acked anyway).
 //!   A `Publish` whose segment file is missing at recovery was therefore fully acked: skipped.
 //! - Segment files that no live message references at open are deleted (orphans).
+//! - A segment record never starts at or past offset `u32::MAX` (the writer rolls over first,
+//!   whatever [`StoreOptions::segment_size`] says): the in-memory index keeps offsets as `u32`
+//!   (larger ones found in old journals go to a side table).
+//! - The in-memory index costs about 16 bytes per live message: a chunked deque of 16-byte slots
+//!   addressed by `id - base` (ids grow in append order), with side tables for messages held by
+//!   several queues and for old stragglers below a mostly acked front (see `index.rs`).
 //! - Damage is reported, never fatal: a damaged journal record followed by valid ones is skipped
 //!   and counted (`warn`, with file and offset); damage at the end of a file is a torn tail and is
 //!   truncated (`warn`). A damaged segment record makes [`Store::read`] return
@@ -70,6 +76,7 @@
 //! takes the writer lock when the record is still in the write buffer.
 
 mod codec;
+mod index;
 mod store;
 
 use std::collections::HashMap;
@@ -134,6 +141,9 @@ pub enum StoreError {
     /// The payload does not fit a record (`u32` length).
     #[error("message of {0} bytes is too large for the store")]
     TooLarge(u64),
+    /// [`Store::read_msg`] was given an id that is not live (never stored, or acked/purged).
+    #[error("unknown message id {0}")]
+    UnknownMessage(MsgId),
 }
 
 /// What [`Store::open`] found on disk.

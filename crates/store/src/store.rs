@@ -14,6 +14,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use crate::codec::{self, Rec, HEADER};
+use crate::index::{MsgIndex, FAR};
 use crate::{Location, MsgId, QueueId, Recovered, StoreError, StoreOptions};
 
 /// Segment bytes are buffered up to this much before they go to the OS.
@@ -44,65 +45,7 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
-
-/// The queues still holding a message (no allocation for the common single-queue case).
-#[derive(Debug, Clone)]
-enum Refs {
-    One(QueueId),
-    Many(Vec<QueueId>),
-}
-
-impl Refs {
-    fn from_slice(q: &[QueueId]) -> Refs {
-        match q {
-            [one] => Refs::One(*one),
-            _ => Refs::Many(q.to_vec()),
-        }
-    }
-    fn as_slice(&self) -> &[QueueId] {
-        match self {
-            Refs::One(q) => std::slice::from_ref(q),
-            Refs::Many(v) => v,
-        }
-    }
-    fn is_empty(&self) -> bool {
-        self.as_slice().is_empty()
-    }
-    /// Removes `q`; true if it was there.
-    fn remove(&mut self, q: QueueId) -> bool {
-        match self {
-            Refs::One(x) if *x == q => {
-                *self = Refs::Many(Vec::new());
-                true
-            }
-            Refs::One(_) => false,
-            Refs::Many(v) => match v.iter().position(|&x| x == q) {
-                Some(i) => {
-                    v.swap_remove(i);
-                    true
-                }
-                None => false,
-            },
-        }
-    }
-    fn retain(&mut self, mut keep: impl FnMut(QueueId) -> bool) {
-        match self {
-            Refs::One(q) => {
-                if !keep(*q) {
-                    *self = Refs::Many(Vec::new());
-                }
-            }
-            Refs::Many(v) => v.retain(|&q| keep(q)),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Entry {
-    loc: Location,
-    refs: Refs,
-}
+pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 #[derive(Debug)]
 struct QueueInfo {
@@ -259,7 +202,7 @@ struct Inner {
     next_queue: QueueId,
     names: HashMap<String, QueueId>,
     queues: IdMap<QueueId, QueueInfo>,
-    messages: IdMap<MsgId, Entry>,
+    messages: MsgIndex,
     /// Live (queue, message) references per segment.
     seg_refs: IdMap<u32, u64>,
     /// Sizes of closed segments still on disk.
@@ -343,7 +286,11 @@ impl Inner {
         }
         // Everything that can fail comes first: an error leaves no trace.
         let rec = HEADER as u64 + u64::from(len);
-        if self.seg.len() > 0 && self.seg.len() + rec > self.opts.segment_size {
+        // A record never starts at or past `u32::MAX` within a segment (the index keeps
+        // offsets as `u32`): roll over first, whatever `segment_size` says.
+        if self.seg.len() > 0
+            && (self.seg.len() + rec > self.opts.segment_size || self.seg.len() >= u64::from(FAR))
+        {
             self.roll()?;
         }
         if !self.seg.buf.is_empty() && self.seg.buf.len() as u64 + rec > SEG_BUF as u64 {
@@ -378,13 +325,7 @@ impl Inner {
         self.next_msg += 1;
         codec::put_publish(&mut self.jnl.buf, msg, loc, &self.scratch);
         *self.seg_refs.entry(self.seg_no).or_insert(0) += self.scratch.len() as u64;
-        self.messages.insert(
-            msg,
-            Entry {
-                loc,
-                refs: Refs::from_slice(&self.scratch),
-            },
-        );
+        self.messages.insert(msg, loc, &self.scratch);
         Ok((msg, loc))
     }
 
@@ -446,16 +387,9 @@ impl Inner {
         let start = codec::ack_begin(&mut self.jnl.buf, queue);
         let mut n = 0u32;
         for &m in msgs {
-            let Some(e) = self.messages.get_mut(&m) else {
+            let Some(seg) = self.messages.remove_ref(m, queue) else {
                 continue;
             };
-            if !e.refs.remove(queue) {
-                continue;
-            }
-            let seg = e.loc.segment;
-            if e.refs.is_empty() {
-                self.messages.remove(&m);
-            }
             codec::ack_push(&mut self.jnl.buf, m);
             n += 1;
             self.release(seg, 1);
@@ -470,11 +404,12 @@ impl Inner {
         }
         // O(live messages): purges and deletions are rare next to publishes and acks.
         let mut released: IdMap<u32, u64> = IdMap::default();
-        self.messages.retain(|_, e| {
-            if e.refs.remove(queue) {
-                *released.entry(e.loc.segment).or_insert(0) += 1;
+        self.messages.retain(|_, loc, qs| {
+            if let Some(i) = qs.iter().position(|&q| q == queue) {
+                qs.swap_remove(i);
+                *released.entry(loc.segment).or_insert(0) += 1;
             }
-            !e.refs.is_empty()
+            true
         });
         for (seg, n) in released {
             self.release(seg, n);
@@ -650,12 +585,8 @@ impl Inner {
         for (id, info) in qs {
             codec::put_queue_name(&mut buf, *id, &info.name);
         }
-        let mut ids: Vec<MsgId> = self.messages.keys().copied().collect();
-        ids.sort_unstable();
-        for id in ids {
-            if let Some(e) = self.messages.get(&id) {
-                codec::put_publish(&mut buf, id, e.loc, e.refs.as_slice());
-            }
+        for (id, loc, qs) in self.messages.iter() {
+            codec::put_publish(&mut buf, id, loc, qs);
             if buf.len() >= JNL_BUF {
                 file.write_all_at(&buf, off)?;
                 off += buf.len() as u64;
@@ -668,6 +599,15 @@ impl Inner {
             file.sync_data()?;
         }
         Ok((file, off))
+    }
+
+    /// Hands the write buffer to the OS if it still holds (part of) the record at `loc`.
+    fn flush_for(&mut self, loc: Location) -> Result<(), StoreError> {
+        let end = loc.offset + (HEADER + loc.len as usize) as u64;
+        if self.seg_no == loc.segment && end > self.seg.written {
+            self.seg_write_out()?;
+        }
+        Ok(())
     }
 
     fn disk_usage(&self) -> u64 {
@@ -694,7 +634,8 @@ impl std::fmt::Debug for Store {
 #[derive(Default)]
 struct Replay {
     names: IdMap<QueueId, (String, bool)>,
-    messages: IdMap<MsgId, Entry>,
+    messages: MsgIndex,
+    scratch: Vec<QueueId>,
     /// A Purge/QueueDeleted removed the queue from every message with a smaller id.
     purged_below: IdMap<QueueId, MsgId>,
     next_msg: MsgId,
@@ -710,23 +651,20 @@ impl Replay {
                 self.next_queue = self.next_queue.max(queue.saturating_add(1));
             }
             Rec::Publish { msg, loc, queues } => {
-                let refs = if queues.len() == 1 {
-                    Refs::One(queues.iter().next().unwrap_or_default())
-                } else {
-                    Refs::Many(queues.iter().collect())
-                };
-                self.messages.insert(msg, Entry { loc, refs });
+                self.scratch.clear();
+                self.scratch.reserve(queues.len());
+                self.scratch.extend(queues.iter());
+                if self.scratch.len() > 1 {
+                    self.scratch.sort_unstable();
+                    self.scratch.dedup();
+                }
+                self.messages.insert(msg, loc, &self.scratch);
                 self.next_msg = self.next_msg.max(msg.saturating_add(1));
                 self.next_segment = self.next_segment.max(loc.segment.saturating_add(1));
             }
             Rec::Ack { queue, msgs } => {
                 for m in msgs.iter() {
-                    if let Some(e) = self.messages.get_mut(&m) {
-                        e.refs.remove(queue);
-                        if e.refs.is_empty() {
-                            self.messages.remove(&m);
-                        }
-                    }
+                    self.messages.remove_ref(m, queue);
                 }
             }
             Rec::Purge { queue } => {
@@ -846,8 +784,8 @@ impl Store {
             .collect();
         let mut unknown_queue = 0usize;
         let mut messages = std::mem::take(&mut st.messages);
-        messages.retain(|&id, e| {
-            e.refs.retain(|q| {
+        messages.retain(|id, loc, qs| {
+            qs.retain(|&q| {
                 let purged = st.purged_below.get(&q).is_some_and(|&below| id < below);
                 let known = st.names.contains_key(&q);
                 if !known && !purged {
@@ -856,25 +794,21 @@ impl Store {
                 known && !purged
             });
             if !alias.is_empty() {
-                let mut qs: Vec<QueueId> = e
-                    .refs
-                    .as_slice()
-                    .iter()
-                    .map(|q| alias.get(q).copied().unwrap_or(*q))
-                    .collect();
+                for q in qs.iter_mut() {
+                    *q = alias.get(q).copied().unwrap_or(*q);
+                }
                 qs.sort_unstable();
                 qs.dedup();
-                e.refs = Refs::from_slice(&qs);
             }
-            if e.refs.is_empty() {
+            if qs.is_empty() {
                 return false;
             }
-            match seg_files.get(&e.loc.segment) {
+            match seg_files.get(&loc.segment) {
                 None => {
                     rec.missing_segment_records += 1;
                     false
                 }
-                Some(&size) if e.loc.offset + HEADER as u64 + u64::from(e.loc.len) > size => {
+                Some(&size) if loc.offset + HEADER as u64 + u64::from(loc.len) > size => {
                     rec.lost_bodies += 1;
                     false
                 }
@@ -902,8 +836,8 @@ impl Store {
 
         // 3. Reference counts; delete segments nobody references.
         let mut seg_refs: IdMap<u32, u64> = IdMap::default();
-        for e in messages.values() {
-            *seg_refs.entry(e.loc.segment).or_insert(0) += e.refs.as_slice().len() as u64;
+        for (_, loc, qs) in messages.iter() {
+            *seg_refs.entry(loc.segment).or_insert(0) += qs.len() as u64;
         }
         let mut seg_sizes: IdMap<u32, u64> = IdMap::default();
         for (&n, &size) in &seg_files {
@@ -919,19 +853,12 @@ impl Store {
         }
 
         // 4. The recovered view, in publish (= id) order.
-        let mut ids: Vec<MsgId> = messages.keys().copied().collect();
-        ids.sort_unstable();
-        for id in &ids {
-            if let Some(e) = messages.get(id) {
-                rec.messages += 1;
-                rec.bytes += u64::from(e.loc.len);
-                for q in e.refs.as_slice() {
-                    if let Some((name, _)) = st.names.get(q) {
-                        rec.queues
-                            .entry(name.clone())
-                            .or_default()
-                            .push((*id, e.loc));
-                    }
+        for (id, loc, qs) in messages.iter() {
+            rec.messages += 1;
+            rec.bytes += u64::from(loc.len);
+            for q in qs {
+                if let Some((name, _)) = st.names.get(q) {
+                    rec.queues.entry(name.clone()).or_default().push((id, loc));
                 }
             }
         }
@@ -939,8 +866,8 @@ impl Store {
 
         // 5. Writer state: a fresh segment, a compacted journal.
         let used: std::collections::HashSet<QueueId> = messages
-            .values()
-            .flat_map(|e| e.refs.as_slice().iter().copied())
+            .iter()
+            .flat_map(|(_, _, qs)| qs.iter().copied())
             .collect();
         let mut names = HashMap::new();
         let mut queues: IdMap<QueueId, QueueInfo> = IdMap::default();
@@ -1099,16 +1026,47 @@ impl Store {
 
     /// Reads a message back and checks its CRC. Works for records not yet synced too.
     pub fn read(&self, loc: Location) -> Result<Bytes, StoreError> {
-        let total = HEADER + loc.len as usize;
-        let end = loc.offset + total as u64;
+        let end = loc.offset + (HEADER + loc.len as usize) as u64;
         if loc.segment == self.shared.cur_seg.load(Ordering::SeqCst)
             && end > self.shared.flushed.load(Ordering::SeqCst)
         {
-            let mut g = self.inner.lock();
-            if g.seg_no == loc.segment && end > g.seg.written {
-                g.seg_write_out()?;
-            }
+            self.inner.lock().flush_for(loc)?;
         }
+        self.read_flushed(loc)
+    }
+
+    /// Reads live message `id` back (like [`Store::read`] of its location): the index lookup
+    /// (and, if the record is still in the write buffer, handing it to the OS) happens under the
+    /// lock, the read itself without it. [`StoreError::UnknownMessage`] if `id` is not live
+    /// (never stored, or acked/purged by every queue, possibly while this read was going on).
+    pub fn read_msg(&self, id: MsgId) -> Result<Bytes, StoreError> {
+        let loc = {
+            let mut g = self.inner.lock();
+            let loc = g
+                .messages
+                .location(id)
+                .ok_or(StoreError::UnknownMessage(id))?;
+            g.flush_for(loc)?;
+            loc
+        };
+        self.read_flushed(loc).map_err(|e| {
+            // The last reference may have gone (and its segment with it) since the lookup.
+            if self.location(id).is_none() {
+                StoreError::UnknownMessage(id)
+            } else {
+                e
+            }
+        })
+    }
+
+    /// Where live message `id` is (`None` if it is not live).
+    pub fn location(&self, id: MsgId) -> Option<Location> {
+        self.inner.lock().messages.location(id)
+    }
+
+    /// The positional read of [`Store::read`], for a record already handed to the OS.
+    fn read_flushed(&self, loc: Location) -> Result<Bytes, StoreError> {
+        let total = HEADER + loc.len as usize;
         let file = self.shared.reader(loc.segment)?;
         let path = || seg_path(&self.shared.seg_dir, loc.segment);
         let mut buf = vec![0u8; total];

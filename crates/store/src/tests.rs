@@ -662,3 +662,95 @@ proptest! {
         prop_assert_eq!(files(&dir.path().join("segments"), ".seg").len(), 1);
     }
 }
+
+#[test]
+fn read_msg_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = Store::open(dir.path(), small(4096, 1 << 30)).unwrap();
+    let a = s.queue_id("/a");
+    let b = s.queue_id("/b");
+    let (m1, l1) = s.append(&[b"one"], &[a]).unwrap();
+    let (m2, l2) = s.append(&[b"two ", b"queues"], &[a, b]).unwrap();
+    // Still in the write buffer.
+    assert_eq!(&s.read_msg(m1).unwrap()[..], b"one");
+    assert_eq!(s.location(m1), Some(l1));
+    assert_eq!(s.location(m2), Some(l2));
+    s.sync().unwrap();
+    assert_eq!(&s.read_msg(m2).unwrap()[..], b"two queues");
+    s.ack(a, &[m1, m2]).unwrap();
+    assert!(matches!(s.read_msg(m1), Err(StoreError::UnknownMessage(id)) if id == m1));
+    assert_eq!(s.location(m1), None);
+    // Still held by /b.
+    assert_eq!(&s.read_msg(m2).unwrap()[..], b"two queues");
+    s.ack(b, &[m2]).unwrap();
+    assert!(matches!(s.read_msg(m2), Err(StoreError::UnknownMessage(_))));
+    assert!(matches!(
+        s.read_msg(12345),
+        Err(StoreError::UnknownMessage(12345))
+    ));
+    // Many messages across segments, some acked out of order, then after a reopen.
+    let bodies: Vec<Vec<u8>> = (0..50).map(|i| msg(i, 300)).collect();
+    let ids: Vec<MsgId> = bodies
+        .iter()
+        .map(|body| s.append(&[body], &[a]).unwrap().0)
+        .collect();
+    let acked: Vec<MsgId> = ids.iter().copied().filter(|id| id % 3 == 0).collect();
+    s.ack(a, &acked).unwrap();
+    s.sync().unwrap();
+    let check = |s: &Store| {
+        for (id, body) in ids.iter().zip(&bodies) {
+            match s.read_msg(*id) {
+                Ok(got) => {
+                    assert!(id % 3 != 0);
+                    assert_eq!(&got[..], &body[..]);
+                }
+                Err(StoreError::UnknownMessage(_)) => assert!(id % 3 == 0),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    check(&s);
+    drop(s);
+    let (s, rec) = Store::open(dir.path(), small(4096, 1 << 30)).unwrap();
+    assert_eq!(rec.messages, ids.len() - acked.len());
+    check(&s);
+}
+
+#[test]
+fn out_of_order_acks_leave_holes_then_reclaim() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = Store::open(dir.path(), small(2000, 1 << 30)).unwrap();
+    let q = s.queue_id("/q");
+    let ids: Vec<MsgId> = (0..40)
+        .map(|i| s.append(&[&msg(i, 100)], &[q]).unwrap().0)
+        .collect();
+    s.sync().unwrap();
+    let segs = files(&dir.path().join("segments"), ".seg").len();
+    assert!(segs >= 3, "{segs}");
+    // Ack the odd ones (holes), then the even ones from the back.
+    let odd: Vec<MsgId> = ids.iter().copied().skip(1).step_by(2).collect();
+    s.ack(q, &odd).unwrap();
+    assert_eq!(s.live_messages(), 20);
+    for id in ids.iter().step_by(2).rev().skip(1) {
+        s.ack(q, &[*id]).unwrap();
+        assert_eq!(
+            s.read_msg(*id).unwrap_err().to_string(),
+            format!("unknown message id {id}")
+        );
+    }
+    assert_eq!(s.live_messages(), 1);
+    let last = ids[38];
+    assert_eq!(&s.read_msg(last).unwrap()[..], &msg(38, 100)[..]);
+    // Only the segments holding the last one (and the one being written) are left.
+    s.sync().unwrap();
+    assert!(files(&dir.path().join("segments"), ".seg").len() <= 2);
+    s.ack(q, &[last]).unwrap();
+    assert_eq!(s.live_messages(), 0);
+    s.sync().unwrap();
+    drop(s);
+    let (s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(rec.messages, 0);
+    let (m, _) = s.append(&[b"after"], &[q]).unwrap();
+    assert!(m > last);
+    assert_eq!(&s.read_msg(m).unwrap()[..], b"after");
+}
