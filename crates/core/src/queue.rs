@@ -19,6 +19,8 @@ use parking_lot::Mutex;
 use warren_amqp::{FieldTable, ShortStr};
 use warren_store::{Location, MsgId, QueueId};
 
+const _: () = assert!(std::mem::size_of::<Ready>() == 32);
+
 use crate::arguments::{Overflow, QueueArgs};
 use crate::consumer::{ConnEvent, ConnectionId, Consumer, Delivery, NoCredit};
 use crate::durable::{decode_message, Durability};
@@ -57,16 +59,11 @@ struct QueueState {
     had_consumer: bool,
 }
 
-/// Where a ready message's content is. 16 bytes, so a queue of millions stays small.
-#[derive(Debug)]
-enum Body {
-    Mem(Arc<Message>),
-    Disk { segment: u32, offset: u32, len: u32 },
-}
-
+/// One ready message: 32 bytes, so a queue of millions stays small.
 #[derive(Debug)]
 struct Ready {
-    body: Body,
+    /// The message, or None when only its store id is kept (the store knows where it is).
+    body: Option<Arc<Message>>,
     /// The message's id in the store plus one (0: not stored).
     stored: u64,
     /// When the message expires, in ms since the Unix epoch (0: never).
@@ -196,7 +193,7 @@ impl Queue {
     }
 
     /// A queue entry for `message`, with its priority, size and expiry.
-    fn entry(&self, body: Body, message: &Message, stored: Option<MsgId>) -> Ready {
+    fn entry(&self, body: Option<Arc<Message>>, message: &Message, stored: Option<MsgId>) -> Ready {
         let priority = match self.args.max_priority {
             Some(max) => message.properties.priority().unwrap_or(0).min(max),
             None => 0,
@@ -340,7 +337,7 @@ impl Queue {
         if !self.admit(&mut st, message.body.len() as u64) {
             return false;
         }
-        let r = self.entry(Body::Mem(message.clone()), &message, None);
+        let r = self.entry(Some(message.clone()), &message, None);
         st.ready.push_back(r);
         self.dispatch_locked(&mut st);
         self.expire_head(&mut st);
@@ -359,12 +356,7 @@ impl Queue {
 
     /// Enqueues a message appended to the store (durable with the next sync). Returns false if
     /// the queue refused it (then it is acked in the store at once).
-    pub fn publish_stored(
-        self: &Arc<Self>,
-        message: Arc<Message>,
-        id: MsgId,
-        loc: Location,
-    ) -> bool {
+    pub fn publish_stored(self: &Arc<Self>, message: Arc<Message>, id: MsgId) -> bool {
         let mut st = self.state.lock();
         if st.deleted || !self.admit(&mut st, message.body.len() as u64) {
             let refused = !st.deleted;
@@ -372,11 +364,7 @@ impl Queue {
             self.ack_stored(id);
             return !refused;
         }
-        let body = if st.ready.len() < MEMORY_WINDOW {
-            Body::Mem(message.clone())
-        } else {
-            disk_body(loc).unwrap_or(Body::Mem(message.clone()))
-        };
+        let body = (st.ready.len() < MEMORY_WINDOW).then(|| message.clone());
         let r = self.entry(body, &message, Some(id));
         st.ready.push_back(r);
         self.dispatch_locked(&mut st);
@@ -389,13 +377,10 @@ impl Queue {
     pub fn recover(&self, entries: &[(MsgId, Location)]) {
         let mut st = self.state.lock();
         for (id, loc) in entries {
-            let Some(body) = disk_body(*loc) else {
-                continue;
-            };
             // Priority and TTL are in the body, which recovery does not read: recovered
             // messages keep their order, at the lowest level, without expiry.
             st.ready.push_back(Ready {
-                body,
+                body: None,
                 stored: stored_field(Some(*id)),
                 expires_at: 0,
                 size: loc.len,
@@ -417,27 +402,19 @@ impl Queue {
     fn materialize(&self, r: Ready) -> Option<(Arc<Message>, Option<MsgId>, bool)> {
         let id = stored_id(r.stored);
         let message = match r.body {
-            Body::Mem(m) => m,
-            Body::Disk {
-                segment,
-                offset,
-                len,
-            } => {
-                let loc = Location {
-                    segment,
-                    offset: u64::from(offset),
-                    len,
-                };
+            Some(m) => m,
+            None => {
                 let read = self
                     .store
                     .as_ref()
-                    .and_then(|(d, _)| d.store.read(loc).ok())
+                    .zip(id)
+                    .and_then(|((d, _), id)| d.store.read_msg(id).ok())
                     .and_then(decode_message);
                 match read {
                     Some(m) => Arc::new(m),
                     None => {
                         tracing::warn!(
-                            "{}: stored message {id:?} at {loc:?} is unreadable; dropped",
+                            "{}: stored message {id:?} is unreadable; dropped",
                             self.describe()
                         );
                         if let Some(id) = id {
@@ -505,7 +482,7 @@ impl Queue {
                 Err(ConnEvent::Deliver(d)) => {
                     // The connection is gone: keep the message, drop the consumer.
                     d.consumer.release_credit(1);
-                    let mut r = self.entry(Body::Mem(d.message.clone()), &d.message, d.stored);
+                    let mut r = self.entry(Some(d.message.clone()), &d.message, d.stored);
                     r.redelivered = d.redelivered;
                     r.expires_at = 0;
                     st.ready.push_front(r);
@@ -613,7 +590,7 @@ impl Queue {
                 // A requeued message keeps its priority; its TTL clock is not restarted
                 // (RabbitMQ keeps the original expiry; we do not track it per delivery, so it
                 // no longer expires once it has been delivered).
-                let mut r = self.entry(Body::Mem(message.clone()), &message, stored);
+                let mut r = self.entry(Some(message.clone()), &message, stored);
                 r.redelivered = true;
                 r.expires_at = 0;
                 st.ready.push_front(r);
@@ -631,7 +608,7 @@ impl Queue {
             st.unacked = st.unacked.saturating_sub(1);
         }
         if !st.deleted {
-            let mut r = self.entry(Body::Mem(d.message.clone()), &d.message, d.stored);
+            let mut r = self.entry(Some(d.message.clone()), &d.message, d.stored);
             r.redelivered = d.redelivered;
             r.expires_at = 0;
             st.ready.push_front(r);
@@ -686,13 +663,4 @@ impl Queue {
         }
         Ok(n)
     }
-}
-
-/// The compact form of a disk location; None if it does not fit (then the body stays in memory).
-fn disk_body(loc: Location) -> Option<Body> {
-    Some(Body::Disk {
-        segment: loc.segment,
-        offset: u32::try_from(loc.offset).ok()?,
-        len: loc.len,
-    })
 }

@@ -659,10 +659,10 @@ impl Channel {
         let mut await_sync = false;
         if let (Some(d), false) = (durability, stored_ids.is_empty()) {
             match d.append(&message, &stored_ids) {
-                Ok((id, loc)) => {
+                Ok((id, _)) => {
                     await_sync = true;
                     for q in scratch.iter().filter(|q| q.store_id().is_some()) {
-                        rejected |= !q.publish_stored(message.clone(), id, loc);
+                        rejected |= !q.publish_stored(message.clone(), id);
                     }
                 }
                 Err(e) => {

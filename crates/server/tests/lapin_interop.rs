@@ -808,22 +808,25 @@ async fn soft_errors_close_the_channel_with_rabbitmq_codes() {
     let server = start().await;
     let conn = connect(&server).await;
 
+    // a publish has no reply: the 404 comes as a channel.close, seen through on_error
     let ch = channel(&conn).await;
-    let e = within(ch.basic_publish(
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = std::sync::Mutex::new(Some(tx));
+    ch.on_error(move |e| {
+        if let Some(tx) = tx.lock().unwrap().take() {
+            let _ = tx.send(e);
+        }
+    });
+    within(ch.basic_publish(
         "no-such-exchange",
         "k",
         BasicPublishOptions::default(),
         b"x",
         BasicProperties::default(),
     ))
-    .await;
-    // the publish itself is async: the error shows on the next synchronous call
-    if e.is_ok() {
-        let e = within(ch.queue_declare("", QueueDeclareOptions::default(), FieldTable::default()))
-            .await
-            .unwrap_err();
-        assert_eq!(code(e), 404);
-    }
+    .await
+    .unwrap();
+    assert_eq!(code(within(rx).await.unwrap()), 404);
 
     let ch = channel(&conn).await;
     let e = within(ch.basic_consume(
