@@ -35,6 +35,13 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Time we wait for the client to close its socket after our close-ok.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time between a client's connection.close and our close-ok. RabbitMQ answers only after
+/// its channel processes have stopped, a few milliseconds later, and some clients depend on
+/// that: aiormq's close path races its own reader when close-ok comes back at once (its
+/// `test_connection_close_during_publish_drain` and `test_closing_waiter_cancellation`
+/// fail against an instant close-ok and pass with this delay). Closing a connection is
+/// never on a hot path, so we keep RabbitMQ's ordering rather than the fastest answer.
+const CLOSE_OK_DELAY: Duration = Duration::from_millis(5);
 /// Smallest frame_max a client may ask for.
 const FRAME_MIN: u32 = 8192;
 /// Outbox events taken per wake-up before writing (keeps latency bounded under load).
@@ -54,6 +61,8 @@ enum State {
     /// (the spec gives that job to the side that receives close-ok); we discard what still
     /// arrives until it does, or until [`DRAIN_TIMEOUT`].
     Draining,
+    /// The client's connection.close was handled; close-ok goes out at the deadline.
+    CloseOkPending,
     /// Done: flush and drop the socket.
     Closed,
 }
@@ -255,7 +264,11 @@ impl Connection {
                     }
                 }
                 _ = async { sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => {
-                    if self.state != State::Open {
+                    if self.state == State::CloseOkPending {
+                        self.send(0, &Method::ConnectionCloseOk);
+                        self.state = State::Draining;
+                        self.deadline = Some(Instant::now() + DRAIN_TIMEOUT);
+                    } else if self.state != State::Open {
                         debug!(peer = %self.peer, "handshake or close timed out");
                         break;
                     }
@@ -303,7 +316,10 @@ impl Connection {
             .frame_max
             .saturating_add(warren_amqp::FRAME_OVERHEAD as u32);
         loop {
-            if matches!(self.state, State::Closed | State::Draining) {
+            if matches!(
+                self.state,
+                State::Closed | State::Draining | State::CloseOkPending
+            ) {
                 rbuf.clear();
                 return;
             }
@@ -340,7 +356,7 @@ impl Connection {
                 } => self.answer_close(),
                 _ => {}
             },
-            State::Draining | State::Closed => {}
+            State::Draining | State::CloseOkPending | State::Closed => {}
         }
     }
 
@@ -654,9 +670,8 @@ impl Connection {
 
     /// Answers the client's connection.close and waits for it to hang up.
     fn answer_close(&mut self) {
-        self.send(0, &Method::ConnectionCloseOk);
-        self.state = State::Draining;
-        self.deadline = Some(Instant::now() + DRAIN_TIMEOUT);
+        self.state = State::CloseOkPending;
+        self.deadline = Some(Instant::now() + CLOSE_OK_DELAY);
     }
 
     /// A soft error: the channel's work is undone and it waits for channel.close-ok.
@@ -680,7 +695,10 @@ impl Connection {
     /// A hard error (or shutdown): every channel is undone, connection.close goes out, and we
     /// wait a little for close-ok.
     fn close_connection(&mut self, e: AmqpError, ids: (u16, u16)) {
-        if matches!(self.state, State::Closing | State::Draining | State::Closed) {
+        if matches!(
+            self.state,
+            State::Closing | State::Draining | State::CloseOkPending | State::Closed
+        ) {
             return;
         }
         if e.code != rc::CONNECTION_FORCED {
