@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{amqp_url, start, within};
+use common::{amqp_url, next_channel_error, start, within};
 use lapin::options::*;
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable};
@@ -112,6 +112,7 @@ async fn an_invalid_expiration_closes_the_channel_with_406() {
     declare(&ch, "bad-exp", FieldTable::default())
         .await
         .unwrap();
+    let rx = next_channel_error(&ch);
     within(ch.basic_publish(
         "",
         "bad-exp",
@@ -121,8 +122,10 @@ async fn an_invalid_expiration_closes_the_channel_with_406() {
     ))
     .await
     .unwrap();
-    let e = declare(&ch, "bad-exp", FieldTable::default()).await;
-    assert_eq!(e, Err(406));
+    match within(rx).await.unwrap() {
+        lapin::Error::ProtocolError(e) => assert_eq!(e.get_id(), 406),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -33,3 +33,16 @@ pub async fn within<T>(f: impl Future<Output = T>) -> T {
         .await
         .expect("timed out waiting for the broker")
 }
+
+/// The next error lapin reports on `ch` (a channel.close from the broker after a method that
+/// has no reply, such as basic.publish or basic.ack).
+pub fn next_channel_error(ch: &lapin::Channel) -> tokio::sync::oneshot::Receiver<lapin::Error> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = std::sync::Mutex::new(Some(tx));
+    ch.on_error(move |e| {
+        if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+            let _ = tx.send(e);
+        }
+    });
+    rx
+}
