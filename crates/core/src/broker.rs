@@ -69,7 +69,7 @@ impl Broker {
         map.entry(name.to_string())
             .or_insert_with(|| {
                 let n = ShortStr::try_from(name).unwrap_or_else(|_| ShortStr::from_static("/"));
-                Arc::new(VHost::new(n, self.durability.clone()))
+                VHost::new(n, self.durability.clone())
             })
             .clone()
     }

@@ -14,6 +14,7 @@
 pub mod arguments;
 pub mod broker;
 pub mod consumer;
+pub mod deadletter;
 pub mod definitions;
 pub mod durable;
 pub mod error;

@@ -13,9 +13,9 @@
 //!   read back when it reaches the head.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use warren_amqp::{FieldTable, ShortStr};
 use warren_store::{Location, MsgId, QueueId};
 
@@ -23,9 +23,11 @@ const _: () = assert!(std::mem::size_of::<Ready>() == 32);
 
 use crate::arguments::{Overflow, QueueArgs};
 use crate::consumer::{ConnEvent, ConnectionId, Consumer, Delivery, NoCredit};
+use crate::deadletter::{dead_letter, Reason};
 use crate::durable::{decode_message, Durability};
 use crate::error::{AmqpError, Result};
 use crate::message::Message;
+use crate::vhost::VHost;
 
 /// Ready messages of a durable queue kept with their bodies in memory; the rest wait on disk.
 pub const MEMORY_WINDOW: usize = 4096;
@@ -43,6 +45,8 @@ pub struct Queue {
     pub args: QueueArgs,
     /// Set for durable queues when the broker has a message store.
     store: Option<(Arc<Durability>, QueueId)>,
+    /// The vhost, for dead-lettering.
+    vhost_ref: Weak<VHost>,
     state: Mutex<QueueState>,
 }
 
@@ -57,6 +61,42 @@ struct QueueState {
     deleted: bool,
     /// An auto-delete queue is deleted when its last consumer goes, once it has had one.
     had_consumer: bool,
+    /// Messages to dead-letter once the lock is released (see [`Locked`]).
+    dead: Vec<(Ready, Reason)>,
+}
+
+/// The queue's lock, which dead-letters what the locked section dropped once it is released
+/// (dead-lettering publishes to other queues, maybe this one: never under this lock).
+struct Locked<'a> {
+    queue: &'a Queue,
+    guard: Option<MutexGuard<'a, QueueState>>,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = QueueState;
+    fn deref(&self) -> &QueueState {
+        self.guard.as_ref().expect("held until drop")
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut QueueState {
+        self.guard.as_mut().expect("held until drop")
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let dead = self
+            .guard
+            .as_mut()
+            .map(|g| std::mem::take(&mut g.dead))
+            .unwrap_or_default();
+        self.guard = None;
+        if !dead.is_empty() {
+            self.queue.flush_dead(dead);
+        }
+    }
 }
 
 /// One ready message: 32 bytes, so a queue of millions stays small.
@@ -188,6 +228,7 @@ impl Queue {
             arguments,
             args,
             store: None,
+            vhost_ref: Weak::new(),
             state: Mutex::new(state),
         }
     }
@@ -240,9 +281,7 @@ impl Queue {
                 // x-max-length 0 or a single message above x-max-length-bytes
                 return false;
             };
-            if let Some(id) = stored_id(old.stored) {
-                self.ack_stored(id);
-            }
+            self.discard(st, old, Reason::MaxLen);
         }
         true
     }
@@ -261,9 +300,7 @@ impl Queue {
                 return;
             }
             if let Some(old) = st.ready.pop_front() {
-                if let Some(id) = stored_id(old.stored) {
-                    self.ack_stored(id);
-                }
+                self.discard(st, old, Reason::Expired);
             }
         }
     }
@@ -277,6 +314,56 @@ impl Queue {
             }
         }
         self
+    }
+
+    /// Attaches the queue to its vhost (dead-lettering routes through it).
+    pub fn with_vhost(mut self, vhost: Weak<VHost>) -> Queue {
+        self.vhost_ref = vhost;
+        self
+    }
+
+    fn lock(&self) -> Locked<'_> {
+        Locked {
+            queue: self,
+            guard: Some(self.state.lock()),
+        }
+    }
+
+    /// A message leaves the queue for good: to the dead-letter exchange if there is one
+    /// (after the lock is released), else acked in the store.
+    fn discard(&self, st: &mut QueueState, r: Ready, reason: Reason) {
+        if self.args.dead_letter_exchange.is_some() {
+            st.dead.push((r, reason));
+        } else if let Some(id) = stored_id(r.stored) {
+            self.ack_stored(id);
+        }
+    }
+
+    fn flush_dead(&self, dead: Vec<(Ready, Reason)>) {
+        let vhost = self.vhost_ref.upgrade();
+        for (r, reason) in dead {
+            let Some((message, stored, _)) = self.materialize(r) else {
+                continue;
+            };
+            if let Some(v) = &vhost {
+                dead_letter(v, self, &message, reason);
+            }
+            if let Some(id) = stored {
+                self.ack_stored(id);
+            }
+        }
+    }
+
+    /// Rejected deliveries (nack/reject without requeue): settled, and dead-lettered if the
+    /// queue has a dead-letter exchange.
+    pub fn reject(self: &Arc<Self>, settled: &[(Arc<Message>, Option<MsgId>)]) {
+        let mut st = self.lock();
+        st.unacked = st.unacked.saturating_sub(settled.len());
+        for (message, stored) in settled {
+            let r = self.entry(Some(message.clone()), message, *stored);
+            self.discard(&mut st, r, Reason::Rejected);
+        }
+        self.dispatch_locked(&mut st);
     }
 
     /// The queue's id in the message store, if its persistent messages are stored.
@@ -303,38 +390,39 @@ impl Queue {
     }
 
     pub fn message_count(&self) -> u32 {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         self.expire_head(&mut st);
         st.ready.len() as u32
     }
 
     pub fn consumer_count(&self) -> u32 {
-        self.state.lock().consumers.len() as u32
+        self.lock().consumers.len() as u32
     }
 
     pub fn unacked_count(&self) -> u32 {
-        self.state.lock().unacked as u32
+        self.lock().unacked as u32
     }
 
     /// (ready, consumers) in one lock.
     pub fn counts(&self) -> (u32, u32) {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         self.expire_head(&mut st);
         (st.ready.len() as u32, st.consumers.len() as u32)
     }
 
     pub fn is_deleted(&self) -> bool {
-        self.state.lock().deleted
+        self.lock().deleted
     }
 
     /// Enqueues a message that is not (to be) stored, and delivers what consumers have credit
     /// for. Returns false if the queue refused it (full, with x-overflow reject-publish).
     pub fn publish(self: &Arc<Self>, message: Arc<Message>) -> bool {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         if st.deleted {
             return true;
         }
         if !self.admit(&mut st, message.body.len() as u64) {
+            self.refused(&mut st, &message);
             return false;
         }
         let r = self.entry(Some(message.clone()), &message, None);
@@ -344,22 +432,39 @@ impl Queue {
         true
     }
 
+    /// A message the full queue refused: with reject-publish-dlx it is dead-lettered.
+    fn refused(&self, st: &mut QueueState, message: &Arc<Message>) {
+        if self.args.overflow == Overflow::RejectPublishDlx {
+            let r = self.entry(Some(message.clone()), message, None);
+            self.discard(st, r, Reason::MaxLen);
+        }
+    }
+
+    /// The channel found this queue full (reject-publish) before storing a message for it.
+    pub fn refuse(&self, message: &Arc<Message>) {
+        let mut st = self.lock();
+        self.refused(&mut st, message);
+    }
+
     /// Would a publish be refused right now (reject-publish and full)? Asked before writing
     /// to the store, so a refused message costs no disk I/O.
     pub fn refuses(&self, size: u64) -> bool {
         if self.args.overflow == Overflow::DropHead {
             return false;
         }
-        let st = self.state.lock();
+        let st = self.lock();
         self.is_full(&st, size)
     }
 
     /// Enqueues a message appended to the store (durable with the next sync). Returns false if
     /// the queue refused it (then it is acked in the store at once).
     pub fn publish_stored(self: &Arc<Self>, message: Arc<Message>, id: MsgId) -> bool {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         if st.deleted || !self.admit(&mut st, message.body.len() as u64) {
             let refused = !st.deleted;
+            if refused {
+                self.refused(&mut st, &message);
+            }
             drop(st);
             self.ack_stored(id);
             return !refused;
@@ -375,7 +480,7 @@ impl Queue {
     /// Puts back messages recovered from the store at start-up (bodies stay on disk). They
     /// may have been delivered before the restart, so they are flagged redelivered.
     pub fn recover(&self, entries: &[(MsgId, Location)]) {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         for (id, loc) in entries {
             // Priority and TTL are in the body, which recovery does not read: recovered
             // messages keep their order, at the lowest level, without expiry.
@@ -430,7 +535,7 @@ impl Queue {
 
     /// Delivers ready messages to consumers with credit; call after credit came back.
     pub fn dispatch(self: &Arc<Self>) {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         self.dispatch_locked(&mut st);
     }
 
@@ -497,7 +602,7 @@ impl Queue {
     /// Adds a consumer. Refuses if an exclusive consumer holds the queue, or if `consumer` wants
     /// exclusivity and others are there (403, as RabbitMQ).
     pub fn consume(self: &Arc<Self>, consumer: Arc<Consumer>) -> Result<()> {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         if st.deleted {
             return Err(AmqpError::not_found(format!(
                 "no queue '{}' in vhost '{}'",
@@ -520,7 +625,7 @@ impl Queue {
     /// Removes a consumer. Returns true if the queue is auto-delete and just lost its last
     /// consumer: the caller (the vhost) then deletes it.
     pub fn cancel(&self, consumer: &Arc<Consumer>) -> bool {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         let before = st.consumers.len();
         st.consumers.retain(|c| !Arc::ptr_eq(c, consumer));
         if st.consumers.len() != before {
@@ -531,7 +636,7 @@ impl Queue {
 
     /// `basic.get`: takes the head message, if any. With `no_ack` it is settled at once.
     pub fn get(&self, no_ack: bool) -> Option<Got> {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         loop {
             self.expire_head(&mut st);
             let ready = st.ready.pop_front()?;
@@ -558,7 +663,7 @@ impl Queue {
         if let Some(id) = stored {
             self.ack_stored(id);
         }
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         st.unacked = st.unacked.saturating_sub(1);
         self.dispatch_locked(&mut st);
     }
@@ -570,7 +675,7 @@ impl Queue {
                 self.ack_stored(*id);
             }
         }
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         st.unacked = st.unacked.saturating_sub(settled.len());
         self.dispatch_locked(&mut st);
     }
@@ -582,7 +687,7 @@ impl Queue {
         I: IntoIterator<Item = (Arc<Message>, Option<MsgId>)>,
         I::IntoIter: DoubleEndedIterator,
     {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         let mut n = 0;
         for (message, stored) in messages.into_iter().rev() {
             n += 1;
@@ -603,7 +708,7 @@ impl Queue {
     /// Puts back a delivery that never reached the client (still in a closed connection's
     /// mailbox): its redelivered flag stays as it was.
     pub fn return_undelivered(self: &Arc<Self>, d: Delivery) {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         if !d.consumer.no_ack {
             st.unacked = st.unacked.saturating_sub(1);
         }
@@ -618,7 +723,7 @@ impl Queue {
 
     /// Drops all ready messages; returns how many.
     pub fn purge(&self) -> u32 {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         let n = st.ready.len() as u32;
         let ids: Vec<MsgId> = st
             .ready
@@ -635,7 +740,7 @@ impl Queue {
     /// Checks delete preconditions and marks the queue deleted; consumers are told their
     /// subscription is gone. Returns the number of ready messages dropped.
     pub fn delete(&self, if_unused: bool, if_empty: bool) -> Result<u32> {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         if if_unused && !st.consumers.is_empty() {
             return Err(AmqpError::precondition_failed(format!(
                 "{} in use",

@@ -3,7 +3,7 @@
 //! Lock order (never taken the other way round): the exchange map, then one exchange's bindings,
 //! then one queue's state. Routing reads the first two and releases them before it enqueues.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::RwLock;
 use rand::Rng;
@@ -50,6 +50,8 @@ pub struct VHost {
     durability: Arc<OnceLock<Arc<Durability>>>,
     exchanges: RwLock<HashMap<ShortStr, Arc<Exchange>>>,
     queues: RwLock<HashMap<ShortStr, Arc<Queue>>>,
+    /// This vhost, for its queues (dead-lettering routes through it).
+    this: Weak<VHost>,
 }
 
 /// Result of `queue.declare`.
@@ -87,7 +89,16 @@ fn value_description(v: Option<&FieldValue>) -> String {
 }
 
 impl VHost {
-    pub fn new(name: ShortStr, durability: Arc<OnceLock<Arc<Durability>>>) -> VHost {
+    /// A vhost with the standard exchanges.
+    pub fn new(name: ShortStr, durability: Arc<OnceLock<Arc<Durability>>>) -> Arc<VHost> {
+        Arc::new_cyclic(|this| VHost::build(name, durability, this.clone()))
+    }
+
+    fn build(
+        name: ShortStr,
+        durability: Arc<OnceLock<Arc<Durability>>>,
+        this: Weak<VHost>,
+    ) -> VHost {
         let exchanges = STANDARD_EXCHANGES
             .iter()
             .map(|(n, kind)| {
@@ -101,6 +112,7 @@ impl VHost {
             durability,
             exchanges: RwLock::new(exchanges),
             queues: RwLock::new(HashMap::default()),
+            this,
         }
     }
 
@@ -423,7 +435,8 @@ impl VHost {
                 m.arguments.clone(),
                 args,
             )
-            .with_store(self.durability.get()),
+            .with_store(self.durability.get())
+            .with_vhost(self.this.clone()),
         );
         map.insert(name, q.clone());
         Ok(Declared {
@@ -581,6 +594,50 @@ impl VHost {
             q.publish(message.clone());
         }
         scratch.len()
+    }
+}
+
+impl VHost {
+    /// Routes and enqueues a message the broker itself publishes (dead-lettering): persistent
+    /// messages for durable queues are stored first, as a client's would be. `skip` lets the
+    /// caller drop some destinations (dead-letter cycles). Returns the queues reached.
+    pub fn publish_internal(
+        &self,
+        exchange: &Arc<Exchange>,
+        message: Arc<Message>,
+        skip: impl Fn(&Queue) -> bool,
+    ) -> usize {
+        let mut targets = Vec::new();
+        self.route(
+            exchange,
+            &message.routing_key,
+            &message.properties,
+            &mut targets,
+        );
+        targets.retain(|q| !skip(q));
+        let durability = self.durability.get().filter(|_| message.is_persistent());
+        let ids: Vec<_> = targets.iter().filter_map(|q| q.store_id()).collect();
+        let stored = match (durability, ids.is_empty()) {
+            (Some(d), false) => match d.append(&message, &ids) {
+                Ok((id, _)) => Some(id),
+                Err(e) => {
+                    tracing::error!("could not store a dead-lettered message: {e}");
+                    None
+                }
+            },
+            _ => None,
+        };
+        for q in &targets {
+            match (stored, q.store_id()) {
+                (Some(id), Some(_)) => {
+                    q.publish_stored(message.clone(), id);
+                }
+                _ => {
+                    q.publish(message.clone());
+                }
+            }
+        }
+        targets.len()
     }
 }
 

@@ -652,7 +652,10 @@ impl Channel {
         for q in scratch.iter() {
             match (durability, q.store_id()) {
                 (Some(_), Some(id)) if !q.refuses(message.body.len() as u64) => stored_ids.push(id),
-                (Some(_), Some(_)) => rejected = true,
+                (Some(_), Some(_)) => {
+                    q.refuse(&message);
+                    rejected = true;
+                }
                 _ => rejected |= !q.publish(message.clone()),
             }
         }
@@ -803,9 +806,10 @@ impl Channel {
                 self.unacked.partition_point(|u| u.tag <= tag)
             };
             let taken: Vec<Unacked> = self.unacked.drain(..n).collect();
-            if ack || !requeue {
-                // Settled for good (dead-lettering of rejected messages comes with the DLX work).
+            if ack {
                 settle_by_queue(taken, |q, msgs| q.settle_many(&msgs));
+            } else if !requeue {
+                settle_by_queue(taken, |q, msgs| q.reject(&msgs));
             } else {
                 settle_by_queue(taken, |q, msgs| q.requeue(msgs));
             }
@@ -822,8 +826,10 @@ impl Channel {
             if let Some(c) = &u.consumer {
                 c.release_credit(1);
             }
-            if ack || !requeue {
+            if ack {
                 u.queue.settle(u.stored);
+            } else if !requeue {
+                u.queue.reject(&[(u.message, u.stored)]);
             } else {
                 u.queue.requeue(std::iter::once((u.message, u.stored)));
             }

@@ -260,3 +260,249 @@ async fn invalid_queue_arguments_are_refused_with_406() {
         assert_eq!(declare(&ch, "bad-args", a.clone()).await, Err(406), "{a:?}");
     }
 }
+
+fn header<'a>(d: &'a lapin::message::Delivery, k: &str) -> Option<&'a AMQPValue> {
+    d.properties.headers().as_ref()?.inner().get(k)
+}
+
+fn first_death(d: &lapin::message::Delivery) -> lapin::types::FieldTable {
+    match header(d, "x-death") {
+        Some(AMQPValue::FieldArray(a)) => match a.as_slice().first() {
+            Some(AMQPValue::FieldTable(t)) => t.clone(),
+            other => panic!("x-death entry {other:?}"),
+        },
+        other => panic!("x-death {other:?}"),
+    }
+}
+
+fn text(v: Option<&AMQPValue>) -> String {
+    match v {
+        Some(AMQPValue::LongString(s)) => s.to_string(),
+        other => panic!("not a string: {other:?}"),
+    }
+}
+
+/// A queue dead-lettering to the default exchange with the routing key `dlq`.
+async fn with_dlq(ch: &Channel, name: &str, extra: &[(&str, AMQPValue)]) {
+    declare(ch, "dlq", FieldTable::default()).await.unwrap();
+    let mut a = vec![
+        ("x-dead-letter-exchange", AMQPValue::LongString("".into())),
+        (
+            "x-dead-letter-routing-key",
+            AMQPValue::LongString("dlq".into()),
+        ),
+    ];
+    a.extend(extra.iter().cloned());
+    declare(ch, name, args(&a)).await.unwrap();
+}
+
+async fn get_one(ch: &Channel, q: &str) -> lapin::message::Delivery {
+    within(ch.basic_get(q, BasicGetOptions { no_ack: true }))
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{q} is empty"))
+        .delivery
+}
+
+#[tokio::test]
+async fn rejected_messages_are_dead_lettered_with_x_death() {
+    let server = start().await;
+    let (_c, ch) = channel(&server).await;
+    with_dlq(&ch, "work", &[]).await;
+    publish_plain(
+        &ch,
+        "work",
+        b"bad",
+        BasicProperties::default().with_message_id("m1".into()),
+    )
+    .await;
+    let m = within(ch.basic_get("work", BasicGetOptions { no_ack: false }))
+        .await
+        .unwrap()
+        .unwrap();
+    m.delivery
+        .reject(BasicRejectOptions { requeue: false })
+        .await
+        .unwrap();
+    let d = get_one(&ch, "dlq").await;
+    assert_eq!(d.data, b"bad");
+    assert_eq!(d.routing_key.as_str(), "dlq");
+    assert_eq!(
+        d.properties.message_id().as_ref().map(|s| s.as_str()),
+        Some("m1")
+    );
+    let death = first_death(&d);
+    assert_eq!(text(death.inner().get("reason")), "rejected");
+    assert_eq!(text(death.inner().get("queue")), "work");
+    assert_eq!(text(death.inner().get("exchange")), "");
+    assert!(matches!(
+        death.inner().get("count"),
+        Some(AMQPValue::LongLongInt(1))
+    ));
+    assert!(matches!(
+        death.inner().get("time"),
+        Some(AMQPValue::Timestamp(_))
+    ));
+    match death.inner().get("routing-keys") {
+        Some(AMQPValue::FieldArray(a)) => {
+            assert_eq!(a.as_slice(), &[AMQPValue::LongString("work".into())])
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(text(header(&d, "x-first-death-reason")), "rejected");
+    assert_eq!(text(header(&d, "x-first-death-queue")), "work");
+    assert_eq!(text(header(&d, "x-last-death-reason")), "rejected");
+    // nack without requeue too
+    publish_plain(&ch, "work", b"bad2", BasicProperties::default()).await;
+    let m = within(ch.basic_get("work", BasicGetOptions { no_ack: false }))
+        .await
+        .unwrap()
+        .unwrap();
+    m.delivery
+        .nack(BasicNackOptions {
+            requeue: false,
+            multiple: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(get_one(&ch, "dlq").await.data, b"bad2");
+}
+
+#[tokio::test]
+async fn expired_messages_are_dead_lettered_and_lose_their_ttl() {
+    let server = start().await;
+    let (_c, ch) = channel(&server).await;
+    with_dlq(&ch, "short-lived", &[]).await;
+    publish_plain(
+        &ch,
+        "short-lived",
+        b"late",
+        BasicProperties::default().with_expiration("50".into()),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // expiry happens at the head: any look at the queue makes it
+    assert_eq!(
+        declare(
+            &ch,
+            "short-lived",
+            args(&[
+                ("x-dead-letter-exchange", AMQPValue::LongString("".into())),
+                (
+                    "x-dead-letter-routing-key",
+                    AMQPValue::LongString("dlq".into())
+                ),
+            ])
+        )
+        .await,
+        Ok(0)
+    );
+    let d = get_one(&ch, "dlq").await;
+    assert_eq!(d.data, b"late");
+    assert_eq!(
+        d.properties.expiration(),
+        &None,
+        "the per-message TTL is removed"
+    );
+    let death = first_death(&d);
+    assert_eq!(text(death.inner().get("reason")), "expired");
+    assert_eq!(text(death.inner().get("original-expiration")), "50");
+}
+
+#[tokio::test]
+async fn max_length_drops_and_reject_publish_dlx_dead_letter_with_maxlen() {
+    let server = start().await;
+    let (_c, ch) = channel(&server).await;
+    within(ch.confirm_select(ConfirmSelectOptions::default()))
+        .await
+        .unwrap();
+    with_dlq(&ch, "capped", &[("x-max-length", AMQPValue::LongInt(1))]).await;
+    publish(&ch, "capped", b"old", BasicProperties::default()).await;
+    publish(&ch, "capped", b"new", BasicProperties::default()).await;
+    let d = get_one(&ch, "dlq").await;
+    assert_eq!(
+        (
+            d.data.as_slice(),
+            text(first_death(&d).inner().get("reason")).as_str()
+        ),
+        (&b"old"[..], "maxlen")
+    );
+    declare(&ch, "dlq2", FieldTable::default()).await.unwrap();
+    let a = args(&[
+        ("x-max-length", AMQPValue::LongInt(1)),
+        (
+            "x-overflow",
+            AMQPValue::LongString("reject-publish-dlx".into()),
+        ),
+        ("x-dead-letter-exchange", AMQPValue::LongString("".into())),
+        (
+            "x-dead-letter-routing-key",
+            AMQPValue::LongString("dlq2".into()),
+        ),
+    ]);
+    declare(&ch, "strict", a).await.unwrap();
+    assert!(matches!(
+        publish(&ch, "strict", b"kept", BasicProperties::default()).await,
+        Confirmation::Ack(_)
+    ));
+    assert!(matches!(
+        publish(&ch, "strict", b"refused", BasicProperties::default()).await,
+        Confirmation::Nack(_)
+    ));
+    assert_eq!(drain(&ch, "strict").await, ["kept"]);
+    assert_eq!(get_one(&ch, "dlq2").await.data, b"refused");
+}
+
+#[tokio::test]
+async fn an_expiry_cycle_back_to_the_same_queue_ends() {
+    // loop dead-letters (on expiry) to a fanout bound to loop itself and to an observer: the
+    // observer sees the message once; without cycle detection it would see it at every look.
+    let server = start().await;
+    let (_c, ch) = channel(&server).await;
+    within(ch.exchange_declare(
+        "loopx",
+        lapin::ExchangeKind::Fanout,
+        ExchangeDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    let a = args(&[
+        ("x-message-ttl", AMQPValue::LongInt(30)),
+        (
+            "x-dead-letter-exchange",
+            AMQPValue::LongString("loopx".into()),
+        ),
+    ]);
+    declare(&ch, "loop", a.clone()).await.unwrap();
+    declare(&ch, "observer", FieldTable::default())
+        .await
+        .unwrap();
+    for q in ["loop", "observer"] {
+        within(ch.queue_bind(
+            q,
+            "loopx",
+            "",
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        ))
+        .await
+        .unwrap();
+    }
+    publish_plain(&ch, "loop", b"round", BasicProperties::default()).await;
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(declare(&ch, "loop", a.clone()).await, Ok(0));
+    }
+    assert_eq!(
+        drain(&ch, "observer").await,
+        ["round"],
+        "dead-lettered exactly once"
+    );
+}
+
+async fn publish_plain(ch: &Channel, q: &str, body: &[u8], props: BasicProperties) {
+    within(ch.basic_publish("", q, BasicPublishOptions::default(), body, props))
+        .await
+        .unwrap();
+}
