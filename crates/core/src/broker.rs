@@ -45,6 +45,8 @@ pub struct Broker {
     /// features that use them exist.
     pub(crate) retained: Mutex<Definitions>,
     durability: Arc<OnceLock<Arc<Durability>>>,
+    /// A resource alarm (memory or disk) in force, with its reason; publishers are blocked.
+    alarm: tokio::sync::watch::Sender<Option<String>>,
     /// Where durable definitions are saved after every change (None: not saved).
     definitions_file: Mutex<Option<PathBuf>>,
 }
@@ -59,6 +61,7 @@ impl Broker {
             retained: Mutex::new(Definitions::default()),
             definitions_file: Mutex::new(None),
             durability: Arc::new(OnceLock::new()),
+            alarm: tokio::sync::watch::channel(None).0,
         };
         b.add_vhost("/");
         b
@@ -94,6 +97,27 @@ impl Broker {
             policies: r.policies.clone(),
             ..Definitions::default()
         }
+    }
+
+    /// Raises (Some(reason)) or clears (None) the resource alarm. While it is raised,
+    /// connections that publish are sent connection.blocked and no longer read.
+    pub fn set_alarm(&self, reason: Option<String>) {
+        self.alarm.send_if_modified(|cur| {
+            if *cur == reason {
+                return false;
+            }
+            match &reason {
+                Some(r) => tracing::warn!("resource alarm: {r}; publishers are blocked"),
+                None => tracing::info!("resource alarm cleared; publishers are unblocked"),
+            }
+            *cur = reason;
+            true
+        });
+    }
+
+    /// Follows the resource alarm.
+    pub fn alarm(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.alarm.subscribe()
     }
 
     /// Gives the broker its message store. Call before any durable queue exists (at start-up,

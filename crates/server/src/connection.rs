@@ -70,6 +70,7 @@ enum State {
 #[derive(Debug, Default, Clone, Copy)]
 struct ClientCaps {
     consumer_cancel_notify: bool,
+    connection_blocked: bool,
     authentication_failure_close: bool,
 }
 
@@ -95,6 +96,10 @@ pub struct Connection {
     last_recv: Instant,
     last_send: Instant,
     deadline: Option<Instant>,
+    /// This connection has published: a resource alarm blocks it.
+    published: bool,
+    /// We told the client connection.blocked and not yet connection.unblocked.
+    blocked_sent: bool,
 }
 
 /// Serves one accepted TCP connection until it closes.
@@ -143,6 +148,8 @@ pub async fn serve_connection(
         last_recv: now,
         last_send: now,
         deadline: Some(now + HANDSHAKE_TIMEOUT),
+        published: false,
+        blocked_sent: false,
     };
     conn.send_start();
     conn.run(rd, rx, shutdown).await;
@@ -209,6 +216,7 @@ impl Connection {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
+        let mut alarm = self.broker.alarm();
         let mut heartbeat_tick = tokio::time::interval(Duration::from_secs(3600));
         let mut shutting_down = *shutdown.borrow();
         if shutting_down {
@@ -218,7 +226,10 @@ impl Connection {
         loop {
             let open = self.state == State::Open;
             let can_deliver = open && !self.wq.is_congested();
-            let reading = !matches!(self.state, State::Closed);
+            // Under a resource alarm a publishing connection is not read: TCP pushes back on
+            // the publisher, while its deliveries (and other connections) go on.
+            let paused = self.published && alarm.borrow().is_some();
+            let reading = !matches!(self.state, State::Closed) && !paused;
             let deadline = self.deadline;
             tokio::select! {
                 biased;
@@ -253,7 +264,12 @@ impl Connection {
                     }
                 }
                 _ = self.wq.space.notified(), if open && !can_deliver => {}
+                _ = alarm.changed() => {}
                 _ = heartbeat_tick.tick(), if self.heartbeat > 0 => {
+                    if paused {
+                        // We are not reading its heartbeats: the peer is not silent.
+                        self.last_recv = Instant::now();
+                    }
                     let hb = Duration::from_secs(u64::from(self.heartbeat));
                     if self.last_recv.elapsed() > hb * 2 {
                         warn!(peer = %self.peer, "missed heartbeats from client, timeout: {}s", self.heartbeat);
@@ -279,6 +295,7 @@ impl Connection {
                 let half = Duration::from_millis(u64::from(self.heartbeat) * 500);
                 heartbeat_tick = tokio::time::interval_at(Instant::now() + half, half);
             }
+            self.tell_blocked(alarm.borrow().clone());
             self.flush();
             if self.outbox.take_starved() && self.state == State::Open {
                 for ch in self.channels.values() {
@@ -295,6 +312,30 @@ impl Connection {
         self.flush();
         self.wq.close();
         info!(peer = %self.peer, user = self.user.as_deref().unwrap_or(""), "connection closed");
+    }
+
+    /// Sends connection.blocked / unblocked as the alarm and this connection's publishing say
+    /// (to clients that announced the capability).
+    fn tell_blocked(&mut self, alarm: Option<String>) {
+        if self.state != State::Open || !self.caps.connection_blocked {
+            return;
+        }
+        match alarm {
+            Some(reason) if self.published && !self.blocked_sent => {
+                self.send(
+                    0,
+                    &Method::ConnectionBlocked(warren_amqp::ConnectionBlocked {
+                        reason: short(&reason),
+                    }),
+                );
+                self.blocked_sent = true;
+            }
+            None if self.blocked_sent => {
+                self.send(0, &Method::ConnectionUnblocked);
+                self.blocked_sent = false;
+            }
+            _ => {}
+        }
     }
 
     /// Writes pending confirms and hands everything encoded to the writer.
@@ -384,6 +425,7 @@ impl Connection {
                 let cap = |k: &str| caps.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
                 self.caps = ClientCaps {
                     consumer_cancel_notify: cap("consumer_cancel_notify"),
+                    connection_blocked: cap("connection.blocked"),
                     authentication_failure_close: cap("authentication_failure_close"),
                 };
                 self.mechanism = m.mechanism.to_string();
@@ -499,6 +541,7 @@ impl Connection {
             Frame::Method { channel: 0, method } => self.on_connection_method(method),
             Frame::Method { channel, method } => self.on_channel_method(channel, method),
             Frame::Header { channel, header } => {
+                self.published = true;
                 self.on_content(channel, |ch, ctx| ch.on_header(ctx, header));
             }
             Frame::Body { channel, payload } => {

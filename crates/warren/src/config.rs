@@ -22,6 +22,9 @@ pub const DEFAULT_DATA_DIR: &str = "./warren-data";
 /// frame_max = 131072
 /// channel_max = 2047
 /// heartbeat = 60                # seconds, 0 = off
+/// [resources]
+/// memory_high_watermark = 0.4   # fraction of RAM, or a size: "128MiB"
+/// disk_free_limit = "50MB"
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +34,18 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub resources: ResourcesConfig,
+}
+
+/// `[resources]`: when publishers are blocked.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesConfig {
+    /// A fraction of RAM (0.4) or a size ("128MiB"); default 0.4.
+    pub memory_high_watermark: Option<crate::resources::Watermark>,
+    /// Free disk space under which publishers are blocked ("50MB" default).
+    pub disk_free_limit: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,6 +72,7 @@ pub struct Settings {
     pub http_listen: SocketAddr,
     pub data_dir: PathBuf,
     pub limits: warren_core::Limits,
+    pub resources: crate::resources::ResourceLimits,
 }
 
 /// Largest message size a user may configure (RabbitMQ's ceiling).
@@ -105,6 +121,10 @@ impl Settings {
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             limits,
+            resources: crate::resources::ResourceLimits::resolve(
+                file.resources.memory_high_watermark.as_ref(),
+                file.resources.disk_free_limit.as_deref(),
+            )?,
         })
     }
 }

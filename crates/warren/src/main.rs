@@ -1,6 +1,7 @@
 //! The `warren` binary: command line, configuration and wiring.
 
 mod config;
+mod resources;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -188,6 +189,16 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
         settings.data_dir.display(),
         settings.http_listen
     );
+    info!(
+        "publishers are blocked above {} MiB of memory or under {} MB of free disk",
+        settings.resources.memory >> 20,
+        settings.resources.disk_free / 1_000_000
+    );
+    tokio::spawn(resources::monitor(
+        broker.clone(),
+        settings.resources.clone(),
+        settings.data_dir.clone(),
+    ));
     let (tx, rx) = watch::channel(false);
     let server = tokio::spawn(warren_server::serve(listener, broker, rx));
     shutdown_signal().await;

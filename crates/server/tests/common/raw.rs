@@ -16,7 +16,52 @@ pub struct RawClient {
     pub buf: BytesMut,
 }
 
+/// Announces the capabilities RabbitMQ's clients do (connection.blocked among them).
+fn client_properties() -> FieldTable {
+    let mut caps = FieldTable::new();
+    for c in [
+        "connection.blocked",
+        "consumer_cancel_notify",
+        "publisher_confirms",
+    ] {
+        caps.insert(
+            ShortStr::from_static(c),
+            warren_amqp::FieldValue::Bool(true),
+        );
+    }
+    let mut p = FieldTable::new();
+    p.insert(
+        ShortStr::from_static("capabilities"),
+        warren_amqp::FieldValue::Table(caps),
+    );
+    p
+}
+
 impl RawClient {
+    /// Sends a whole publish (method, header, body) to the default exchange.
+    pub async fn publish(&mut self, channel: u16, queue: &'static str, body: &'static [u8]) {
+        let mut out = BytesMut::new();
+        encode_method_frame(
+            &mut out,
+            channel,
+            &Method::BasicPublish(warren_amqp::BasicPublish {
+                exchange: ShortStr::from_static(""),
+                routing_key: ShortStr::from_static(queue),
+                mandatory: false,
+                immediate: false,
+            }),
+        );
+        warren_amqp::encode_header_frame(
+            &mut out,
+            channel,
+            60,
+            body.len() as u64,
+            &warren_amqp::RawProperties::default(),
+        );
+        warren_amqp::encode_body_frames(&mut out, channel, body, 131_072);
+        self.sock.write_all(&out).await.unwrap();
+    }
+
     pub async fn connect(addr: std::net::SocketAddr) -> RawClient {
         let mut sock = within(TcpStream::connect(addr)).await.expect("connects");
         sock.write_all(&PROTOCOL_HEADER).await.unwrap();
@@ -60,7 +105,7 @@ impl RawClient {
         self.send(
             0,
             &Method::ConnectionStartOk(ConnectionStartOk {
-                client_properties: FieldTable::new(),
+                client_properties: client_properties(),
                 mechanism: ShortStr::from_static("PLAIN"),
                 response: bytes::Bytes::from_static(b"\0guest\0guest"),
                 locale: ShortStr::from_static("en_US"),

@@ -20,9 +20,15 @@ pub struct BrokerProcess {
 impl BrokerProcess {
     /// Starts `warren server` on a free port with `data_dir`, and waits until it listens.
     pub fn start(data_dir: &Path) -> BrokerProcess {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// As [`start`](Self::start), with extra command-line arguments (e.g. `--config FILE`).
+    pub fn start_with(data_dir: &Path, extra: &[&str]) -> BrokerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_warren"))
             .args(["server", "--amqp-listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(extra)
             .env("WARREN_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())

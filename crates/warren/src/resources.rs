@@ -1,0 +1,157 @@
+//! The resource monitor: the broker's memory (RSS) against the high watermark and the data
+//! directory's free disk space against its limit. Past either, the broker's alarm is raised
+//! and publishing connections are blocked (connection.blocked, and their sockets are not read)
+//! until the use is back under the limit.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// How often memory and disk are sampled.
+const INTERVAL: Duration = Duration::from_millis(250);
+
+/// `memory_high_watermark`: a fraction of the machine's RAM, or a size.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Watermark {
+    Fraction(f64),
+    Size(String),
+}
+
+/// Parses sizes as RabbitMQ's config does: "50MB", "128MiB", "1GB", "4096" (bytes).
+pub fn parse_size(s: &str) -> anyhow::Result<u64> {
+    let s = s.trim();
+    let digits = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(digits);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("invalid size '{s}'"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1e3,
+        "kib" => 1024.0,
+        "mb" | "m" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "gb" | "g" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => anyhow::bail!("unknown size unit '{other}' in '{s}'"),
+    };
+    Ok((n * mult) as u64)
+}
+
+/// The resolved limits, in bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceLimits {
+    pub memory: u64,
+    pub disk_free: u64,
+}
+
+impl ResourceLimits {
+    /// Defaults as RabbitMQ: 40% of RAM, 50 MB of free disk.
+    pub fn resolve(
+        watermark: Option<&Watermark>,
+        disk_free: Option<&str>,
+    ) -> anyhow::Result<ResourceLimits> {
+        let total = total_memory().unwrap_or(8 << 30);
+        let memory = match watermark.unwrap_or(&Watermark::Fraction(0.4)) {
+            Watermark::Fraction(f) => {
+                anyhow::ensure!(*f > 0.0, "memory_high_watermark must be above 0");
+                (total as f64 * f) as u64
+            }
+            Watermark::Size(s) => parse_size(s)?,
+        };
+        let disk_free = match disk_free {
+            Some(s) => parse_size(s)?,
+            None => 50_000_000,
+        };
+        Ok(ResourceLimits { memory, disk_free })
+    }
+
+    /// The alarm a reading gives, if any.
+    pub fn check(&self, rss: u64, disk_available: Option<u64>) -> Option<String> {
+        if rss > self.memory {
+            return Some(format!(
+                "memory alarm: {} MiB used, high watermark {} MiB",
+                rss >> 20,
+                self.memory >> 20
+            ));
+        }
+        match disk_available {
+            Some(free) if free < self.disk_free => Some(format!(
+                "disk alarm: {} MB free, limit {} MB",
+                free / 1_000_000,
+                self.disk_free / 1_000_000
+            )),
+            _ => None,
+        }
+    }
+}
+
+fn total_memory() -> Option<u64> {
+    meminfo_kb("/proc/meminfo", "MemTotal:").map(|kb| kb * 1024)
+}
+
+/// The process's resident set size.
+pub fn rss() -> Option<u64> {
+    meminfo_kb("/proc/self/status", "VmRSS:").map(|kb| kb * 1024)
+}
+
+fn meminfo_kb(file: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Samples memory and disk and raises or clears the broker's alarm.
+pub async fn monitor(broker: Arc<warren_core::Broker>, limits: ResourceLimits, data_dir: PathBuf) {
+    let mut tick = tokio::time::interval(INTERVAL);
+    loop {
+        tick.tick().await;
+        let disk = available(&data_dir);
+        let alarm = limits.check(rss().unwrap_or(0), disk);
+        broker.set_alarm(alarm);
+    }
+}
+
+fn available(dir: &Path) -> Option<u64> {
+    fs4::available_space(dir).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_like_rabbitmq() {
+        assert_eq!(parse_size("50MB").unwrap(), 50_000_000);
+        assert_eq!(parse_size("128MiB").unwrap(), 128 << 20);
+        assert_eq!(parse_size("1GB").unwrap(), 1_000_000_000);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5XB").is_err());
+    }
+
+    #[test]
+    fn limits_and_alarms() {
+        let l =
+            ResourceLimits::resolve(Some(&Watermark::Size("100MiB".into())), Some("1GB")).unwrap();
+        assert_eq!(l.memory, 100 << 20);
+        assert_eq!(l.check(50 << 20, Some(2_000_000_000)), None);
+        assert!(l
+            .check(200 << 20, Some(2_000_000_000))
+            .unwrap()
+            .starts_with("memory alarm"));
+        assert!(l
+            .check(50 << 20, Some(1_000))
+            .unwrap()
+            .starts_with("disk alarm"));
+        let f = ResourceLimits::resolve(Some(&Watermark::Fraction(0.4)), None).unwrap();
+        assert!(f.memory > 0);
+        assert_eq!(f.disk_free, 50_000_000);
+        assert!(ResourceLimits::resolve(Some(&Watermark::Fraction(0.0)), None).is_err());
+    }
+}
