@@ -29,6 +29,7 @@ pub struct QueueArgs {
     pub dead_letter_exchange: Option<ShortStr>,
     pub dead_letter_routing_key: Option<ShortStr>,
     pub single_active_consumer: bool,
+    pub consumer_timeout: Option<u64>,
 }
 
 /// RabbitMQ's name for a field value's type, as its error messages print it.
@@ -92,6 +93,7 @@ impl QueueArgs {
             expires: int("x-expires", false)?,
             max_length: int("x-max-length", true)?,
             max_length_bytes: int("x-max-length-bytes", true)?,
+            consumer_timeout: int("x-consumer-timeout", true)?,
             ..QueueArgs::default()
         };
         if let Some(p) = int("x-max-priority", true)? {

@@ -23,6 +23,9 @@ pub struct Limits {
     pub heartbeat: u16,
     /// Largest message body accepted (406 above it).
     pub max_message_size: u64,
+    /// A delivery unacked for longer closes its channel with 406 (ms; 0 = never). Queues
+    /// override it with `x-consumer-timeout`. RabbitMQ's default: 30 minutes.
+    pub consumer_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -32,6 +35,7 @@ impl Default for Limits {
             channel_max: 2047,
             heartbeat: 60,
             max_message_size: 16 * 1024 * 1024,
+            consumer_timeout_ms: 30 * 60 * 1000,
         }
     }
 }

@@ -47,6 +47,9 @@ pub struct Queue {
     store: Option<(Arc<Durability>, QueueId)>,
     /// The vhost, for dead-lettering.
     vhost_ref: Weak<VHost>,
+    /// When the queue was last used (declared, consumed from, got from), ms since the epoch:
+    /// `x-expires` deletes it once unused for that long.
+    last_used: std::sync::atomic::AtomicU64,
     state: Mutex<QueueState>,
 }
 
@@ -180,7 +183,7 @@ impl Backlog {
 }
 
 /// Milliseconds since the Unix epoch (message expiry).
-fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -229,6 +232,7 @@ impl Queue {
             args,
             store: None,
             vhost_ref: Weak::new(),
+            last_used: std::sync::atomic::AtomicU64::new(now_ms()),
             state: Mutex::new(state),
         }
     }
@@ -314,6 +318,21 @@ impl Queue {
             }
         }
         self
+    }
+
+    /// Marks the queue used now (declare, consume, get), for `x-expires`.
+    pub fn touch(&self) {
+        self.last_used
+            .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Has an `x-expires` queue gone unused (no consumers, no get, no redeclare) for that long?
+    pub fn is_expired(&self, now: u64) -> bool {
+        let Some(ttl) = self.args.expires else {
+            return false;
+        };
+        let idle = now.saturating_sub(self.last_used.load(std::sync::atomic::Ordering::Relaxed));
+        idle >= ttl && self.state.lock().consumers.is_empty()
     }
 
     /// Attaches the queue to its vhost (dead-lettering routes through it).
@@ -602,6 +621,7 @@ impl Queue {
     /// Adds a consumer. Refuses if an exclusive consumer holds the queue, or if `consumer` wants
     /// exclusivity and others are there (403, as RabbitMQ).
     pub fn consume(self: &Arc<Self>, consumer: Arc<Consumer>) -> Result<()> {
+        self.touch();
         let mut st = self.lock();
         if st.deleted {
             return Err(AmqpError::not_found(format!(
@@ -625,6 +645,7 @@ impl Queue {
     /// Removes a consumer. Returns true if the queue is auto-delete and just lost its last
     /// consumer: the caller (the vhost) then deletes it.
     pub fn cancel(&self, consumer: &Arc<Consumer>) -> bool {
+        self.touch();
         let mut st = self.lock();
         let before = st.consumers.len();
         st.consumers.retain(|c| !Arc::ptr_eq(c, consumer));
@@ -636,6 +657,7 @@ impl Queue {
 
     /// `basic.get`: takes the head message, if any. With `no_ack` it is settled at once.
     pub fn get(&self, no_ack: bool) -> Option<Got> {
+        self.touch();
         let mut st = self.lock();
         loop {
             self.expire_head(&mut st);

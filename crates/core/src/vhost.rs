@@ -397,6 +397,7 @@ impl VHost {
         };
         if m.passive {
             let q = self.queue(&name, conn)?;
+            q.touch();
             let (message_count, consumer_count) = q.counts();
             return Ok(Declared {
                 queue: q,
@@ -414,6 +415,7 @@ impl VHost {
             drop(map);
             q.check_access(conn)?;
             self.queue_equivalent(&q, m)?;
+            q.touch();
             let (message_count, consumer_count) = q.counts();
             return Ok(Declared {
                 queue: q,
@@ -518,6 +520,23 @@ impl VHost {
         let exchanges = self.exchanges();
         self.unbind_everywhere(&exchanges, &Destination::Queue(q.clone()));
         Ok(n)
+    }
+
+    /// Deletes the `x-expires` queues that have gone unused for their time; returns how many.
+    pub fn expire_queues(&self) -> usize {
+        let now = crate::queue::now_ms();
+        let expired: Vec<Arc<Queue>> = self
+            .queues
+            .read()
+            .values()
+            .filter(|q| q.is_expired(now))
+            .cloned()
+            .collect();
+        for q in &expired {
+            tracing::info!("{} expired (x-expires) and was deleted", q.describe());
+            let _ = self.remove_queue(q, false, false);
+        }
+        expired.len()
     }
 
     /// A connection closed: its exclusive queues go with it.

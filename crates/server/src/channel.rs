@@ -36,6 +36,8 @@ pub struct Ctx<'a> {
     pub frame_max: u32,
     /// Reused by routing so a publish allocates no vector.
     pub scratch: &'a mut Vec<Arc<Queue>>,
+    /// The connection's clock, read once per wake-up.
+    pub now: tokio::time::Instant,
 }
 
 #[derive(Debug)]
@@ -47,6 +49,9 @@ pub struct Unacked {
     pub consumer: Option<Arc<Consumer>>,
     /// The message's id in the store (acked there when settled).
     pub stored: Option<warren_store::MsgId>,
+    /// When it was delivered (the connection's clock of this wake-up), for the consumer
+    /// timeout.
+    pub delivered_at: tokio::time::Instant,
 }
 
 #[derive(Debug)]
@@ -396,6 +401,7 @@ impl Channel {
                                 message: got.message,
                                 consumer: None,
                                 stored: got.stored,
+                                delivered_at: ctx.now,
                             });
                         }
                     }
@@ -901,6 +907,7 @@ impl Channel {
                 message: d.message,
                 consumer: Some(d.consumer),
                 stored: d.stored,
+                delivered_at: ctx.now,
             });
         } else if let Some(id) = d.stored {
             // Written to the client: a no-ack delivery is settled now.
@@ -917,6 +924,21 @@ impl Channel {
         self.requeue_all_unacked();
         self.pending = None;
         self.state = ChannelState::Closing;
+    }
+
+    /// The consumer timeout: if the oldest unacked delivery has waited longer than its queue's
+    /// `x-consumer-timeout` (or the broker's default), the error that closes the channel.
+    pub fn ack_timeout(&self, now: tokio::time::Instant, default_ms: u64) -> Option<AmqpError> {
+        let u = self.unacked.front()?;
+        let ms = u.queue.args.consumer_timeout.unwrap_or(default_ms);
+        if ms == 0 || now.duration_since(u.delivered_at).as_millis() < u128::from(ms) {
+            return None;
+        }
+        Some(AmqpError::precondition_failed(format!(
+            "delivery acknowledgement on channel {} timed out. Timeout value used: {ms} ms. \
+             This timeout value can be configured, see consumers doc guide to learn more",
+            self.id
+        )))
     }
 
     /// Queues this channel consumes from (to kick after its connection drained its outbox).

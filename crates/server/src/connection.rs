@@ -98,6 +98,8 @@ pub struct Connection {
     deadline: Option<Instant>,
     /// This connection has published: a resource alarm blocks it.
     published: bool,
+    /// The clock of this wake-up (delivery times for the consumer timeout).
+    now: Instant,
     /// We told the client connection.blocked and not yet connection.unblocked.
     blocked_sent: bool,
 }
@@ -150,6 +152,7 @@ pub async fn serve_connection(
         deadline: Some(now + HANDSHAKE_TIMEOUT),
         published: false,
         blocked_sent: false,
+        now,
     };
     conn.send_start();
     conn.run(rd, rx, shutdown).await;
@@ -218,6 +221,8 @@ impl Connection {
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
         let mut alarm = self.broker.alarm();
         let mut heartbeat_tick = tokio::time::interval(Duration::from_secs(3600));
+        // Checks the consumer timeout of the oldest unacked delivery of each channel.
+        let mut ack_timeout_tick = tokio::time::interval(Duration::from_secs(1));
         let mut shutting_down = *shutdown.borrow();
         if shutting_down {
             return;
@@ -265,6 +270,7 @@ impl Connection {
                 }
                 _ = self.wq.space.notified(), if open && !can_deliver => {}
                 _ = alarm.changed() => {}
+                _ = ack_timeout_tick.tick(), if open => self.check_ack_timeouts(),
                 _ = heartbeat_tick.tick(), if self.heartbeat > 0 => {
                     if paused {
                         // We are not reading its heartbeats: the peer is not silent.
@@ -295,6 +301,7 @@ impl Connection {
                 let half = Duration::from_millis(u64::from(self.heartbeat) * 500);
                 heartbeat_tick = tokio::time::interval_at(Instant::now() + half, half);
             }
+            self.now = Instant::now();
             self.tell_blocked(alarm.borrow().clone());
             self.flush();
             if self.outbox.take_starved() && self.state == State::Open {
@@ -312,6 +319,21 @@ impl Connection {
         self.flush();
         self.wq.close();
         info!(peer = %self.peer, user = self.user.as_deref().unwrap_or(""), "connection closed");
+    }
+
+    fn check_ack_timeouts(&mut self) {
+        let now = Instant::now();
+        let default_ms = self.broker.limits.consumer_timeout_ms;
+        let late: Vec<(u16, AmqpError)> = self
+            .channels
+            .values()
+            .filter(|c| c.state == ChannelState::Open)
+            .filter_map(|c| c.ack_timeout(now, default_ms).map(|e| (c.id, e)))
+            .collect();
+        for (id, e) in late {
+            warn!(peer = %self.peer, channel = id, "consumer timeout: {}", e.text);
+            self.close_channel(id, e, (0, 0));
+        }
     }
 
     /// Sends connection.blocked / unblocked as the alarm and this connection's publishing say
@@ -703,6 +725,7 @@ impl Connection {
             out: &mut self.out,
             frame_max: self.frame_max,
             scratch: &mut self.scratch,
+            now: self.now,
         };
         let r = f(ch, &mut ctx);
         if ch.has_confirms_pending() && self.confirm_dirty.last() != Some(&channel) {

@@ -28,6 +28,20 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut conns = JoinSet::new();
+    // Housekeeping: x-expires queues unused for their time are deleted.
+    let housekeeping = tokio::spawn({
+        let broker = broker.clone();
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                let expired: usize = broker.vhosts().iter().map(|v| v.expire_queues()).sum();
+                if expired > 0 {
+                    broker.definitions_changed();
+                }
+            }
+        }
+    });
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
@@ -44,6 +58,7 @@ pub async fn serve(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
+    housekeeping.abort();
     info!("AMQP listener stopped; closing {} connections", conns.len());
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         while conns.join_next().await.is_some() {}

@@ -506,3 +506,83 @@ async fn publish_plain(ch: &Channel, q: &str, body: &[u8], props: BasicPropertie
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn an_unacked_delivery_past_the_consumer_timeout_closes_its_channel() {
+    let server = start().await;
+    let (conn, ch) = channel(&server).await;
+    let a = args(&[("x-consumer-timeout", AMQPValue::LongInt(300))]);
+    declare(&ch, "slow", a).await.unwrap();
+    publish_plain(&ch, "slow", b"take your time", BasicProperties::default()).await;
+    let consumer_ch = within(conn.create_channel()).await.unwrap();
+    let rx = next_channel_error(&consumer_ch);
+    let mut c = within(consumer_ch.basic_consume(
+        "slow",
+        "c",
+        BasicConsumeOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    let d = within(futures_lite::StreamExt::next(&mut c))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.data, b"take your time");
+    // never acked
+    match within(rx).await.unwrap() {
+        lapin::Error::ProtocolError(e) => {
+            assert_eq!(e.get_id(), 406);
+            assert!(
+                e.get_message()
+                    .as_str()
+                    .contains("delivery acknowledgement on channel"),
+                "{}",
+                e.get_message()
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // the delivery went back to the queue, flagged redelivered
+    let m = within(ch.basic_get("slow", BasicGetOptions { no_ack: true }))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(m.delivery.redelivered);
+}
+
+#[tokio::test]
+async fn an_unused_queue_with_x_expires_is_deleted() {
+    let server = start().await;
+    let (_c, ch) = channel(&server).await;
+    declare(
+        &ch,
+        "ephemeral",
+        args(&[("x-expires", AMQPValue::LongInt(200))]),
+    )
+    .await
+    .unwrap();
+    declare(&ch, "kept", FieldTable::default()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let passive = |name: &'static str| {
+        let ch = ch.clone();
+        async move {
+            within(ch.queue_declare(
+                name,
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            ))
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                lapin::Error::ProtocolError(e) => e.get_id(),
+                other => panic!("{other:?}"),
+            })
+        }
+    };
+    assert_eq!(passive("kept").await, Ok(()));
+    assert_eq!(passive("ephemeral").await, Err(404));
+}

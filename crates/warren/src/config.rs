@@ -22,6 +22,7 @@ pub const DEFAULT_DATA_DIR: &str = "./warren-data";
 /// frame_max = 131072
 /// channel_max = 2047
 /// heartbeat = 60                # seconds, 0 = off
+/// consumer_timeout = 1800000    # ms an unacked delivery may wait (406 after), 0 = off
 /// [resources]
 /// memory_high_watermark = 0.4   # fraction of RAM, or a size: "128MiB"
 /// disk_free_limit = "50MB"
@@ -55,6 +56,8 @@ pub struct LimitsConfig {
     pub frame_max: Option<u32>,
     pub channel_max: Option<u16>,
     pub heartbeat: Option<u16>,
+    /// Consumer (delivery acknowledgement) timeout in ms; 0 = none. Default 1800000.
+    pub consumer_timeout: Option<u64>,
 }
 
 impl FileConfig {
@@ -109,6 +112,9 @@ impl Settings {
         }
         if let Some(v) = file.limits.heartbeat {
             limits.heartbeat = v;
+        }
+        if let Some(v) = file.limits.consumer_timeout {
+            limits.consumer_timeout_ms = v;
         }
         Ok(Settings {
             amqp_listen: amqp
