@@ -564,9 +564,96 @@ impl VHost {
         out: &mut Vec<Arc<Queue>>,
     ) {
         out.clear();
+        self.route_into(exchange, routing_key, properties, out);
+        // Unroutable: the exchange's alternate exchange (and its own, in turn) gets it.
+        let mut x = exchange.clone();
+        let mut tried: Vec<ShortStr> = Vec::new();
+        while out.is_empty() {
+            let Some(ae) = x
+                .arguments
+                .get("alternate-exchange")
+                .and_then(|v| v.as_str())
+            else {
+                break;
+            };
+            if tried.iter().any(|t| t.as_str() == ae) {
+                break;
+            }
+            let Ok(next) = self.exchange(ae) else { break };
+            tried.push(next.name.clone());
+            self.route_into(&next, routing_key, properties, out);
+            x = next;
+        }
+    }
+
+    /// Routes a message as a client publish does: its routing key plus the ones in its `CC`
+    /// and `BCC` headers (sender-selected distribution), then the alternate exchange if nothing
+    /// matched. Returns the message to deliver when it must differ from `message` (`BCC` is
+    /// removed before delivery).
+    pub fn route_message(
+        &self,
+        exchange: &Arc<Exchange>,
+        message: &Arc<Message>,
+        out: &mut Vec<Arc<Queue>>,
+    ) -> Option<Arc<Message>> {
+        let extra = if message.properties.has_headers() {
+            message.properties.headers().and_then(|h| {
+                let keys = |k: &str| -> Vec<String> {
+                    h.get(k)
+                        .and_then(|v| v.as_array())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                let (cc, bcc) = (keys("CC"), keys("BCC"));
+                (!cc.is_empty() || h.get("BCC").is_some()).then_some((cc, bcc))
+            })
+        } else {
+            None
+        };
+        let Some((cc, bcc)) = extra else {
+            self.route(exchange, &message.routing_key, &message.properties, out);
+            return None;
+        };
+        out.clear();
+        let mut more = Vec::new();
+        for key in std::iter::once(message.routing_key.to_string())
+            .chain(cc)
+            .chain(bcc.iter().cloned())
+        {
+            self.route(exchange, &key, &message.properties, &mut more);
+            for q in more.drain(..) {
+                if !out.iter().any(|x| Arc::ptr_eq(x, &q)) {
+                    out.push(q);
+                }
+            }
+        }
+        // BCC is a secret of the publisher: removed before delivery.
+        let mut props = message.properties.decode().ok()?;
+        let mut headers = props.headers.take()?;
+        headers.remove("BCC")?;
+        props.headers = Some(headers);
+        Some(Arc::new(Message {
+            properties: props.encode(),
+            ..(**message).clone()
+        }))
+    }
+
+    fn route_into(
+        &self,
+        exchange: &Arc<Exchange>,
+        routing_key: &str,
+        properties: &RawProperties,
+        out: &mut Vec<Arc<Queue>>,
+    ) {
         if exchange.is_default() {
             if let Some(q) = self.queues.read().get(routing_key) {
-                out.push(q.clone());
+                if !out.iter().any(|x| Arc::ptr_eq(x, q)) {
+                    out.push(q.clone());
+                }
             }
             return;
         }

@@ -637,12 +637,10 @@ impl Channel {
         mandatory: bool,
     ) {
         let mut scratch = std::mem::take(ctx.scratch);
-        ctx.vhost.route(
-            exchange,
-            &message.routing_key,
-            &message.properties,
-            &mut scratch,
-        );
+        let message = match ctx.vhost.route_message(exchange, &message, &mut scratch) {
+            Some(without_bcc) => without_bcc,
+            None => message,
+        };
         let routed = scratch.len();
         let seq = self.confirm.then(|| {
             let seq = self.next_publish_seq;

@@ -586,3 +586,135 @@ async fn an_unused_queue_with_x_expires_is_deleted() {
     assert_eq!(passive("kept").await, Ok(()));
     assert_eq!(passive("ephemeral").await, Err(404));
 }
+
+#[tokio::test]
+async fn alternate_exchange_takes_unroutable_messages() {
+    let server = start().await;
+    let (_c, ch) = channel(&server).await;
+    within(ch.exchange_declare(
+        "ae",
+        lapin::ExchangeKind::Fanout,
+        ExchangeDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    let mut xa = FieldTable::default();
+    xa.insert(
+        "alternate-exchange".into(),
+        AMQPValue::LongString("ae".into()),
+    );
+    within(ch.exchange_declare(
+        "main",
+        lapin::ExchangeKind::Direct,
+        ExchangeDeclareOptions::default(),
+        xa,
+    ))
+    .await
+    .unwrap();
+    declare(&ch, "routed", FieldTable::default()).await.unwrap();
+    declare(&ch, "unrouted", FieldTable::default())
+        .await
+        .unwrap();
+    within(ch.queue_bind(
+        "routed",
+        "main",
+        "known",
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch.queue_bind(
+        "unrouted",
+        "ae",
+        "",
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch.confirm_select(ConfirmSelectOptions::default()))
+        .await
+        .unwrap();
+    for (key, body) in [("known", "k"), ("nobody", "n")] {
+        // mandatory: a message the alternate exchange routes is not returned
+        let c = within(ch.basic_publish(
+            "main",
+            key,
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            body.as_bytes(),
+            BasicProperties::default(),
+        ))
+        .await
+        .unwrap();
+        assert!(
+            matches!(within(c).await.unwrap(), Confirmation::Ack(None)),
+            "{key}"
+        );
+    }
+    assert_eq!(drain(&ch, "routed").await, ["k"]);
+    assert_eq!(drain(&ch, "unrouted").await, ["n"]);
+}
+
+#[tokio::test]
+async fn cc_and_bcc_headers_add_routing_keys_and_bcc_is_removed() {
+    let server = start().await;
+    let (_c, ch) = channel(&server).await;
+    for q in ["to-a", "to-b", "to-c"] {
+        declare(&ch, q, FieldTable::default()).await.unwrap();
+        within(ch.queue_bind(
+            q,
+            "amq.direct",
+            &q[3..],
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        ))
+        .await
+        .unwrap();
+    }
+    let mut h = FieldTable::default();
+    h.insert(
+        "CC".into(),
+        AMQPValue::FieldArray(vec![AMQPValue::LongString("b".into())].into()),
+    );
+    h.insert(
+        "BCC".into(),
+        AMQPValue::FieldArray(
+            vec![
+                AMQPValue::LongString("c".into()),
+                AMQPValue::LongString("a".into()),
+            ]
+            .into(),
+        ),
+    );
+    within(ch.basic_publish(
+        "amq.direct",
+        "a",
+        BasicPublishOptions::default(),
+        b"memo",
+        BasicProperties::default().with_headers(h),
+    ))
+    .await
+    .unwrap();
+    for q in ["to-a", "to-b", "to-c"] {
+        let d = get_one(&ch, q).await;
+        assert_eq!(d.data, b"memo");
+        let headers = d.properties.headers().as_ref().unwrap().inner().clone();
+        assert!(headers.contains_key("CC"), "CC stays");
+        assert!(
+            !headers.contains_key("BCC"),
+            "BCC is removed before delivery"
+        );
+        assert!(
+            within(ch.basic_get(q, BasicGetOptions { no_ack: true }))
+                .await
+                .unwrap()
+                .is_none(),
+            "{q} got it once"
+        );
+    }
+}
