@@ -110,10 +110,6 @@ impl Outbox {
     pub fn take_starved(&self) -> bool {
         self.starved.load(Ordering::Relaxed) && self.starved.swap(false, Ordering::Relaxed)
     }
-
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
-    }
 }
 
 /// The channel-wide (global) prefetch window shared by all consumers of a channel.

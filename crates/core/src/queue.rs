@@ -418,10 +418,6 @@ impl Queue {
         self.lock().consumers.len() as u32
     }
 
-    pub fn unacked_count(&self) -> u32 {
-        self.lock().unacked as u32
-    }
-
     /// (ready, consumers) in one lock.
     pub fn counts(&self) -> (u32, u32) {
         let mut st = self.lock();

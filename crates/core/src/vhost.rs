@@ -292,19 +292,9 @@ impl VHost {
         key: &ShortStr,
         args: &FieldTable,
     ) -> Result<()> {
-        let src = self.bind_source(source)?;
-        if destination.is_empty() {
-            return Err(AmqpError::access_refused(
-                "operation not permitted on the default exchange",
-            ));
-        }
-        let dst = self.exchange(destination)?;
+        let (src, binding) = self.exchange_binding(destination, source, key, args)?;
         self.check_binding_args(&src, args)?;
-        src.bind(Binding {
-            destination: Destination::Exchange(dst.name.clone()),
-            routing_key: key.clone(),
-            arguments: args.clone(),
-        });
+        src.bind(binding);
         Ok(())
     }
 
@@ -315,6 +305,22 @@ impl VHost {
         key: &ShortStr,
         args: &FieldTable,
     ) -> Result<()> {
+        let (src, binding) = self.exchange_binding(destination, source, key, args)?;
+        if src.unbind(&binding) {
+            self.maybe_auto_delete(&src);
+        }
+        Ok(())
+    }
+
+    /// The source exchange and the binding an exchange.bind / unbind names (neither side may be
+    /// the default exchange; both must exist).
+    fn exchange_binding(
+        &self,
+        destination: &ShortStr,
+        source: &ShortStr,
+        key: &ShortStr,
+        args: &FieldTable,
+    ) -> Result<(Arc<Exchange>, Binding)> {
         let src = self.bind_source(source)?;
         if destination.is_empty() {
             return Err(AmqpError::access_refused(
@@ -322,14 +328,12 @@ impl VHost {
             ));
         }
         let dst = self.exchange(destination)?;
-        if src.unbind(&Binding {
+        let binding = Binding {
             destination: Destination::Exchange(dst.name.clone()),
             routing_key: key.clone(),
             arguments: args.clone(),
-        }) {
-            self.maybe_auto_delete(&src);
-        }
-        Ok(())
+        };
+        Ok((src, binding))
     }
 
     fn bind_source(&self, source: &str) -> Result<Arc<Exchange>> {
@@ -596,7 +600,12 @@ impl VHost {
         message: &Arc<Message>,
         out: &mut Vec<Arc<Queue>>,
     ) -> Option<Arc<Message>> {
-        let extra = if message.properties.has_headers() {
+        // Decoding the headers table costs allocations: only when the raw properties can hold
+        // a "CC" or "BCC" key (a shortstr: length byte, then the name) is it worth it.
+        let raw = &message.properties.0[..];
+        let may_have_cc =
+            raw.windows(3).any(|w| w == b"\x02CC") || raw.windows(4).any(|w| w == b"\x03BCC");
+        let extra = if may_have_cc && message.properties.has_headers() {
             message.properties.headers().and_then(|h| {
                 let keys = |k: &str| -> Vec<String> {
                     h.get(k)
