@@ -53,6 +53,8 @@ pub struct Broker {
     alarm: tokio::sync::watch::Sender<Option<String>>,
     /// Where durable definitions are saved after every change (None: not saved).
     definitions_file: Mutex<Option<PathBuf>>,
+    /// The open connections (management API, metrics).
+    pub connections: crate::registry::ConnectionRegistry,
 }
 
 impl Broker {
@@ -66,6 +68,7 @@ impl Broker {
             definitions_file: Mutex::new(None),
             durability: Arc::new(OnceLock::new()),
             alarm: tokio::sync::watch::channel(None).0,
+            connections: Default::default(),
         };
         b.add_vhost("/");
         b
@@ -117,6 +120,11 @@ impl Broker {
             *cur = reason;
             true
         });
+    }
+
+    /// The resource alarm in force, if any.
+    pub fn current_alarm(&self) -> Option<String> {
+        self.alarm.borrow().clone()
     }
 
     /// Follows the resource alarm.

@@ -43,6 +43,8 @@ pub enum ConnEvent {
     Confirm { channel: u16, seq: u64 },
     /// The store could not take publish `seq` of this channel.
     Nack { channel: u16, seq: u64 },
+    /// Describe your channels (management API); answered between two batches of work.
+    Inspect(tokio::sync::oneshot::Sender<Vec<crate::registry::ChannelInfo>>),
 }
 
 #[derive(Debug)]

@@ -22,6 +22,8 @@ pub mod exchange;
 pub mod headers;
 pub mod message;
 pub mod queue;
+pub mod registry;
+pub mod stats;
 pub mod topic;
 pub mod vhost;
 
@@ -32,5 +34,7 @@ pub use durable::{ConfirmTicket, Durability};
 pub use error::{AmqpError, Result};
 pub use exchange::{Binding, Destination, Exchange, ExchangeKind};
 pub use message::Message;
-pub use queue::{Got, Queue};
+pub use queue::{ConsumerInfo, Got, Queue, QueueInfo};
+pub use registry::{ChannelInfo, ConnectionEntry, ConnectionRegistry};
+pub use stats::{MessageCounters, MessageStats};
 pub use vhost::{generate_consumer_tag, generate_queue_name, Declared, VHost};

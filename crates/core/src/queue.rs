@@ -27,6 +27,7 @@ use crate::deadletter::{dead_letter, Reason};
 use crate::durable::{decode_message, Durability};
 use crate::error::{AmqpError, Result};
 use crate::message::Message;
+use crate::stats::bump;
 use crate::vhost::VHost;
 
 /// Ready messages of a durable queue kept with their bodies in memory; the rest wait on disk.
@@ -50,7 +51,32 @@ pub struct Queue {
     /// When the queue was last used (declared, consumed from, got from), ms since the epoch:
     /// `x-expires` deletes it once unused for that long.
     last_used: std::sync::atomic::AtomicU64,
+    /// Message counters for the management API (relaxed atomics, read at scrape time).
+    pub counters: crate::stats::MessageCounters,
     state: Mutex<QueueState>,
+}
+
+/// A queue's state at one instant, for the management API.
+#[derive(Debug, Clone)]
+pub struct QueueInfo {
+    pub messages_ready: u64,
+    pub messages_unacknowledged: u64,
+    pub message_bytes_ready: u64,
+    pub consumers: Vec<ConsumerInfo>,
+    /// ms since the Unix epoch the queue was last used.
+    pub last_used: u64,
+}
+
+/// One consumer of a queue, for the management API.
+#[derive(Debug, Clone)]
+pub struct ConsumerInfo {
+    pub tag: ShortStr,
+    pub channel: u16,
+    pub connection: ConnectionId,
+    pub no_ack: bool,
+    pub exclusive: bool,
+    pub prefetch: u32,
+    pub unacked: u32,
 }
 
 #[derive(Debug, Default)]
@@ -233,6 +259,7 @@ impl Queue {
             store: None,
             vhost_ref: Weak::new(),
             last_used: std::sync::atomic::AtomicU64::new(now_ms()),
+            counters: Default::default(),
             state: Mutex::new(state),
         }
     }
@@ -425,6 +452,31 @@ impl Queue {
         (st.ready.len() as u32, st.consumers.len() as u32)
     }
 
+    /// Counts and consumers in one lock (management API).
+    pub fn info(&self) -> QueueInfo {
+        let mut st = self.lock();
+        self.expire_head(&mut st);
+        QueueInfo {
+            messages_ready: st.ready.len() as u64,
+            messages_unacknowledged: st.unacked as u64,
+            message_bytes_ready: st.ready.bytes,
+            consumers: st
+                .consumers
+                .iter()
+                .map(|c| ConsumerInfo {
+                    tag: c.tag.clone(),
+                    channel: c.channel,
+                    connection: c.connection,
+                    no_ack: c.no_ack,
+                    exclusive: c.exclusive,
+                    prefetch: c.prefetch,
+                    unacked: c.unacked(),
+                })
+                .collect(),
+            last_used: self.last_used.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
     pub fn is_deleted(&self) -> bool {
         self.lock().deleted
     }
@@ -442,6 +494,7 @@ impl Queue {
         }
         let r = self.entry(Some(message.clone()), &message, None);
         st.ready.push_back(r);
+        bump(&self.counters.publish, 1);
         self.dispatch_locked(&mut st);
         self.expire_head(&mut st);
         true
@@ -487,6 +540,7 @@ impl Queue {
         let body = (st.ready.len() < MEMORY_WINDOW).then(|| message.clone());
         let r = self.entry(body, &message, Some(id));
         st.ready.push_back(r);
+        bump(&self.counters.publish, 1);
         self.dispatch_locked(&mut st);
         self.expire_head(&mut st);
         true
@@ -597,6 +651,12 @@ impl Queue {
                     // connection once it has written it (see Channel::deliver).
                     if !no_ack {
                         st.unacked += 1;
+                        bump(&self.counters.deliver, 1);
+                    } else {
+                        bump(&self.counters.deliver_no_ack, 1);
+                    }
+                    if redelivered {
+                        bump(&self.counters.redeliver, 1);
                     }
                 }
                 Err(ConnEvent::Deliver(d)) => {
@@ -663,8 +723,15 @@ impl Queue {
             };
             if !no_ack {
                 st.unacked += 1;
-            } else if let Some(id) = stored {
-                self.ack_stored(id);
+                bump(&self.counters.get, 1);
+            } else {
+                bump(&self.counters.get_no_ack, 1);
+                if let Some(id) = stored {
+                    self.ack_stored(id);
+                }
+            }
+            if redelivered {
+                bump(&self.counters.redeliver, 1);
             }
             return Some(Got {
                 message,
@@ -681,6 +748,7 @@ impl Queue {
         if let Some(id) = stored {
             self.ack_stored(id);
         }
+        bump(&self.counters.ack, 1);
         let mut st = self.lock();
         st.unacked = st.unacked.saturating_sub(1);
         self.dispatch_locked(&mut st);
@@ -693,6 +761,7 @@ impl Queue {
                 self.ack_stored(*id);
             }
         }
+        bump(&self.counters.ack, settled.len() as u64);
         let mut st = self.lock();
         st.unacked = st.unacked.saturating_sub(settled.len());
         self.dispatch_locked(&mut st);

@@ -52,6 +52,8 @@ pub struct VHost {
     queues: RwLock<HashMap<ShortStr, Arc<Queue>>>,
     /// This vhost, for its queues (dead-lettering routes through it).
     this: Weak<VHost>,
+    /// Message counts of the queues deleted so far, so vhost totals never go down.
+    pub retired: crate::stats::MessageCounters,
 }
 
 /// Result of `queue.declare`.
@@ -113,6 +115,7 @@ impl VHost {
             exchanges: RwLock::new(exchanges),
             queues: RwLock::new(HashMap::default()),
             this,
+            retired: Default::default(),
         }
     }
 
@@ -519,6 +522,7 @@ impl VHost {
             let mut map = self.queues.write();
             if map.get(q.name.as_str()).is_some_and(|x| Arc::ptr_eq(x, q)) {
                 map.remove(q.name.as_str());
+                self.retired.add(&q.counters.snapshot());
             }
         }
         let exchanges = self.exchanges();

@@ -943,6 +943,25 @@ impl Channel {
     pub fn consumer_queues(&self) -> impl Iterator<Item = &Arc<Queue>> {
         self.consumers.values().map(|c| &c.queue)
     }
+
+    /// This channel as the management API shows it.
+    pub fn info(&self) -> warren_core::ChannelInfo {
+        warren_core::ChannelInfo {
+            number: self.id,
+            prefetch_count: self.consumer_prefetch,
+            global_prefetch_count: self
+                .limit
+                .prefetch
+                .load(std::sync::atomic::Ordering::Relaxed),
+            messages_unacknowledged: self.unacked.len() as u64,
+            messages_unconfirmed: self.confirms.len() as u64,
+            messages_uncommitted: self.tx.as_ref().map_or(0, |t| t.len() as u64),
+            consumer_count: self.consumers.len() as u64,
+            confirm: self.confirm,
+            transactional: self.tx.is_some(),
+            closing: self.state == ChannelState::Closing,
+        }
+    }
 }
 
 /// Groups settled deliveries by queue (keeping tag order), gives credit back to consumers, and

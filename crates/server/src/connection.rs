@@ -23,7 +23,10 @@ use warren_amqp::{
     ChannelClose, ConnectionClose, ConnectionStart, ConnectionTune, FieldTable, FieldValue, Frame,
     Method, ShortStr, PROTOCOL_HEADER,
 };
-use warren_core::{AmqpError, Broker, ConnEvent, ConnectionId, Outbox, Queue, VHost};
+use warren_core::stats::bump;
+use warren_core::{
+    AmqpError, Broker, ConnEvent, ConnectionEntry, ConnectionId, Outbox, Queue, VHost,
+};
 
 use crate::auth;
 use crate::channel::{Channel, ChannelState, Ctx};
@@ -102,6 +105,11 @@ pub struct Connection {
     now: Instant,
     /// We told the client connection.blocked and not yet connection.unblocked.
     blocked_sent: bool,
+    /// Our local address and the client's properties, for the registry entry.
+    local: Option<SocketAddr>,
+    client_properties: FieldTable,
+    /// This connection in the broker's registry, once open.
+    entry: Option<Arc<ConnectionEntry>>,
 }
 
 /// Serves one accepted TCP connection until it closes.
@@ -112,6 +120,7 @@ pub async fn serve_connection(
     shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().ok();
     let (mut rd, mut wr) = stream.into_split();
     let mut header = [0u8; 8];
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, rd.read_exact(&mut header)).await {
@@ -153,6 +162,9 @@ pub async fn serve_connection(
         published: false,
         blocked_sent: false,
         now,
+        local,
+        client_properties: FieldTable::new(),
+        entry: None,
     };
     conn.send_start();
     conn.run(rd, rx, shutdown).await;
@@ -247,7 +259,10 @@ impl Connection {
                 }
                 r = rd.read_buf(&mut rbuf), if reading => match r {
                     Ok(0) | Err(_) => break,
-                    Ok(_) => {
+                    Ok(n) => {
+                        if let Some(e) = &self.entry {
+                            bump(&e.recv_oct, n as u64);
+                        }
                         self.last_recv = Instant::now();
                         self.process_frames(&mut rbuf);
                         if rbuf.capacity() - rbuf.len() < 4096 {
@@ -303,6 +318,9 @@ impl Connection {
             }
             self.now = Instant::now();
             self.tell_blocked(alarm.borrow().clone());
+            if let Some(e) = &self.entry {
+                e.channels.store(self.channels.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
             self.flush();
             if self.outbox.take_starved() && self.state == State::Open {
                 for ch in self.channels.values() {
@@ -368,6 +386,9 @@ impl Connection {
             }
         }
         if !self.out.is_empty() {
+            if let Some(e) = &self.entry {
+                bump(&e.send_oct, self.out.len() as u64);
+            }
             self.last_send = Instant::now();
             self.wq.push(&mut self.out);
         }
@@ -451,6 +472,7 @@ impl Connection {
                     authentication_failure_close: cap("authentication_failure_close"),
                 };
                 self.mechanism = m.mechanism.to_string();
+                self.client_properties = m.client_properties.clone();
                 match auth::authenticate(m.mechanism.as_str(), &m.response, self.peer) {
                     Ok(user) => {
                         self.user = Some(user);
@@ -533,6 +555,19 @@ impl Connection {
             (State::AwaitOpen, Method::ConnectionOpen(o)) => {
                 match self.broker.vhost(o.virtual_host.as_str()) {
                     Some(v) => {
+                        let entry = Arc::new(ConnectionEntry::new(
+                            self.id,
+                            self.peer,
+                            self.local,
+                            self.user.clone().unwrap_or_default(),
+                            v.name.to_string(),
+                            (self.frame_max, self.channel_max, self.heartbeat),
+                            std::mem::take(&mut self.mechanism),
+                            &std::mem::take(&mut self.client_properties),
+                            self.outbox.clone(),
+                        ));
+                        self.broker.connections.register(entry.clone());
+                        self.entry = Some(entry);
                         self.vhost = Some(v);
                         self.send(0, &Method::ConnectionOpenOk);
                         self.state = State::Open;
@@ -563,6 +598,13 @@ impl Connection {
             Frame::Method { channel: 0, method } => self.on_connection_method(method),
             Frame::Method { channel, method } => self.on_channel_method(channel, method),
             Frame::Header { channel, header } => {
+                if let Some(e) = &self.entry {
+                    if !self.published {
+                        e.published
+                            .store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    bump(&e.counters.publish, 1);
+                }
                 self.published = true;
                 self.on_content(channel, |ch, ctx| ch.on_header(ctx, header));
             }
@@ -839,6 +881,11 @@ impl Connection {
             ConnEvent::Nack { channel, seq } => {
                 self.on_store_confirm(channel, |ch| ch.store_refused(seq))
             }
+            ConnEvent::Inspect(tx) => {
+                let mut chans: Vec<_> = self.channels.values().map(Channel::info).collect();
+                chans.sort_by_key(|c| c.number);
+                let _ = tx.send(chans);
+            }
         }
     }
 
@@ -870,6 +917,9 @@ impl Connection {
         self.channels.clear();
         if let Some(v) = &self.vhost {
             v.connection_closed(self.id);
+        }
+        if self.entry.take().is_some() {
+            self.broker.connections.deregister(self.id);
         }
     }
 }

@@ -1,0 +1,80 @@
+//! Message counters for the management API and Prometheus, read at scrape time.
+//!
+//! Each counter is a relaxed atomic owned by one object (a queue, a connection), so counting a
+//! message costs one uncontended `fetch_add` and never a lock; readers take a [`MessageStats`]
+//! snapshot whenever they are asked.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of one object (queue, connection, vhost totals of deleted queues...).
+#[derive(Debug, Default)]
+pub struct MessageCounters {
+    pub publish: AtomicU64,
+    pub deliver: AtomicU64,
+    pub deliver_no_ack: AtomicU64,
+    pub get: AtomicU64,
+    pub get_no_ack: AtomicU64,
+    pub ack: AtomicU64,
+    pub redeliver: AtomicU64,
+}
+
+/// A snapshot of [`MessageCounters`], in RabbitMQ's `message_stats` names.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct MessageStats {
+    pub publish: u64,
+    pub deliver: u64,
+    pub deliver_no_ack: u64,
+    pub get: u64,
+    pub get_no_ack: u64,
+    pub ack: u64,
+    pub redeliver: u64,
+}
+
+/// Adds `n` to a counter (relaxed: counters order nothing).
+#[inline]
+pub fn bump(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+impl MessageCounters {
+    pub fn snapshot(&self) -> MessageStats {
+        let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        MessageStats {
+            publish: r(&self.publish),
+            deliver: r(&self.deliver),
+            deliver_no_ack: r(&self.deliver_no_ack),
+            get: r(&self.get),
+            get_no_ack: r(&self.get_no_ack),
+            ack: r(&self.ack),
+            redeliver: r(&self.redeliver),
+        }
+    }
+
+    /// Adds a snapshot (a deleted queue's or closed connection's counts, kept in totals).
+    pub fn add(&self, s: &MessageStats) {
+        bump(&self.publish, s.publish);
+        bump(&self.deliver, s.deliver);
+        bump(&self.deliver_no_ack, s.deliver_no_ack);
+        bump(&self.get, s.get);
+        bump(&self.get_no_ack, s.get_no_ack);
+        bump(&self.ack, s.ack);
+        bump(&self.redeliver, s.redeliver);
+    }
+}
+
+impl MessageStats {
+    pub fn add(&mut self, s: &MessageStats) {
+        self.publish += s.publish;
+        self.deliver += s.deliver;
+        self.deliver_no_ack += s.deliver_no_ack;
+        self.get += s.get;
+        self.get_no_ack += s.get_no_ack;
+        self.ack += s.ack;
+        self.redeliver += s.redeliver;
+    }
+
+    /// deliver + deliver_no_ack + get + get_no_ack (RabbitMQ's `deliver_get`).
+    pub fn deliver_get(&self) -> u64 {
+        self.deliver + self.deliver_no_ack + self.get + self.get_no_ack
+    }
+}
