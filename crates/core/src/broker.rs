@@ -84,6 +84,19 @@ impl Broker {
             .clone()
     }
 
+    /// Deletes a vhost and everything in it (its queues' consumers are cancelled). The
+    /// caller closes its connections. Returns false if there was no such vhost.
+    pub fn delete_vhost(&self, name: &str) -> bool {
+        let Some(v) = self.vhosts.write().remove(name) else {
+            return false;
+        };
+        for q in v.queues() {
+            let _ = v.remove_queue(&q, false, false);
+        }
+        self.definitions_changed();
+        true
+    }
+
     pub fn vhost(&self, name: &str) -> Option<Arc<VHost>> {
         self.vhosts.read().get(name).cloned()
     }

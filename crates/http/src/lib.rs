@@ -1,1 +1,125 @@
-pub fn x(){}
+//! Warren's management plane: a RabbitMQ-compatible HTTP API (`/api/...`), Prometheus metrics
+//! (`/metrics`) and a web dashboard (`/`), all served by one axum router.
+//!
+//! Invariants worth naming:
+//! - Read-only introspection: the API reads the broker's state through `warren_core`'s
+//!   accessors (one short queue lock per queue listed; connections answer for their channels
+//!   between two batches of work); nothing here sits on the message path.
+//! - Rates are differences of counters sampled by one background task ([`rates::Sampler`]),
+//!   so a request never waits on a measurement.
+//! - Every error is JSON `{"error": ..., "reason": ...}` with RabbitMQ's status codes.
+//! - Every `/api` route but `/api/auth/token` needs a user (basic auth or a bearer token) and
+//!   the tag RabbitMQ asks for that route (see [`auth`]).
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod paging;
+pub mod rates;
+mod dashboard;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use warren_core::Broker;
+
+pub use auth::{Authenticator, GuestOnly, Principal};
+pub use error::ApiError;
+
+/// What every handler shares.
+pub struct AppState {
+    pub broker: Arc<Broker>,
+    pub auth: Arc<dyn Authenticator>,
+    pub rates: Arc<rates::Sampler>,
+    /// The AMQP listener's address (overview listeners, port-listener health check).
+    pub amqp_addr: Option<SocketAddr>,
+    /// This HTTP listener's address.
+    pub http_addr: Option<SocketAddr>,
+    pub started_at: std::time::Instant,
+}
+
+/// Settings of the management listener.
+#[derive(Clone)]
+pub struct HttpConfig {
+    pub amqp_addr: Option<SocketAddr>,
+    /// How often rates are sampled (RabbitMQ: 5 s).
+    pub sample_interval: Duration,
+    pub auth: Arc<dyn Authenticator>,
+}
+
+impl HttpConfig {
+    pub fn new(amqp_addr: Option<SocketAddr>) -> HttpConfig {
+        HttpConfig {
+            amqp_addr,
+            sample_interval: Duration::from_secs(5),
+            auth: Arc::new(GuestOnly),
+        }
+    }
+}
+
+/// The whole router: API, metrics and dashboard.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .merge(metrics::routes())
+        .merge(dashboard::routes())
+        .with_state(state)
+}
+
+/// A management listener running in the background.
+pub struct HttpServer {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    task: tokio::task::JoinHandle<()>,
+    sampler: tokio::task::JoinHandle<()>,
+}
+
+impl HttpServer {
+    /// Serves the management API on `listener` until stopped.
+    pub fn start(listener: TcpListener, broker: Arc<Broker>, cfg: HttpConfig) -> HttpServer {
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let rates = Arc::new(rates::Sampler::default());
+        let sampler = tokio::spawn(rates::run(
+            rates.clone(),
+            broker.clone(),
+            cfg.sample_interval,
+        ));
+        let state = Arc::new(AppState {
+            broker,
+            auth: cfg.auth,
+            rates,
+            amqp_addr: cfg.amqp_addr,
+            http_addr: Some(addr),
+            started_at: std::time::Instant::now(),
+        });
+        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("management HTTP listener failed: {e}");
+            }
+        });
+        HttpServer {
+            addr,
+            state,
+            task,
+            sampler,
+        }
+    }
+
+    /// Binds `addr` and serves.
+    pub async fn bind(addr: &str, broker: Arc<Broker>, cfg: HttpConfig) -> std::io::Result<HttpServer> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(HttpServer::start(listener, broker, cfg))
+    }
+
+    pub fn stop(self) {
+        self.task.abort();
+        self.sampler.abort();
+    }
+}

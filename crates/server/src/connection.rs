@@ -562,7 +562,7 @@ impl Connection {
                             self.user.clone().unwrap_or_default(),
                             v.name.to_string(),
                             (self.frame_max, self.channel_max, self.heartbeat),
-                            std::mem::take(&mut self.mechanism),
+                            self.mechanism.clone(),
                             &std::mem::take(&mut self.client_properties),
                             self.outbox.clone(),
                         ));

@@ -182,12 +182,19 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
     let listener = TcpListener::bind(settings.amqp_listen)
         .await
         .with_context(|| format!("binding AMQP listener {}", settings.amqp_listen))?;
+    let amqp_addr = listener.local_addr()?;
+    let http = warren_http::HttpServer::bind(
+        &settings.http_listen.to_string(),
+        broker.clone(),
+        warren_http::HttpConfig::new(Some(amqp_addr)),
+    )
+    .await
+    .with_context(|| format!("binding HTTP listener {}", settings.http_listen))?;
     info!(
-        "Warren {} AMQP listening on {} (data dir {}; HTTP {} is reserved for the management API, not served yet)",
+        "Warren {} AMQP listening on {amqp_addr} (management HTTP on http://{}, data dir {})",
         env!("CARGO_PKG_VERSION"),
-        listener.local_addr()?,
+        http.addr,
         settings.data_dir.display(),
-        settings.http_listen
     );
     info!(
         "publishers are blocked above {} MiB of memory or under {} MB of free disk",
@@ -205,6 +212,7 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
     info!("shutting down");
     let _ = tx.send(true);
     let _ = server.await;
+    http.stop();
     // Acks and publishes still queued for the store are written before we exit.
     let _ = tokio::task::spawn_blocking(move || durability.flush()).await;
     info!("stopped");

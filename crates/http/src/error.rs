@@ -1,0 +1,74 @@
+//! API errors: JSON `{"error": ..., "reason": ...}` with RabbitMQ's status codes and words.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use warren_core::AmqpError;
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{status}: {error}: {reason}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub error: String,
+    pub reason: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error: &str, reason: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            error: error.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn not_found() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "Object Not Found", "Not Found")
+    }
+
+    pub fn bad_request(reason: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", reason)
+    }
+
+    pub fn unauthorized(reason: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "not_authorized", reason)
+    }
+
+    pub fn forbidden(reason: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "not_authorized", reason)
+    }
+}
+
+/// A broker refusal (a declare that does not match, a delete precondition...) as RabbitMQ's
+/// management API reports it: 400 for precondition failures, 404 for missing objects, 403 for
+/// access refusals.
+impl From<AmqpError> for ApiError {
+    fn from(e: AmqpError) -> ApiError {
+        let status = match e.code {
+            404 => StatusCode::NOT_FOUND,
+            403 => StatusCode::FORBIDDEN,
+            405 => StatusCode::METHOD_NOT_ALLOWED,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let word = match e.code {
+            404 => "not_found",
+            403 => "access_refused",
+            405 => "resource_locked",
+            _ => "bad_request",
+        };
+        ApiError::new(status, word, e.text.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": self.error, "reason": self.reason});
+        let mut r = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"RabbitMQ Management\""),
+            );
+        }
+        r
+    }
+}

@@ -1,0 +1,258 @@
+//! Rates: one task samples the broker's counters every interval and keeps the differences, so
+//! `*_details.rate` fields and the dashboard's charts cost a request nothing to compute.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use serde::Serialize;
+use warren_core::{Broker, MessageStats};
+
+/// Samples kept for the overview charts.
+pub const HISTORY: usize = 120;
+
+/// Per-second rates of a [`MessageStats`], plus up to three gauges' rates of change.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Rates {
+    pub publish: f64,
+    pub deliver: f64,
+    pub deliver_no_ack: f64,
+    pub get: f64,
+    pub get_no_ack: f64,
+    pub ack: f64,
+    pub redeliver: f64,
+    pub deliver_get: f64,
+    /// Rates of change of the gauges sampled with the counters (messages, ready, unacked for
+    /// queues; recv_oct, send_oct for connections).
+    pub gauges: [f64; 3],
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    at: Instant,
+    stats: MessageStats,
+    gauges: [u64; 3],
+}
+
+fn rate(now: u64, then: u64, secs: f64) -> f64 {
+    if secs <= 0.0 {
+        return 0.0;
+    }
+    let r = (now as f64 - then as f64) / secs;
+    (r * 10.0).round() / 10.0
+}
+
+fn rates(prev: &Sample, cur: &Sample) -> Rates {
+    let s = cur.at.duration_since(prev.at).as_secs_f64();
+    let (a, b) = (&cur.stats, &prev.stats);
+    Rates {
+        publish: rate(a.publish, b.publish, s),
+        deliver: rate(a.deliver, b.deliver, s),
+        deliver_no_ack: rate(a.deliver_no_ack, b.deliver_no_ack, s),
+        get: rate(a.get, b.get, s),
+        get_no_ack: rate(a.get_no_ack, b.get_no_ack, s),
+        ack: rate(a.ack, b.ack, s),
+        redeliver: rate(a.redeliver, b.redeliver, s),
+        deliver_get: rate(a.deliver_get(), b.deliver_get(), s),
+        gauges: [0, 1, 2].map(|i| rate(cur.gauges[i], prev.gauges[i], s)),
+    }
+}
+
+/// One point of the overview's history (for the dashboard's charts).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Point {
+    /// ms since the Unix epoch.
+    pub timestamp: u64,
+    pub messages_ready: u64,
+    pub messages_unacknowledged: u64,
+    pub rates: Rates,
+}
+
+/// Keyed latest samples and rates.
+#[derive(Debug, Default)]
+struct Keyed<K> {
+    last: HashMap<K, (Sample, Rates)>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
+    fn record(&mut self, seen: &mut Vec<K>, key: K, cur: Sample) {
+        let r = match self.last.get(&key) {
+            Some((prev, _)) => rates(prev, &cur),
+            None => Rates::default(),
+        };
+        self.last.insert(key.clone(), (cur, r));
+        seen.push(key);
+    }
+
+    fn retain(&mut self, seen: Vec<K>) {
+        let seen: std::collections::HashSet<K> = seen.into_iter().collect();
+        self.last.retain(|k, _| seen.contains(k));
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    overview: Option<(Sample, Rates)>,
+    history: VecDeque<Point>,
+    queues: Keyed<(String, String)>,
+    vhosts: Keyed<String>,
+    connections: Keyed<u64>,
+}
+
+/// The sampler's findings.
+#[derive(Debug, Default)]
+pub struct Sampler {
+    inner: RwLock<Inner>,
+}
+
+impl Sampler {
+    pub fn overview(&self) -> Rates {
+        self.inner.read().overview.map(|o| o.1).unwrap_or_default()
+    }
+
+    pub fn history(&self) -> Vec<Point> {
+        self.inner.read().history.iter().copied().collect()
+    }
+
+    pub fn queue(&self, vhost: &str, name: &str) -> Rates {
+        self.inner
+            .read()
+            .queues
+            .last
+            .get(&(vhost.to_string(), name.to_string()))
+            .map(|x| x.1)
+            .unwrap_or_default()
+    }
+
+    pub fn vhost(&self, vhost: &str) -> Rates {
+        self.inner
+            .read()
+            .vhosts
+            .last
+            .get(vhost)
+            .map(|x| x.1)
+            .unwrap_or_default()
+    }
+
+    pub fn connection(&self, id: u64) -> Rates {
+        self.inner
+            .read()
+            .connections
+            .last
+            .get(&id)
+            .map(|x| x.1)
+            .unwrap_or_default()
+    }
+
+    /// Takes one sample of everything.
+    pub fn sample(&self, broker: &Broker) {
+        let at = Instant::now();
+        let mut queues = Vec::new();
+        let mut vhost_samples = Vec::new();
+        let (mut ready, mut unacked) = (0u64, 0u64);
+        let mut totals = broker.connections.totals();
+        let publish = totals.publish;
+        totals = MessageStats {
+            publish,
+            ..MessageStats::default()
+        };
+        for v in broker.vhosts() {
+            let mut vs = v.retired.snapshot();
+            let (mut vr, mut vu) = (0, 0);
+            for q in v.queues() {
+                let info = q.info();
+                let stats = q.counters.snapshot();
+                vs.add(&stats);
+                vr += info.messages_ready;
+                vu += info.messages_unacknowledged;
+                let gauges = [
+                    info.messages_ready + info.messages_unacknowledged,
+                    info.messages_ready,
+                    info.messages_unacknowledged,
+                ];
+                queues.push((
+                    (v.name.to_string(), q.name.to_string()),
+                    Sample { at, stats, gauges },
+                ));
+            }
+            ready += vr;
+            unacked += vu;
+            let mut t = vs;
+            t.publish = 0;
+            totals.add(&t);
+            vhost_samples.push((
+                v.name.to_string(),
+                Sample {
+                    at,
+                    stats: vs,
+                    gauges: [vr + vu, vr, vu],
+                },
+            ));
+        }
+        let conns: Vec<(u64, Sample)> = broker
+            .connections
+            .list()
+            .iter()
+            .map(|c| {
+                let r = |a: &std::sync::atomic::AtomicU64| {
+                    a.load(std::sync::atomic::Ordering::Relaxed)
+                };
+                (
+                    c.id,
+                    Sample {
+                        at,
+                        stats: c.counters.snapshot(),
+                        gauges: [r(&c.recv_oct), r(&c.send_oct), 0],
+                    },
+                )
+            })
+            .collect();
+        let cur = Sample {
+            at,
+            stats: totals,
+            gauges: [ready + unacked, ready, unacked],
+        };
+        let mut inner = self.inner.write();
+        let r = inner
+            .overview
+            .as_ref()
+            .map(|(prev, _)| rates(prev, &cur))
+            .unwrap_or_default();
+        inner.overview = Some((cur, r));
+        inner.history.push_back(Point {
+            timestamp: warren_core::queue::now_ms(),
+            messages_ready: ready,
+            messages_unacknowledged: unacked,
+            rates: r,
+        });
+        while inner.history.len() > HISTORY {
+            inner.history.pop_front();
+        }
+        let mut seen = Vec::new();
+        for (k, s) in queues {
+            inner.queues.record(&mut seen, k, s);
+        }
+        inner.queues.retain(seen);
+        let mut seen = Vec::new();
+        for (k, s) in vhost_samples {
+            inner.vhosts.record(&mut seen, k, s);
+        }
+        inner.vhosts.retain(seen);
+        let mut seen = Vec::new();
+        for (k, s) in conns {
+            inner.connections.record(&mut seen, k, s);
+        }
+        inner.connections.retain(seen);
+    }
+}
+
+/// Samples every `every` until aborted.
+pub async fn run(sampler: Arc<Sampler>, broker: Arc<Broker>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        sampler.sample(&broker);
+    }
+}
