@@ -1,0 +1,132 @@
+//! Shared by the API tests: a real broker with its AMQP server and management HTTP server on
+//! port 0, and a reqwest client.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use warren_core::{Broker, Limits};
+use warren_http::{Authenticator, HttpConfig, HttpServer};
+use warren_server::RunningServer;
+
+/// Every wait is bounded: a broken broker fails the test instead of hanging it.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct Env {
+    pub amqp: RunningServer,
+    pub http: HttpServer,
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+pub async fn start() -> Env {
+    start_with(None).await
+}
+
+pub async fn start_with(auth: Option<Arc<dyn Authenticator>>) -> Env {
+    let broker = Arc::new(Broker::new(Limits::default()));
+    let amqp = RunningServer::start("127.0.0.1:0", broker.clone())
+        .await
+        .expect("AMQP server starts");
+    let mut cfg = HttpConfig::new(Some(amqp.addr));
+    cfg.sample_interval = Duration::from_millis(200);
+    if let Some(a) = auth {
+        cfg.auth = a;
+    }
+    let http = HttpServer::bind("127.0.0.1:0", broker, cfg)
+        .await
+        .expect("HTTP server starts");
+    let base = format!("http://{}", http.addr);
+    Env {
+        amqp,
+        http,
+        client: reqwest::Client::new(),
+        base,
+    }
+}
+
+impl Env {
+    pub fn amqp_url(&self) -> String {
+        format!("amqp://guest:guest@{}/%2f", self.amqp.addr)
+    }
+
+    /// A request as `user`/`password` (None: no credentials).
+    pub async fn call_as(
+        &self,
+        creds: Option<(&str, &str)>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut r = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some((u, p)) = creds {
+            r = r.basic_auth(u, Some(p));
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = within(r.send()).await.expect("HTTP request");
+        let status = resp.status();
+        let text = within(resp.text()).await.expect("HTTP body");
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, v)
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call_as(Some(("guest", "guest")), method, path, body).await
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let (s, v) = self.call(Method::GET, path, None).await;
+        assert_eq!(s, StatusCode::OK, "GET {path}: {v}");
+        v
+    }
+
+    pub async fn connect(&self) -> lapin::Connection {
+        within(lapin::Connection::connect(
+            &self.amqp_url(),
+            lapin::ConnectionProperties::default(),
+        ))
+        .await
+        .expect("lapin connects as guest")
+    }
+
+    /// Polls `path` until `pred` holds on its JSON (bounded by [`WAIT`]).
+    pub async fn until(&self, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let v = self.get(path).await;
+            if pred(&v) {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting on {path}; last: {v:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+pub async fn within<T>(f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, f).await.expect("timed out")
+}
+
+/// Asserts an object has every one of `fields` (RabbitMQ's names).
+pub fn has_fields(v: &Value, fields: &[&str]) {
+    for f in fields {
+        let mut cur = v;
+        for part in f.split('.') {
+            cur = cur
+                .get(part)
+                .unwrap_or_else(|| panic!("missing field {f} in {v:#}"));
+        }
+    }
+}
