@@ -54,6 +54,8 @@ pub struct VHost {
     this: Weak<VHost>,
     /// Message counts of the queues deleted so far, so vhost totals never go down.
     pub retired: crate::stats::MessageCounters,
+    /// Set by `Broker::delete_vhost`: connections still open on it close.
+    deleted: std::sync::atomic::AtomicBool,
 }
 
 /// Result of `queue.declare`.
@@ -116,7 +118,18 @@ impl VHost {
             queues: RwLock::new(HashMap::default()),
             this,
             retired: Default::default(),
+            deleted: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Has this vhost been deleted (see `Broker::delete_vhost`)?
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn mark_deleted(&self) {
+        self.deleted
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn no_exchange(&self, name: &str) -> AmqpError {

@@ -1700,19 +1700,7 @@ async fn list_consumers_vhost(State(s): S, User(u): User, Path(vh): Path<String>
 // definitions, policies
 
 fn export(s: &AppState) -> Definitions {
-    let mut d = s.broker.export_definitions();
-    if d.users.is_empty() {
-        d.users = s
-            .auth
-            .users()
-            .into_iter()
-            .map(|(n, tags)| json!({"name": n, "password_hash": "", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": tags, "limits": {}}))
-            .collect();
-    }
-    if d.permissions.is_empty() {
-        d.permissions = all_permissions(s);
-    }
-    d
+    s.broker.export_definitions()
 }
 
 async fn export_all(State(s): S, User(u): User) -> ApiResult {

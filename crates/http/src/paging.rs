@@ -31,7 +31,7 @@ fn truthy(v: &Option<String>) -> bool {
 enum NameFilter {
     None,
     Substring(String),
-    Regex(regex_lite::Regex),
+    Regex(regex::Regex),
 }
 
 impl NameFilter {
@@ -48,7 +48,7 @@ impl ListQuery {
     fn filter(&self) -> Result<NameFilter, ApiError> {
         match self.name.as_deref() {
             None | Some("") => Ok(NameFilter::None),
-            Some(n) if truthy(&self.use_regex) => regex_lite::Regex::new(n)
+            Some(n) if truthy(&self.use_regex) => regex::Regex::new(n)
                 .map(NameFilter::Regex)
                 .map_err(|e| ApiError::bad_request(format!("invalid regex '{n}': {e}"))),
             Some(n) => Ok(NameFilter::Substring(n.to_string())),

@@ -12,12 +12,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use crate::access;
 use bytes::{Bytes, BytesMut};
 use warren_amqp::{
     encode_ack_frame, encode_body_frames, encode_header_frame, encode_method_frame,
     encode_nack_frame, reply_code as rc, BasicGetOk, BasicPublish, BasicReturn, ContentHeader,
     Method, ShortStr,
 };
+use warren_auth::Access;
 use warren_core::{
     generate_consumer_tag, AmqpError, Broker, ChannelLimit, ConfirmTicket, ConnectionId, Consumer,
     Exchange, Message, Outbox, Queue, Result, VHost,
@@ -31,6 +33,8 @@ pub struct Ctx<'a> {
     pub conn_id: ConnectionId,
     pub broker: &'a Broker,
     pub vhost: &'a Arc<VHost>,
+    /// Who is connected: every operation is checked against its permissions.
+    pub identity: &'a warren_auth::Identity,
     pub outbox: &'a Arc<Outbox>,
     pub out: &'a mut BytesMut,
     pub frame_max: u32,
@@ -127,6 +131,9 @@ pub struct Channel {
     store_failed: bool,
     tx: Option<Vec<TxOp>>,
     last_queue: Option<ShortStr>,
+    /// The last exchange this channel was allowed to publish to, with the permission
+    /// generation of that answer (saves a permission check per message).
+    write_allowed: Option<(ShortStr, u64)>,
 }
 
 impl Channel {
@@ -147,6 +154,7 @@ impl Channel {
             store_failed: false,
             tx: None,
             last_queue: None,
+            write_allowed: None,
         }
     }
 
@@ -181,6 +189,9 @@ impl Channel {
             }
             Method::ChannelFlowOk(_) => Ok(()),
             Method::ExchangeDeclare(m) => {
+                if !m.passive {
+                    access::declare_exchange(ctx, &m.exchange, &m.arguments)?;
+                }
                 ctx.vhost.declare_exchange(&m)?;
                 if m.durable && !m.passive {
                     ctx.broker.definitions_changed();
@@ -191,6 +202,7 @@ impl Channel {
                 Ok(())
             }
             Method::ExchangeDelete(m) => {
+                access::exchange(ctx, Access::Configure, &m.exchange)?;
                 ctx.vhost.delete_exchange(&m.exchange, m.if_unused)?;
                 ctx.broker.definitions_changed();
                 if !m.no_wait {
@@ -199,6 +211,8 @@ impl Channel {
                 Ok(())
             }
             Method::ExchangeBind(m) => {
+                access::exchange(ctx, Access::Write, &m.destination)?;
+                access::bind_source(ctx, &m.source, &m.routing_key)?;
                 ctx.vhost
                     .bind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?;
                 ctx.broker.definitions_changed();
@@ -208,6 +222,8 @@ impl Channel {
                 Ok(())
             }
             Method::ExchangeUnbind(m) => {
+                access::exchange(ctx, Access::Write, &m.destination)?;
+                access::bind_source(ctx, &m.source, &m.routing_key)?;
                 ctx.vhost.unbind_exchange(
                     &m.destination,
                     &m.source,
@@ -221,6 +237,15 @@ impl Channel {
                 Ok(())
             }
             Method::QueueDeclare(m) => {
+                if !m.passive {
+                    // A server-named queue is checked under a name of the same form.
+                    let name = if m.queue.is_empty() {
+                        warren_core::generate_queue_name()
+                    } else {
+                        m.queue.clone()
+                    };
+                    access::declare_queue(ctx, &name, &m.arguments)?;
+                }
                 let d = ctx.vhost.declare_queue(ctx.conn_id, &m)?;
                 if m.durable && !m.exclusive && !m.passive {
                     ctx.broker.definitions_changed();
@@ -239,6 +264,8 @@ impl Channel {
                 Ok(())
             }
             Method::QueueBind(m) => {
+                access::queue(ctx, Access::Write, &self.queue_name(&m.queue)?)?;
+                access::bind_source(ctx, &m.exchange, &m.routing_key)?;
                 let q = self.queue(ctx, &m.queue)?;
                 let key = if m.routing_key.is_empty() && m.queue.is_empty() {
                     q.name.clone()
@@ -255,6 +282,8 @@ impl Channel {
                 Ok(())
             }
             Method::QueueUnbind(m) => {
+                access::queue(ctx, Access::Write, &self.queue_name(&m.queue)?)?;
+                access::bind_source(ctx, &m.exchange, &m.routing_key)?;
                 let q = self.queue(ctx, &m.queue)?;
                 ctx.vhost
                     .unbind_queue(&q, &m.exchange, &m.routing_key, &m.arguments)?;
@@ -265,6 +294,7 @@ impl Channel {
                 Ok(())
             }
             Method::QueuePurge(m) => {
+                access::queue(ctx, Access::Read, &self.queue_name(&m.queue)?)?;
                 let q = self.queue(ctx, &m.queue)?;
                 let n = q.purge();
                 if !m.no_wait {
@@ -277,6 +307,7 @@ impl Channel {
             }
             Method::QueueDelete(m) => {
                 let name = self.queue_name(&m.queue)?;
+                access::queue(ctx, Access::Configure, &name)?;
                 let n = ctx
                     .vhost
                     .delete_queue(&name, ctx.conn_id, m.if_unused, m.if_empty)?;
@@ -310,6 +341,7 @@ impl Channel {
                 Ok(())
             }
             Method::BasicConsume(m) => {
+                access::queue(ctx, Access::Read, &self.queue_name(&m.queue)?)?;
                 let q = self.queue(ctx, &m.queue)?;
                 let tag = if m.consumer_tag.is_empty() {
                     generate_consumer_tag()
@@ -379,6 +411,7 @@ impl Channel {
                 Ok(())
             }
             Method::BasicGet(m) => {
+                access::queue(ctx, Access::Read, &self.queue_name(&m.queue)?)?;
                 let q = self.queue(ctx, &m.queue)?;
                 match q.get(m.no_ack) {
                     None => self.reply(ctx, &Method::BasicGetEmpty),
@@ -593,7 +626,10 @@ impl Channel {
         if let Some(e) = header.properties.expiration() {
             warren_core::arguments::parse_expiration(&e)?;
         }
+        self.check_publish(ctx, &p.method.exchange)?;
+        access::publisher_user_id(ctx, header.properties.user_id())?;
         let exchange = ctx.vhost.exchange(&p.method.exchange)?;
+        access::topic(ctx, Access::Write, &exchange, &p.method.routing_key)?;
         if exchange.internal {
             return Err(AmqpError::access_refused(format!(
                 "cannot publish to internal exchange '{}' in vhost '{}'",
@@ -616,6 +652,22 @@ impl Channel {
         }
         self.route(ctx, &exchange, message, p.method.mandatory);
         self.check_store_failure()
+    }
+
+    /// Write permission on the exchange of a publish, remembered while permissions do not
+    /// change (one atomic load per message instead of a lock and a regex search).
+    fn check_publish(&mut self, ctx: &Ctx<'_>, exchange: &ShortStr) -> Result<()> {
+        let generation = ctx.identity.generation();
+        if self
+            .write_allowed
+            .as_ref()
+            .is_some_and(|(x, g)| x == exchange && *g == generation)
+        {
+            return Ok(());
+        }
+        access::exchange(ctx, Access::Write, exchange)?;
+        self.write_allowed = Some((exchange.clone(), generation));
+        Ok(())
     }
 
     /// A persistent message this channel published could not be written and no nack could

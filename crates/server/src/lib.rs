@@ -5,6 +5,7 @@
 //! (`warren_core`) and encodes its replies into the connection's output buffer; the
 //! [`writer`] task writes that buffer in batches.
 
+pub mod access;
 pub mod auth;
 pub mod channel;
 pub mod connection;
