@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
@@ -124,7 +123,47 @@ pub async fn serve_connection(
 ) {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
+    serve_stream(rd, wr, peer, local, broker, shutdown).await
+}
+
+/// Serves one accepted AMQPS connection: the TLS handshake (within the handshake timeout),
+/// then AMQP as on a plain socket.
+pub async fn serve_tls_connection(
+    stream: TcpStream,
+    acceptor: crate::tls::TlsAcceptor,
+    peer: SocketAddr,
+    broker: Arc<Broker>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().ok();
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            warn!(%peer, "TLS handshake failed: {e}");
+            return;
+        }
+        Err(_) => {
+            debug!(%peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let (rd, wr) = tokio::io::split(tls);
+    serve_stream(rd, wr, peer, local, broker, shutdown).await
+}
+
+async fn serve_stream<R, W>(
+    mut rd: R,
+    mut wr: W,
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+    broker: Arc<Broker>,
+    shutdown: watch::Receiver<bool>,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let mut header = [0u8; 8];
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, rd.read_exact(&mut header)).await {
         Ok(Ok(_)) => {}
@@ -228,9 +267,9 @@ impl Connection {
         );
     }
 
-    async fn run(
+    async fn run<R: AsyncRead + Unpin>(
         mut self,
-        mut rd: OwnedReadHalf,
+        mut rd: R,
         mut rx: mpsc::UnboundedReceiver<ConnEvent>,
         mut shutdown: watch::Receiver<bool>,
     ) {
@@ -535,9 +574,15 @@ impl Connection {
                                     method_id: 0,
                                 }),
                             );
+                            // Give the client a moment to read the close (its close-ok or
+                            // the deadline ends the connection): hanging up at once can
+                            // reset the socket before the client has read why.
+                            self.state = State::Closing;
+                            self.deadline = Some(Instant::now() + CLOSE_TIMEOUT);
+                        } else {
+                            // As RabbitMQ: no close handshake after a failed login.
+                            self.state = State::Closed;
                         }
-                        // As RabbitMQ: no close handshake after a failed login.
-                        self.state = State::Closed;
                     }
                 }
             }
