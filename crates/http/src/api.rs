@@ -25,6 +25,7 @@ use warren_core::{
 };
 
 use crate::auth::{Principal, Tag, User};
+use warren_auth::{Access, ResourceKind};
 use crate::error::ApiError;
 use crate::paging::ListQuery;
 use crate::rates::Rates;
@@ -54,10 +55,23 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/vhosts/{vhost}/channels", get(vhost_channels))
         .route("/api/vhosts/{vhost}/permissions", get(vhost_permissions))
         .route("/api/users", get(list_users))
-        .route("/api/users/{user}", get(get_user))
+        .route(
+            "/api/users/{user}",
+            get(get_user).put(put_user).delete(delete_user),
+        )
         .route("/api/users/{user}/permissions", get(user_permissions))
         .route("/api/permissions", get(list_permissions))
-        .route("/api/permissions/{vhost}/{user}", get(get_permission))
+        .route(
+            "/api/permissions/{vhost}/{user}",
+            get(get_permission)
+                .put(put_permission)
+                .delete(delete_permission),
+        )
+        .route("/api/topic-permissions", get(list_topic_permissions))
+        .route(
+            "/api/topic-permissions/{vhost}/{user}",
+            axum::routing::put(put_topic_permission).delete(delete_topic_permission),
+        )
         .route("/api/exchanges", get(list_exchanges))
         .route("/api/exchanges/{vhost}", get(list_exchanges_vhost))
         .route(
@@ -752,7 +766,8 @@ struct TokenRequest {
     password: String,
 }
 
-/// POST /api/auth/token: a bearer token for a user's name and password.
+/// POST /api/auth/token: a bearer token (JWT) for a user's name and password, from the
+/// built-in issuer: `{access_token, token_type: "bearer", expires_in}`.
 async fn issue_token(
     State(s): S,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
@@ -760,18 +775,22 @@ async fn issue_token(
 ) -> ApiResult {
     let req: TokenRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("expected {{username, password}}: {e}")))?;
-    let who = s
-        .auth
-        .login(&req.username, &req.password, peer.ip())
-        .map_err(|_| ApiError::unauthorized("Not_Authorized"))?;
-    let Some((token, expires_in)) = s.auth.issue_token(&who) else {
+    let Some(issuer) = &s.token_issuer else {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
             "not_implemented",
-            "this broker has no token issuer configured",
+            "this broker has no token issuer configured ([jwt.issuer])",
         ));
     };
-    ok(json!({"access_token": token, "token_type": "bearer", "expires_in": expires_in}))
+    let who = s
+        .broker
+        .auth()
+        .authenticate(&req.username, &req.password, peer.ip())
+        .map_err(|_| ApiError::unauthorized("Not_Authorized"))?;
+    let t = issuer
+        .issue(s.broker.auth(), &who.username)
+        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    ok(serde_json::to_value(t).unwrap_or_default())
 }
 
 fn vhost_json(s: &AppState, v: &VHost) -> Value {
@@ -823,6 +842,13 @@ async fn put_vhost(State(s): S, User(u): User, Path(name): Path<String>) -> ApiR
         return no_content();
     }
     s.broker.add_vhost(&name);
+    // As RabbitMQ: the user who creates a vhost gets full permissions in it.
+    if s.broker.auth().user(&u.username).is_some() {
+        let _ = s
+            .broker
+            .auth()
+            .set_permissions(&u.username, &name, ".*", ".*", ".*");
+    }
     s.broker.definitions_changed();
     created()
 }
@@ -846,60 +872,110 @@ async fn delete_vhost(State(s): S, User(u): User, Path(name): Path<String>) -> A
 async fn list_users(State(s): S, User(u): User, Query(q): Query<ListQuery>) -> ApiResult {
     u.require(Tag::Administrator)?;
     ok(q.apply(
-        s.auth.users(),
-        |(n, _)| (String::new(), n.clone()),
-        |(n, tags)| json!({"name": n, "tags": tags, "password_hash": "", "hashing_algorithm": "rabbit_password_hashing_sha256", "limits": {}}),
+        s.broker.auth().users(),
+        |x| (String::new(), x.name.clone()),
+        |x| serde_json::to_value(x).unwrap_or_default(),
     )?)
 }
 
 async fn get_user(State(s): S, User(u): User, Path(name): Path<String>) -> ApiResult {
     u.require(Tag::Administrator)?;
-    let (n, tags) = s
-        .auth
-        .users()
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .ok_or_else(ApiError::not_found)?;
-    ok(json!({"name": n, "tags": tags, "password_hash": "", "hashing_algorithm": "rabbit_password_hashing_sha256", "limits": {}}))
+    let user = s.broker.auth().user(&name).ok_or_else(ApiError::not_found)?;
+    ok(serde_json::to_value(user).unwrap_or_default())
 }
 
-/// Permissions: every user of the built-in authenticator may do everything on every vhost.
-fn all_permissions(s: &AppState) -> Vec<Value> {
-    let mut out = Vec::new();
-    for (user, _) in s.auth.users() {
-        let mut vs = s.broker.vhosts();
-        vs.sort_by(|a, b| a.name.cmp(&b.name));
-        for v in vs {
-            out.push(json!({"user": user, "vhost": v.name.as_str(), "configure": ".*", "write": ".*", "read": ".*"}));
-        }
+fn db_error(e: warren_auth::AuthDbError) -> ApiError {
+    match e {
+        warren_auth::AuthDbError::NoSuchUser(_) => ApiError::not_found(),
+        other => ApiError::bad_request(other.to_string()),
     }
-    out
+}
+
+/// Tags as a list or RabbitMQ's comma-separated string.
+fn body_tags(m: &Map<String, Value>) -> Result<Option<Vec<String>>, ApiError> {
+    match m.get("tags") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(t)) => Ok(Some(warren_auth::split_tags(t))),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|t| {
+                t.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| ApiError::bad_request("tags must be strings"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(ApiError::bad_request("tags must be a string or a list")),
+    }
+}
+
+/// PUT /api/users/{name}: `password` or `password_hash` (+ `hashing_algorithm`), `tags`.
+async fn put_user(State(s): S, User(u): User, Path(name): Path<String>, body: Bytes) -> ApiResult {
+    u.require(Tag::Administrator)?;
+    let m = parse_body(&body)?;
+    let db = s.broker.auth();
+    let existed = db.user(&name).is_some();
+    let tags = body_tags(&m)?;
+    if let Some(hash) = body_str(&m, "password_hash") {
+        let info = warren_auth::UserInfo {
+            name: name.clone(),
+            password_hash: hash.to_string(),
+            hashing_algorithm: body_str(&m, "hashing_algorithm")
+                .unwrap_or("rabbit_password_hashing_sha256")
+                .to_string(),
+            tags: tags.unwrap_or_default(),
+            limits: Map::new(),
+        };
+        db.put_user(&info).map_err(db_error)?;
+    } else if existed {
+        if let Some(p) = body_str(&m, "password") {
+            db.set_password(&name, Some(p)).map_err(db_error)?;
+        }
+        if let Some(t) = tags {
+            db.set_tags(&name, &t).map_err(db_error)?;
+        }
+    } else {
+        let p = body_str(&m, "password")
+            .ok_or_else(|| ApiError::bad_request("key_missing: password or password_hash"))?;
+        db.add_user(&name, p, &tags.unwrap_or_default())
+            .map_err(db_error)?;
+    }
+    s.broker.definitions_changed();
+    if existed {
+        no_content()
+    } else {
+        created()
+    }
+}
+
+async fn delete_user(State(s): S, User(u): User, Path(name): Path<String>) -> ApiResult {
+    u.require(Tag::Administrator)?;
+    s.broker.auth().delete_user(&name).map_err(db_error)?;
+    s.broker.definitions_changed();
+    no_content()
+}
+
+fn permissions_where(s: &AppState, f: impl Fn(&warren_auth::PermissionInfo) -> bool) -> ApiResult {
+    let mut v: Vec<_> = s.broker.auth().permissions().into_iter().filter(|p| f(p)).collect();
+    v.sort_by(|a, b| (&a.user, &a.vhost).cmp(&(&b.user, &b.vhost)));
+    ok(serde_json::to_value(v).unwrap_or_default())
 }
 
 async fn list_permissions(State(s): S, User(u): User) -> ApiResult {
     u.require(Tag::Administrator)?;
-    ok(Value::Array(all_permissions(&s)))
+    permissions_where(&s, |_| true)
 }
 
 async fn user_permissions(State(s): S, User(u): User, Path(user): Path<String>) -> ApiResult {
     u.require(Tag::Administrator)?;
-    ok(Value::Array(
-        all_permissions(&s)
-            .into_iter()
-            .filter(|p| p["user"] == user.as_str())
-            .collect(),
-    ))
+    s.broker.auth().user(&user).ok_or_else(ApiError::not_found)?;
+    permissions_where(&s, |p| p.user == user)
 }
 
 async fn vhost_permissions(State(s): S, User(u): User, Path(vh): Path<String>) -> ApiResult {
     u.require(Tag::Administrator)?;
     vhost(&s, &vh)?;
-    ok(Value::Array(
-        all_permissions(&s)
-            .into_iter()
-            .filter(|p| p["vhost"] == vh.as_str())
-            .collect(),
-    ))
+    permissions_where(&s, |p| p.vhost == vh)
 }
 
 async fn get_permission(
@@ -908,10 +984,93 @@ async fn get_permission(
     Path((vh, user)): Path<(String, String)>,
 ) -> ApiResult {
     u.require(Tag::Administrator)?;
-    all_permissions(&s)
+    s.broker
+        .auth()
+        .permissions()
         .into_iter()
-        .find(|p| p["vhost"] == vh.as_str() && p["user"] == user.as_str())
-        .map_or_else(|| Err(ApiError::not_found()), ok)
+        .find(|p| p.vhost == vh && p.user == user)
+        .map_or_else(
+            || Err(ApiError::not_found()),
+            |p| ok(serde_json::to_value(p).unwrap_or_default()),
+        )
+}
+
+/// PUT /api/permissions/{vhost}/{user}: `configure`, `write`, `read` regexes.
+async fn put_permission(
+    State(s): S,
+    User(u): User,
+    Path((vh, user)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    u.require(Tag::Administrator)?;
+    vhost(&s, &vh)?;
+    let m = parse_body(&body)?;
+    let db = s.broker.auth();
+    db.user(&user).ok_or_else(|| ApiError::bad_request(format!("no such user '{user}'")))?;
+    let existed = db.permissions().iter().any(|p| p.vhost == vh && p.user == user);
+    let get = |k: &str| {
+        body_str(&m, k).ok_or_else(|| ApiError::bad_request(format!("key_missing: {k}")))
+    };
+    db.set_permissions(&user, &vh, get("configure")?, get("write")?, get("read")?)
+        .map_err(db_error)?;
+    s.broker.definitions_changed();
+    if existed {
+        no_content()
+    } else {
+        created()
+    }
+}
+
+async fn delete_permission(
+    State(s): S,
+    User(u): User,
+    Path((vh, user)): Path<(String, String)>,
+) -> ApiResult {
+    u.require(Tag::Administrator)?;
+    if !s.broker.auth().clear_permissions(&user, &vh) {
+        return Err(ApiError::not_found());
+    }
+    s.broker.definitions_changed();
+    no_content()
+}
+
+async fn list_topic_permissions(State(s): S, User(u): User) -> ApiResult {
+    u.require(Tag::Administrator)?;
+    ok(serde_json::to_value(s.broker.auth().topic_permissions()).unwrap_or_default())
+}
+
+/// PUT /api/topic-permissions/{vhost}/{user}: `exchange`, `write`, `read`.
+async fn put_topic_permission(
+    State(s): S,
+    User(u): User,
+    Path((vh, user)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    u.require(Tag::Administrator)?;
+    vhost(&s, &vh)?;
+    let m = parse_body(&body)?;
+    let get = |k: &str| {
+        body_str(&m, k).ok_or_else(|| ApiError::bad_request(format!("key_missing: {k}")))
+    };
+    s.broker
+        .auth()
+        .set_topic_permissions(&user, &vh, get("exchange")?, get("write")?, get("read")?)
+        .map_err(db_error)?;
+    s.broker.definitions_changed();
+    created()
+}
+
+async fn delete_topic_permission(
+    State(s): S,
+    User(u): User,
+    Path((vh, user)): Path<(String, String)>,
+) -> ApiResult {
+    u.require(Tag::Administrator)?;
+    if !s.broker.auth().clear_topic_permissions(&user, &vh, None) {
+        return Err(ApiError::not_found());
+    }
+    s.broker.definitions_changed();
+    no_content()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -973,6 +1132,7 @@ async fn put_exchange(
             "invalid type '{kind}' for exchange '{name}' in vhost '{vh}'"
         )));
     }
+    u.check(&vh, Access::Configure, ResourceKind::Exchange, exchange_name(&name))?;
     let existed = v.exchange(exchange_name(&name)).is_ok();
     let decl = ExchangeDeclare {
         exchange: short(exchange_name(&name))?,
@@ -1012,6 +1172,7 @@ async fn delete_exchange(
     let v = user_vhost(&s, &u, &vh)?;
     let name = exchange_name(&name);
     v.exchange(name).map_err(|_| ApiError::not_found())?;
+    u.check(&vh, Access::Configure, ResourceKind::Exchange, name)?;
     v.delete_exchange(name, dq.if_unused.as_deref() == Some("true"))?;
     s.broker.definitions_changed();
     no_content()
@@ -1152,6 +1313,7 @@ async fn publish(
     let x = v
         .exchange(exchange_name(&name))
         .map_err(|_| ApiError::not_found())?;
+    u.check(&vh, Access::Write, ResourceKind::Exchange, &x.name)?;
     let m = parse_body(&body)?;
     let routing_key = body_str(&m, "routing_key")
         .ok_or_else(|| ApiError::bad_request("key_missing: routing_key"))?;
@@ -1240,6 +1402,7 @@ async fn put_queue(
     if name.is_empty() {
         return Err(ApiError::bad_request("queue name must not be empty"));
     }
+    u.check(&vh, Access::Configure, ResourceKind::Queue, &name)?;
     let existed = v.queue(&name, 0).is_ok();
     let decl = QueueDeclare {
         queue: short(&name)?,
@@ -1269,6 +1432,7 @@ async fn delete_queue(
 ) -> ApiResult {
     let v = user_vhost(&s, &u, &vh)?;
     let q = find_queue(&v, &name)?;
+    u.check(&vh, Access::Configure, ResourceKind::Queue, &name)?;
     v.remove_queue(
         &q,
         dq.if_unused.as_deref() == Some("true"),
@@ -1284,7 +1448,9 @@ async fn purge_queue(
     Path((vh, name)): Path<(String, String)>,
 ) -> ApiResult {
     let v = user_vhost(&s, &u, &vh)?;
-    find_queue(&v, &name)?.purge();
+    let q = find_queue(&v, &name)?;
+    u.check(&vh, Access::Read, ResourceKind::Queue, &name)?;
+    q.purge();
     no_content()
 }
 
@@ -1311,6 +1477,7 @@ async fn get_messages(
 ) -> ApiResult {
     let v = user_vhost(&s, &u, &vh)?;
     let queue = find_queue(&v, &name)?;
+    u.check(&vh, Access::Read, ResourceKind::Queue, &name)?;
     let m = parse_body(&body)?;
     let count = m
         .get("count")
@@ -1441,6 +1608,17 @@ async fn bindings_between(
     ok(Value::Array(rows.iter().map(BindingRow::json).collect()))
 }
 
+/// Binding needs write on the destination and read on the source (RabbitMQ).
+fn check_bind(u: &Principal, vh: &str, source: &str, kind: &str, dest: &str) -> Result<(), ApiError> {
+    let dkind = if kind == "q" {
+        ResourceKind::Queue
+    } else {
+        ResourceKind::Exchange
+    };
+    u.check(vh, Access::Write, dkind, exchange_name(dest))?;
+    u.check(vh, Access::Read, ResourceKind::Exchange, exchange_name(source))
+}
+
 async fn create_binding(
     State(s): S,
     User(u): User,
@@ -1448,6 +1626,7 @@ async fn create_binding(
     body: Bytes,
 ) -> ApiResult {
     let (v, _) = between(&s, &u, &vh, &source, &kind, &dest)?;
+    check_bind(&u, &vh, &source, &kind, &dest)?;
     let m = parse_body(&body)?;
     let key = short(body_str(&m, "routing_key").unwrap_or(""))?;
     let args = body_args(&m)?;
@@ -1499,6 +1678,7 @@ async fn delete_binding(
     Path((vh, source, kind, dest, props)): Path<(String, String, String, String, String)>,
 ) -> ApiResult {
     let (v, rows) = between(&s, &u, &vh, &source, &kind, &dest)?;
+    check_bind(&u, &vh, &source, &kind, &dest)?;
     let b = rows
         .iter()
         .find(|b| properties_key(&b.routing_key, &b.arguments) == props)

@@ -1,29 +1,32 @@
-//! Who is asking, and may they: the API's authentication (basic auth, bearer tokens) and
+//! Who is asking, and may they: the API's authentication against the broker's user database
+//! (`warren_auth`: basic auth, a JWT as the password, or `Authorization: Bearer <JWT>`) and
 //! RabbitMQ's tag rules.
 //!
-//! Tags, as RabbitMQ defines them: `management` (own vhosts' objects), `policymaker` (also
-//! policies), `monitoring` (also every connection and channel, node details) and
-//! `administrator` (everything: users, permissions, vhosts, definitions). Each tag includes
-//! `management`; `administrator` includes all.
+//! Tags, as RabbitMQ defines them: `management` (the vhosts the user has permissions in),
+//! `policymaker` (also policies), `monitoring` (also every vhost, connection and channel,
+//! node details) and `administrator` (everything: users, permissions, vhosts, definitions).
+//! Each includes `management`; `administrator` includes all. A user with none of them cannot
+//! use the API (401). Operations on queues and exchanges also need the user's permissions
+//! (configure, write, read) as over AMQP.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use base64::Engine;
+use warren_auth::{Access, Identity, ResourceKind};
 
 use crate::error::ApiError;
 use crate::AppState;
 
-/// An authenticated user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An authenticated API user.
+#[derive(Debug, Clone)]
 pub struct Principal {
     pub username: String,
     pub tags: Vec<String>,
-    /// Vhosts the user may use (None: all of them).
-    pub vhosts: Option<Vec<String>>,
+    pub identity: Identity,
 }
 
 /// What a route needs of the user.
@@ -35,25 +38,29 @@ pub enum Tag {
     Administrator,
 }
 
+/// Does a user with `tags` hold `need` (or a tag that includes it)?
+pub fn tags_satisfy(tags: &[String], need: Tag) -> bool {
+    let has = |t: &str| tags.iter().any(|x| x == t);
+    let admin = has("administrator");
+    match need {
+        Tag::Administrator => admin,
+        Tag::Monitoring => admin || has("monitoring"),
+        Tag::Policymaker => admin || has("policymaker"),
+        Tag::Management => admin || has("monitoring") || has("policymaker") || has("management"),
+    }
+}
+
 impl Principal {
-    pub fn has_tag(&self, t: &str) -> bool {
-        self.tags.iter().any(|x| x == t)
+    pub fn from_identity(identity: Identity) -> Principal {
+        Principal {
+            username: identity.username.clone(),
+            tags: identity.tags.clone(),
+            identity,
+        }
     }
 
-    /// Does the user hold `need` (or a tag that includes it)?
     pub fn satisfies(&self, need: Tag) -> bool {
-        let admin = self.has_tag("administrator");
-        match need {
-            Tag::Administrator => admin,
-            Tag::Monitoring => admin || self.has_tag("monitoring"),
-            Tag::Policymaker => admin || self.has_tag("policymaker"),
-            Tag::Management => {
-                admin
-                    || self.has_tag("monitoring")
-                    || self.has_tag("policymaker")
-                    || self.has_tag("management")
-            }
-        }
+        tags_satisfy(&self.tags, need)
     }
 
     pub fn require(&self, need: Tag) -> Result<(), ApiError> {
@@ -69,13 +76,10 @@ impl Principal {
         Err(ApiError::forbidden(what))
     }
 
-    /// May the user see objects of `vhost`?
+    /// May the user see objects of `vhost`? Monitoring users see every vhost; others the
+    /// vhosts they have permissions in.
     pub fn can_access_vhost(&self, vhost: &str) -> bool {
-        self.satisfies(Tag::Administrator)
-            || self
-                .vhosts
-                .as_ref()
-                .is_none_or(|v| v.iter().any(|x| x == vhost))
+        self.satisfies(Tag::Monitoring) || self.identity.can_access_vhost(vhost)
     }
 
     pub fn require_vhost(&self, vhost: &str) -> Result<(), ApiError> {
@@ -88,56 +92,39 @@ impl Principal {
             )))
         }
     }
-}
 
-/// Checks credentials. The broker's user database plugs in here.
-pub trait Authenticator: Send + Sync {
-    /// Username and password, from `peer`.
-    fn login(&self, username: &str, password: &str, peer: IpAddr) -> Result<Principal, String>;
-    /// A bearer token (JWT).
-    fn verify_token(&self, token: &str) -> Result<Principal, String>;
-    /// Issues a token for a user who logged in (POST /api/auth/token): (token, seconds valid).
-    fn issue_token(&self, _who: &Principal) -> Option<(String, u64)> {
-        None
-    }
-    /// The users, as /api/users lists them (name, tags).
-    fn users(&self) -> Vec<(String, Vec<String>)>;
-}
-
-/// The account RabbitMQ starts with: `guest`/`guest`, administrator, from loopback only.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct GuestOnly;
-
-impl Authenticator for GuestOnly {
-    fn login(&self, username: &str, password: &str, peer: IpAddr) -> Result<Principal, String> {
-        if username != "guest" || !constant_time_eq(password.as_bytes(), b"guest") {
-            return Err(format!("invalid credentials for user '{username}'"));
-        }
-        if !peer.is_loopback() {
-            return Err("user 'guest' can only connect via localhost".to_string());
-        }
-        Ok(Principal {
-            username: "guest".to_string(),
-            tags: vec!["administrator".to_string()],
-            vhosts: None,
-        })
-    }
-
-    fn verify_token(&self, _token: &str) -> Result<Principal, String> {
-        Err("bearer tokens are not configured".to_string())
-    }
-
-    fn users(&self) -> Vec<(String, Vec<String>)> {
-        vec![("guest".to_string(), vec!["administrator".to_string()])]
+    /// The user's permission for `access` to a queue or exchange (RabbitMQ's 403 text).
+    pub fn check(
+        &self,
+        vhost: &str,
+        access: Access,
+        kind: ResourceKind,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        self.identity
+            .check(vhost, access, kind, name)
+            .map_err(|d| ApiError::new(axum::http::StatusCode::FORBIDDEN, "access_refused", d.message))
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Three dot-separated pieces, the first a base64url JSON object (`eyJ` = `{"`).
+fn looks_like_jwt(s: &str) -> bool {
+    s.starts_with("eyJ") && s.split('.').count() == 3
 }
 
-/// The user of a request: basic auth or `Authorization: Bearer`, checked by the
-/// [`Authenticator`]. Rejects with 401 otherwise.
+/// Checks a user name and password (or a JWT given as the password) from `peer`.
+pub fn login(state: &AppState, user: &str, secret: &str, peer: IpAddr) -> Result<Identity, String> {
+    if let Some(v) = state.broker.jwt_verifier().filter(|_| looks_like_jwt(secret)) {
+        return v.verify(secret).map_err(|e| e.to_string());
+    }
+    state
+        .broker
+        .auth()
+        .authenticate(user, secret, peer)
+        .map_err(|e| e.to_string())
+}
+
+/// The user of a request: basic auth or `Authorization: Bearer`. Rejects with 401 otherwise.
 pub struct User(pub Principal);
 
 impl FromRequestParts<Arc<AppState>> for User {
@@ -152,26 +139,30 @@ impl FromRequestParts<Arc<AppState>> for User {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let Some(h) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError::unauthorized("Not_Authorized"));
-        };
-        let h = h
+        let refused = || ApiError::unauthorized("Not_Authorized");
+        let h = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(refused)?
             .to_str()
-            .map_err(|_| ApiError::unauthorized("Not_Authorized"))?;
+            .map_err(|_| refused())?;
         let (scheme, rest) = h.split_once(' ').unwrap_or((h, ""));
-        let p = if scheme.eq_ignore_ascii_case("basic") {
-            let (u, p) = decode_basic(rest.trim())
-                .ok_or_else(|| ApiError::unauthorized("Not_Authorized"))?;
-            state.auth.login(&u, &p, peer)
+        let identity = if scheme.eq_ignore_ascii_case("basic") {
+            let (u, p) = decode_basic(rest.trim()).ok_or_else(refused)?;
+            login(state, &u, &p, peer)
         } else if scheme.eq_ignore_ascii_case("bearer") {
-            state.auth.verify_token(rest.trim())
+            match state.broker.jwt_verifier() {
+                Some(v) => v.verify(rest.trim()).map_err(|e| e.to_string()),
+                None => Err("bearer tokens are not configured ([jwt])".to_string()),
+            }
         } else {
-            return Err(ApiError::unauthorized("Not_Authorized"));
+            return Err(refused());
         };
-        let p = p.map_err(|e| {
+        let identity = identity.map_err(|e| {
             tracing::debug!("HTTP API login refused: {e}");
-            ApiError::unauthorized("Not_Authorized")
+            refused()
         })?;
+        let p = Principal::from_identity(identity);
         // A user without any management tag may not use the API at all (RabbitMQ).
         if !p.satisfies(Tag::Management) {
             return Err(ApiError::unauthorized("Not management user"));
@@ -192,26 +183,20 @@ pub fn decode_basic(b64: &str) -> Option<(String, String)> {
 mod tests {
     use super::*;
 
-    fn p(tags: &[&str]) -> Principal {
-        Principal {
-            username: "u".into(),
-            tags: tags.iter().map(|s| s.to_string()).collect(),
-            vhosts: Some(vec!["/".into()]),
-        }
+    fn t(tags: &[&str]) -> Vec<String> {
+        tags.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
     fn tags_include_as_in_rabbitmq() {
-        assert!(p(&["administrator"]).satisfies(Tag::Monitoring));
-        assert!(p(&["administrator"]).satisfies(Tag::Policymaker));
-        assert!(p(&["monitoring"]).satisfies(Tag::Management));
-        assert!(!p(&["monitoring"]).satisfies(Tag::Policymaker));
-        assert!(!p(&["policymaker"]).satisfies(Tag::Monitoring));
-        assert!(!p(&["management"]).satisfies(Tag::Monitoring));
-        assert!(!p(&[]).satisfies(Tag::Management));
-        assert!(p(&["management"]).can_access_vhost("/"));
-        assert!(!p(&["management"]).can_access_vhost("other"));
-        assert!(p(&["administrator"]).can_access_vhost("other"));
+        assert!(tags_satisfy(&t(&["administrator"]), Tag::Monitoring));
+        assert!(tags_satisfy(&t(&["administrator"]), Tag::Policymaker));
+        assert!(tags_satisfy(&t(&["monitoring"]), Tag::Management));
+        assert!(!tags_satisfy(&t(&["monitoring"]), Tag::Policymaker));
+        assert!(!tags_satisfy(&t(&["policymaker"]), Tag::Monitoring));
+        assert!(!tags_satisfy(&t(&["management"]), Tag::Monitoring));
+        assert!(!tags_satisfy(&t(&["impersonator"]), Tag::Management));
+        assert!(!tags_satisfy(&[], Tag::Management));
     }
 
     #[test]
@@ -225,10 +210,9 @@ mod tests {
     }
 
     #[test]
-    fn guest_is_loopback_only() {
-        let g = GuestOnly;
-        assert!(g.login("guest", "guest", IpAddr::from([127, 0, 0, 1])).is_ok());
-        assert!(g.login("guest", "guest", IpAddr::from([10, 0, 0, 1])).is_err());
-        assert!(g.login("guest", "nope", IpAddr::from([127, 0, 0, 1])).is_err());
+    fn jwt_shape() {
+        assert!(looks_like_jwt("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig"));
+        assert!(!looks_like_jwt("guest"));
+        assert!(!looks_like_jwt("eyJ.only-two"));
     }
 }

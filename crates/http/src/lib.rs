@@ -27,13 +27,14 @@ use axum::Router;
 use tokio::net::TcpListener;
 use warren_core::Broker;
 
-pub use auth::{Authenticator, GuestOnly, Principal};
+pub use auth::Principal;
 pub use error::ApiError;
 
 /// What every handler shares.
 pub struct AppState {
     pub broker: Arc<Broker>,
-    pub auth: Arc<dyn Authenticator>,
+    /// Issues tokens for POST /api/auth/token (None: no issuer configured).
+    pub token_issuer: Option<Arc<warren_auth::TokenIssuer>>,
     pub rates: Arc<rates::Sampler>,
     /// The AMQP listener's address (overview listeners, port-listener health check).
     pub amqp_addr: Option<SocketAddr>,
@@ -48,7 +49,8 @@ pub struct HttpConfig {
     pub amqp_addr: Option<SocketAddr>,
     /// How often rates are sampled (RabbitMQ: 5 s).
     pub sample_interval: Duration,
-    pub auth: Arc<dyn Authenticator>,
+    /// The built-in token issuer (`[jwt.issuer]`), for POST /api/auth/token.
+    pub token_issuer: Option<Arc<warren_auth::TokenIssuer>>,
 }
 
 impl HttpConfig {
@@ -56,7 +58,7 @@ impl HttpConfig {
         HttpConfig {
             amqp_addr,
             sample_interval: Duration::from_secs(5),
-            auth: Arc::new(GuestOnly),
+            token_issuer: None,
         }
     }
 }
@@ -92,7 +94,7 @@ impl HttpServer {
         ));
         let state = Arc::new(AppState {
             broker,
-            auth: cfg.auth,
+            token_issuer: cfg.token_issuer,
             rates,
             amqp_addr: cfg.amqp_addr,
             http_addr: Some(addr),

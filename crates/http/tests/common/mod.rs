@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use warren_core::{Broker, Limits};
-use warren_http::{Authenticator, HttpConfig, HttpServer};
+use warren_http::{HttpConfig, HttpServer};
 use warren_server::RunningServer;
 
 /// Every wait is bounded: a broken broker fails the test instead of hanging it.
@@ -23,19 +23,38 @@ pub struct Env {
 }
 
 pub async fn start() -> Env {
-    start_with(None).await
+    start_with(Arc::new(Broker::new(Limits::default())), None).await
 }
 
-pub async fn start_with(auth: Option<Arc<dyn Authenticator>>) -> Env {
+/// A broker whose tokens are HS256 with `secret`, verified on AMQP and HTTP and issued by
+/// POST /api/auth/token.
+pub async fn start_with_jwt(secret: &str) -> Env {
+    let cfg = warren_auth::JwtConfig {
+        keys: vec![warren_auth::JwtKeyConfig {
+            algorithm: "HS256".to_string(),
+            secret: Some(secret.to_string()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
     let broker = Arc::new(Broker::new(Limits::default()));
+    broker.set_jwt_verifier(Some(Arc::new(
+        warren_auth::JwtVerifier::from_config(&cfg).expect("verifier"),
+    )));
+    let issuer = Arc::new(warren_auth::TokenIssuer::from_config(&cfg).expect("issuer"));
+    start_with(broker, Some(issuer)).await
+}
+
+pub async fn start_with(
+    broker: Arc<Broker>,
+    issuer: Option<Arc<warren_auth::TokenIssuer>>,
+) -> Env {
     let amqp = RunningServer::start("127.0.0.1:0", broker.clone())
         .await
         .expect("AMQP server starts");
     let mut cfg = HttpConfig::new(Some(amqp.addr));
     cfg.sample_interval = Duration::from_millis(200);
-    if let Some(a) = auth {
-        cfg.auth = a;
-    }
+    cfg.token_issuer = issuer;
     let http = HttpServer::bind("127.0.0.1:0", broker, cfg)
         .await
         .expect("HTTP server starts");
