@@ -169,6 +169,12 @@ impl ConnectionRegistry {
         )
     }
 
+    /// Counts a message published other than over AMQP (the management API), so publish
+    /// totals include it.
+    pub fn count_external_publish(&self) {
+        crate::stats::bump(&self.retired.publish, 1);
+    }
+
     /// Totals over open and closed connections.
     pub fn totals(&self) -> MessageStats {
         let mut t = self.retired.snapshot();

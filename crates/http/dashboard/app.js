@@ -60,7 +60,7 @@
   }
 
   async function api(method, path, body) {
-    const opts = { method, headers: { Authorization: authHeader || '' } };
+    const opts = { method, headers: { Authorization: authHeader || '', 'X-Requested-With': 'XMLHttpRequest' } };
     if (body !== undefined) {
       opts.headers['Content-Type'] = 'application/json';
       opts.body = JSON.stringify(body);
@@ -178,9 +178,10 @@
     }
     const n = times.length;
     if (n > 1) {
-      c.textAlign = 'center'; c.textBaseline = 'top';
-      for (const i of [0, Math.floor((n - 1) / 2), n - 1]) {
+      c.textBaseline = 'top';
+      for (const [i, align] of [[0, 'left'], [Math.floor((n - 1) / 2), 'center'], [n - 1, 'right']]) {
         const x = left + (pw * i) / (n - 1);
+        c.textAlign = align;
         c.fillText(new Date(times[i]).toLocaleTimeString(), x, top + ph + 5);
       }
     }

@@ -1350,6 +1350,7 @@ async fn publish(
         body: payload,
     };
     let n = v.publish_internal(&x, Arc::new(msg), |_| false);
+    s.broker.connections.count_external_publish();
     ok(json!({"routed": n > 0}))
 }
 

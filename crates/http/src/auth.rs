@@ -139,7 +139,11 @@ impl FromRequestParts<Arc<AppState>> for User {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let refused = || ApiError::unauthorized("Not_Authorized");
+        let challenge = !parts.headers.contains_key("x-requested-with");
+        let refused = || ApiError {
+            challenge,
+            ..ApiError::unauthorized("Not_Authorized")
+        };
         let h = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -165,7 +169,10 @@ impl FromRequestParts<Arc<AppState>> for User {
         let p = Principal::from_identity(identity);
         // A user without any management tag may not use the API at all (RabbitMQ).
         if !p.satisfies(Tag::Management) {
-            return Err(ApiError::unauthorized("Not management user"));
+            return Err(ApiError {
+                challenge,
+                ..ApiError::unauthorized("Not management user")
+            });
         }
         Ok(User(p))
     }

@@ -10,6 +10,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub error: String,
     pub reason: String,
+    /// Send `WWW-Authenticate` with a 401 (not to the dashboard's own requests: browsers
+    /// would pop up their login dialog).
+    pub challenge: bool,
 }
 
 impl ApiError {
@@ -18,6 +21,7 @@ impl ApiError {
             status,
             error: error.to_string(),
             reason: reason.into(),
+            challenge: true,
         }
     }
 
@@ -63,7 +67,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error": self.error, "reason": self.reason});
         let mut r = (self.status, axum::Json(body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
+        if self.status == StatusCode::UNAUTHORIZED && self.challenge {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Basic realm=\"RabbitMQ Management\""),

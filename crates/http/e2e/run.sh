@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the dashboard's browser test: needs Debian's chromium and node/npm. Starts a Warren
+# (the binary given as $1, default target/debug/warren) on free ports, runs dashboard.mjs.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
+WARREN=${1:-$ROOT/target/debug/warren}
+command -v chromium >/dev/null || { echo "chromium not installed (apt-get install chromium)"; exit 1; }
+[ -d "$HERE/node_modules/playwright-core" ] || (cd "$HERE" && npm install --no-audit --no-fund --silent)
+DATA=$(mktemp -d)
+"$WARREN" server --amqp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --data-dir "$DATA" >"$DATA/log" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
+for _ in $(seq 1 100); do grep -q "management HTTP on" "$DATA/log" && break; sleep 0.1; done
+HTTP=$(sed -n 's/.*management HTTP on \(http:[^,]*\),.*/\1/p' "$DATA/log" | head -1)
+AMQP=$(sed -n 's/.*AMQP listening on \([^ ]*\) .*/\1/p' "$DATA/log" | head -1)
+[ -n "$HTTP" ] || { echo "warren did not start:"; cat "$DATA/log"; exit 1; }
+WARREN_HTTP=$HTTP WARREN_AMQP=$AMQP WARREN_BIN=$WARREN SHOTS=${SHOTS:-$ROOT/docs/} node "$HERE/dashboard.mjs"
