@@ -25,11 +25,11 @@ use warren_core::{
 };
 
 use crate::auth::{Principal, Tag, User};
-use warren_auth::{Access, ResourceKind};
 use crate::error::ApiError;
 use crate::paging::ListQuery;
 use crate::rates::Rates;
 use crate::AppState;
+use warren_auth::{Access, ResourceKind};
 
 type S = State<Arc<AppState>>;
 type ApiResult = Result<Response, ApiError>;
@@ -146,10 +146,19 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/api/health/checks/node-is-mirror-sync-critical",
             get(health_ok),
         )
-        .route("/api/health/checks/certificate-expiration/{n}/{unit}", get(health_ok))
+        .route(
+            "/api/health/checks/certificate-expiration/{n}/{unit}",
+            get(health_ok),
+        )
         .route("/api/aliveness-test/{vhost}", get(aliveness_test))
         .route("/api/overview/history", get(overview_history))
-        .route("/api/{*rest}", get(not_found).put(not_found).post(not_found).delete(not_found))
+        .route(
+            "/api/{*rest}",
+            get(not_found)
+                .put(not_found)
+                .post(not_found)
+                .delete(not_found),
+        )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -880,7 +889,11 @@ async fn list_users(State(s): S, User(u): User, Query(q): Query<ListQuery>) -> A
 
 async fn get_user(State(s): S, User(u): User, Path(name): Path<String>) -> ApiResult {
     u.require(Tag::Administrator)?;
-    let user = s.broker.auth().user(&name).ok_or_else(ApiError::not_found)?;
+    let user = s
+        .broker
+        .auth()
+        .user(&name)
+        .ok_or_else(ApiError::not_found)?;
     ok(serde_json::to_value(user).unwrap_or_default())
 }
 
@@ -956,7 +969,13 @@ async fn delete_user(State(s): S, User(u): User, Path(name): Path<String>) -> Ap
 }
 
 fn permissions_where(s: &AppState, f: impl Fn(&warren_auth::PermissionInfo) -> bool) -> ApiResult {
-    let mut v: Vec<_> = s.broker.auth().permissions().into_iter().filter(|p| f(p)).collect();
+    let mut v: Vec<_> = s
+        .broker
+        .auth()
+        .permissions()
+        .into_iter()
+        .filter(|p| f(p))
+        .collect();
     v.sort_by(|a, b| (&a.user, &a.vhost).cmp(&(&b.user, &b.vhost)));
     ok(serde_json::to_value(v).unwrap_or_default())
 }
@@ -968,7 +987,10 @@ async fn list_permissions(State(s): S, User(u): User) -> ApiResult {
 
 async fn user_permissions(State(s): S, User(u): User, Path(user): Path<String>) -> ApiResult {
     u.require(Tag::Administrator)?;
-    s.broker.auth().user(&user).ok_or_else(ApiError::not_found)?;
+    s.broker
+        .auth()
+        .user(&user)
+        .ok_or_else(ApiError::not_found)?;
     permissions_where(&s, |p| p.user == user)
 }
 
@@ -1006,11 +1028,14 @@ async fn put_permission(
     vhost(&s, &vh)?;
     let m = parse_body(&body)?;
     let db = s.broker.auth();
-    db.user(&user).ok_or_else(|| ApiError::bad_request(format!("no such user '{user}'")))?;
-    let existed = db.permissions().iter().any(|p| p.vhost == vh && p.user == user);
-    let get = |k: &str| {
-        body_str(&m, k).ok_or_else(|| ApiError::bad_request(format!("key_missing: {k}")))
-    };
+    db.user(&user)
+        .ok_or_else(|| ApiError::bad_request(format!("no such user '{user}'")))?;
+    let existed = db
+        .permissions()
+        .iter()
+        .any(|p| p.vhost == vh && p.user == user);
+    let get =
+        |k: &str| body_str(&m, k).ok_or_else(|| ApiError::bad_request(format!("key_missing: {k}")));
     db.set_permissions(&user, &vh, get("configure")?, get("write")?, get("read")?)
         .map_err(db_error)?;
     s.broker.definitions_changed();
@@ -1049,9 +1074,8 @@ async fn put_topic_permission(
     u.require(Tag::Administrator)?;
     vhost(&s, &vh)?;
     let m = parse_body(&body)?;
-    let get = |k: &str| {
-        body_str(&m, k).ok_or_else(|| ApiError::bad_request(format!("key_missing: {k}")))
-    };
+    let get =
+        |k: &str| body_str(&m, k).ok_or_else(|| ApiError::bad_request(format!("key_missing: {k}")));
     s.broker
         .auth()
         .set_topic_permissions(&user, &vh, get("exchange")?, get("write")?, get("read")?)
@@ -1132,7 +1156,12 @@ async fn put_exchange(
             "invalid type '{kind}' for exchange '{name}' in vhost '{vh}'"
         )));
     }
-    u.check(&vh, Access::Configure, ResourceKind::Exchange, exchange_name(&name))?;
+    u.check(
+        &vh,
+        Access::Configure,
+        ResourceKind::Exchange,
+        exchange_name(&name),
+    )?;
     let existed = v.exchange(exchange_name(&name)).is_ok();
     let decl = ExchangeDeclare {
         exchange: short(exchange_name(&name))?,
@@ -1231,7 +1260,9 @@ fn properties_from_json(p: &Map<String, Value>) -> Result<BasicProperties, ApiEr
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(v)) => short(v).map(Some),
             Some(Value::Number(n)) => short(&n.to_string()).map(Some),
-            Some(_) => Err(ApiError::bad_request(format!("property {k} must be a string"))),
+            Some(_) => Err(ApiError::bad_request(format!(
+                "property {k} must be a string"
+            ))),
         }
     };
     let n = |k: &str| -> Result<Option<u64>, ApiError> {
@@ -1245,7 +1276,9 @@ fn properties_from_json(p: &Map<String, Value>) -> Result<BasicProperties, ApiEr
                 .parse()
                 .map(Some)
                 .map_err(|_| ApiError::bad_request(format!("property {k} must be a number"))),
-            Some(_) => Err(ApiError::bad_request(format!("property {k} must be a number"))),
+            Some(_) => Err(ApiError::bad_request(format!(
+                "property {k} must be a number"
+            ))),
         }
     };
     let headers = match p.get("headers") {
@@ -1317,7 +1350,8 @@ async fn publish(
     let m = parse_body(&body)?;
     let routing_key = body_str(&m, "routing_key")
         .ok_or_else(|| ApiError::bad_request("key_missing: routing_key"))?;
-    let payload = body_str(&m, "payload").ok_or_else(|| ApiError::bad_request("key_missing: payload"))?;
+    let payload =
+        body_str(&m, "payload").ok_or_else(|| ApiError::bad_request("key_missing: payload"))?;
     let payload = match body_str(&m, "payload_encoding").unwrap_or("string") {
         "string" => bytes::Bytes::copy_from_slice(payload.as_bytes()),
         "base64" => base64::engine::general_purpose::STANDARD
@@ -1610,14 +1644,25 @@ async fn bindings_between(
 }
 
 /// Binding needs write on the destination and read on the source (RabbitMQ).
-fn check_bind(u: &Principal, vh: &str, source: &str, kind: &str, dest: &str) -> Result<(), ApiError> {
+fn check_bind(
+    u: &Principal,
+    vh: &str,
+    source: &str,
+    kind: &str,
+    dest: &str,
+) -> Result<(), ApiError> {
     let dkind = if kind == "q" {
         ResourceKind::Queue
     } else {
         ResourceKind::Exchange
     };
     u.check(vh, Access::Write, dkind, exchange_name(dest))?;
-    u.check(vh, Access::Read, ResourceKind::Exchange, exchange_name(source))
+    u.check(
+        vh,
+        Access::Read,
+        ResourceKind::Exchange,
+        exchange_name(source),
+    )
 }
 
 async fn create_binding(
@@ -1698,7 +1743,11 @@ async fn delete_binding(
 // ---------------------------------------------------------------------------------------------
 // connections, channels, consumers
 
-fn connections_response(s: &AppState, conns: Vec<Arc<ConnectionEntry>>, q: &ListQuery) -> ApiResult {
+fn connections_response(
+    s: &AppState,
+    conns: Vec<Arc<ConnectionEntry>>,
+    q: &ListQuery,
+) -> ApiResult {
     ok(q.apply(
         conns,
         |c| (c.vhost.clone(), c.name.clone()),
@@ -1725,7 +1774,11 @@ async fn vhost_connections(
     connections_response(&s, conns, &q)
 }
 
-fn visible_connection(s: &AppState, u: &Principal, name: &str) -> Result<Arc<ConnectionEntry>, ApiError> {
+fn visible_connection(
+    s: &AppState,
+    u: &Principal,
+    name: &str,
+) -> Result<Arc<ConnectionEntry>, ApiError> {
     let c = s
         .broker
         .connections
@@ -1936,7 +1989,12 @@ async fn import_all(State(s): S, User(u): User, body: Bytes) -> ApiResult {
     import(&s, &body, None)
 }
 
-async fn import_vhost(State(s): S, User(u): User, Path(vh): Path<String>, body: Bytes) -> ApiResult {
+async fn import_vhost(
+    State(s): S,
+    User(u): User,
+    Path(vh): Path<String>,
+    body: Bytes,
+) -> ApiResult {
     u.require(Tag::Administrator)?;
     vhost(&s, &vh)?;
     import(&s, &body, Some(&vh))
@@ -1992,7 +2050,11 @@ async fn health_alarms(State(s): S, User(u): User) -> ApiResult {
     match s.broker.current_alarm() {
         None => ok(json!({"status": "ok"})),
         Some(a) => {
-            let resource = if a.starts_with("disk") { "disk" } else { "memory" };
+            let resource = if a.starts_with("disk") {
+                "disk"
+            } else {
+                "memory"
+            };
             health_failed(json!({
                 "status": "failed",
                 "reason": "resource alarm(s) in effect in the cluster",
@@ -2083,6 +2145,8 @@ async fn aliveness_test(State(s): S, User(u): User, Path(vh): Path<String>) -> A
     if found {
         ok(json!({"status": "ok"}))
     } else {
-        health_failed(json!({"status": "failed", "reason": "aliveness test message was not received"}))
+        health_failed(
+            json!({"status": "failed", "reason": "aliveness test message was not received"}),
+        )
     }
 }

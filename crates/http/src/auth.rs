@@ -101,9 +101,13 @@ impl Principal {
         kind: ResourceKind,
         name: &str,
     ) -> Result<(), ApiError> {
-        self.identity
-            .check(vhost, access, kind, name)
-            .map_err(|d| ApiError::new(axum::http::StatusCode::FORBIDDEN, "access_refused", d.message))
+        self.identity.check(vhost, access, kind, name).map_err(|d| {
+            ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "access_refused",
+                d.message,
+            )
+        })
     }
 }
 
@@ -114,7 +118,11 @@ fn looks_like_jwt(s: &str) -> bool {
 
 /// Checks a user name and password (or a JWT given as the password) from `peer`.
 pub fn login(state: &AppState, user: &str, secret: &str, peer: IpAddr) -> Result<Identity, String> {
-    if let Some(v) = state.broker.jwt_verifier().filter(|_| looks_like_jwt(secret)) {
+    if let Some(v) = state
+        .broker
+        .jwt_verifier()
+        .filter(|_| looks_like_jwt(secret))
+    {
         return v.verify(secret).map_err(|e| e.to_string());
     }
     state

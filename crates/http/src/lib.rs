@@ -13,11 +13,11 @@
 
 pub mod api;
 pub mod auth;
+mod dashboard;
 pub mod error;
 pub mod metrics;
 pub mod paging;
 pub mod rates;
-mod dashboard;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -115,7 +115,11 @@ impl HttpServer {
     }
 
     /// Binds `addr` and serves.
-    pub async fn bind(addr: &str, broker: Arc<Broker>, cfg: HttpConfig) -> std::io::Result<HttpServer> {
+    pub async fn bind(
+        addr: &str,
+        broker: Arc<Broker>,
+        cfg: HttpConfig,
+    ) -> std::io::Result<HttpServer> {
         let listener = TcpListener::bind(addr).await?;
         Ok(HttpServer::start(listener, broker, cfg))
     }

@@ -108,7 +108,12 @@ fn render(s: &AppState, per_object: bool) -> String {
             env!("CARGO_PKG_VERSION")
         ),
     );
-    o.one("rabbitmq_connections", "gauge", "Connections currently open", conns.len());
+    o.one(
+        "rabbitmq_connections",
+        "gauge",
+        "Connections currently open",
+        conns.len(),
+    );
     o.one(
         "rabbitmq_connections_opened_total",
         "counter",
@@ -121,9 +126,19 @@ fn render(s: &AppState, per_object: bool) -> String {
         "Total number of connections closed or terminated",
         closed,
     );
-    o.one("rabbitmq_channels", "gauge", "Channels currently open", channels);
+    o.one(
+        "rabbitmq_channels",
+        "gauge",
+        "Channels currently open",
+        channels,
+    );
     o.one("rabbitmq_queues", "gauge", "Queues available", t.queues);
-    o.one("rabbitmq_consumers", "gauge", "Consumers currently connected", t.consumers);
+    o.one(
+        "rabbitmq_consumers",
+        "gauge",
+        "Consumers currently connected",
+        t.consumers,
+    );
     o.one(
         "rabbitmq_queue_messages_ready",
         "gauge",
@@ -229,23 +244,49 @@ fn render(s: &AppState, per_object: bool) -> String {
         for v in s.broker.vhosts() {
             for q in v.queues() {
                 let i = q.info();
-                let labels = format!(
-                    "vhost=\"{}\",queue=\"{}\"",
-                    esc(&v.name),
-                    esc(&q.name)
-                );
+                let labels = format!("vhost=\"{}\",queue=\"{}\"", esc(&v.name), esc(&q.name));
                 rows.push((labels, i, q.counters.snapshot()));
             }
         }
         rows.sort_by(|a, b| a.0.cmp(&b.0));
         type Pick = fn(&warren_core::QueueInfo, &MessageStats) -> u64;
         let families: [(&str, &str, &str, Pick); 6] = [
-            ("rabbitmq_detailed_queue_messages_ready", "gauge", "Messages ready to be delivered to consumers", |i, _| i.messages_ready),
-            ("rabbitmq_detailed_queue_messages_unacked", "gauge", "Messages delivered to consumers but not yet acknowledged", |i, _| i.messages_unacknowledged),
-            ("rabbitmq_detailed_queue_messages", "gauge", "Sum of ready and unacknowledged messages - total queue depth", |i, _| i.messages_ready + i.messages_unacknowledged),
-            ("rabbitmq_detailed_queue_consumers", "gauge", "Consumers on a queue", |i, _| i.consumers.len() as u64),
-            ("rabbitmq_detailed_queue_messages_published_total", "counter", "Total number of messages published to queues", |_, st| st.publish),
-            ("rabbitmq_detailed_queue_messages_acked_total", "counter", "Total number of messages acknowledged", |_, st| st.ack),
+            (
+                "rabbitmq_detailed_queue_messages_ready",
+                "gauge",
+                "Messages ready to be delivered to consumers",
+                |i, _| i.messages_ready,
+            ),
+            (
+                "rabbitmq_detailed_queue_messages_unacked",
+                "gauge",
+                "Messages delivered to consumers but not yet acknowledged",
+                |i, _| i.messages_unacknowledged,
+            ),
+            (
+                "rabbitmq_detailed_queue_messages",
+                "gauge",
+                "Sum of ready and unacknowledged messages - total queue depth",
+                |i, _| i.messages_ready + i.messages_unacknowledged,
+            ),
+            (
+                "rabbitmq_detailed_queue_consumers",
+                "gauge",
+                "Consumers on a queue",
+                |i, _| i.consumers.len() as u64,
+            ),
+            (
+                "rabbitmq_detailed_queue_messages_published_total",
+                "counter",
+                "Total number of messages published to queues",
+                |_, st| st.publish,
+            ),
+            (
+                "rabbitmq_detailed_queue_messages_acked_total",
+                "counter",
+                "Total number of messages acknowledged",
+                |_, st| st.ack,
+            ),
         ];
         for (name, kind, help, pick) in families {
             o.family(name, kind, help);
@@ -259,14 +300,20 @@ fn render(s: &AppState, per_object: bool) -> String {
 
 async fn aggregated(State(s): State<Arc<AppState>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         render(&s, false),
     )
 }
 
 async fn per_object(State(s): State<Arc<AppState>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         render(&s, true),
     )
 }

@@ -167,7 +167,10 @@ impl ListQuery {
     }
 }
 
-fn page_slice(len: usize, paging: Option<(usize, usize)>) -> Result<std::ops::Range<usize>, ApiError> {
+fn page_slice(
+    len: usize,
+    paging: Option<(usize, usize)>,
+) -> Result<std::ops::Range<usize>, ApiError> {
     match paging {
         None => Ok(0..len),
         Some((page, size)) => {
@@ -282,12 +285,18 @@ mod tests {
         query.name = Some("^q0[02]5$".into());
         query.use_regex = Some("true".into());
         let v = run(&query, names(30)).unwrap();
-        assert_eq!(v, json!([{"name":"q005","vhost":"/","n":5,"a":{"b":1,"c":2}},{"name":"q025","vhost":"/","n":25,"a":{"b":1,"c":2}}]));
+        assert_eq!(
+            v,
+            json!([{"name":"q005","vhost":"/","n":5,"a":{"b":1,"c":2}},{"name":"q025","vhost":"/","n":25,"a":{"b":1,"c":2}}])
+        );
         let mut sorted = q(None, None);
         sorted.sort = Some("n".into());
         sorted.sort_reverse = Some("true".into());
         sorted.columns = Some("name,a.b".into());
         let v = run(&sorted, names(3)).unwrap();
-        assert_eq!(v, json!([{"name":"q002","a":{"b":1}},{"name":"q001","a":{"b":1}},{"name":"q000","a":{"b":1}}]));
+        assert_eq!(
+            v,
+            json!([{"name":"q002","a":{"b":1}},{"name":"q001","a":{"b":1}},{"name":"q000","a":{"b":1}}])
+        );
     }
 }

@@ -195,9 +195,8 @@ impl Sampler {
             .list()
             .iter()
             .map(|c| {
-                let r = |a: &std::sync::atomic::AtomicU64| {
-                    a.load(std::sync::atomic::Ordering::Relaxed)
-                };
+                let r =
+                    |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
                 (
                     c.id,
                     Sample {

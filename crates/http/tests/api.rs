@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{has_fields, start, within, Env};
+use common::{has_fields, start, within};
 use futures_lite::StreamExt;
 use lapin::options::*;
 use lapin::types::FieldTable;
@@ -22,9 +22,7 @@ fn names(v: &Value) -> Vec<String> {
 #[tokio::test]
 async fn unauthenticated_requests_get_401_json() {
     let env = start().await;
-    let (s, v) = env
-        .call_as(None, Method::GET, "/api/overview", None)
-        .await;
+    let (s, v) = env.call_as(None, Method::GET, "/api/overview", None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(v["error"], "not_authorized");
     assert!(v["reason"].is_string());
@@ -86,7 +84,17 @@ async fn overview_nodes_vhosts_have_rabbitmq_fields() {
         .iter()
         .any(|l| l["protocol"] == "amqp" && l["port"] == amqp_port));
     let nodes = env.get("/api/nodes").await;
-    has_fields(&nodes[0], &["name", "running", "mem_used", "mem_alarm", "disk_free_alarm", "uptime"]);
+    has_fields(
+        &nodes[0],
+        &[
+            "name",
+            "running",
+            "mem_used",
+            "mem_alarm",
+            "disk_free_alarm",
+            "uptime",
+        ],
+    );
     assert_eq!(nodes[0]["running"], true);
     assert_eq!(names(&env.get("/api/vhosts").await), vec!["/"]);
     let who = env.get("/api/whoami").await;
@@ -110,27 +118,55 @@ async fn queue_declare_publish_get_purge_delete() {
         .call(
             Method::PUT,
             "/api/queues/%2F/jobs",
-            Some(json!({"durable": false, "auto_delete": false, "arguments": {"x-max-length": 100}})),
+            Some(
+                json!({"durable": false, "auto_delete": false, "arguments": {"x-max-length": 100}}),
+            ),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     let (s, _) = env
-        .call(Method::PUT, "/api/queues/%2F/jobs", Some(json!({"durable": false, "arguments": {"x-max-length": 100}})))
+        .call(
+            Method::PUT,
+            "/api/queues/%2F/jobs",
+            Some(json!({"durable": false, "arguments": {"x-max-length": 100}})),
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "an equivalent redeclare is fine");
     let (s, v) = env
-        .call(Method::PUT, "/api/queues/%2F/jobs", Some(json!({"durable": true})))
+        .call(
+            Method::PUT,
+            "/api/queues/%2F/jobs",
+            Some(json!({"durable": true})),
+        )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert!(v["reason"].as_str().unwrap().contains("inequivalent arg 'durable'"), "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("inequivalent arg 'durable'"),
+        "{v}"
+    );
 
     let q = env.get("/api/queues/%2F/jobs").await;
     has_fields(
         &q,
         &[
-            "name", "vhost", "durable", "auto_delete", "exclusive", "arguments", "node", "type",
-            "state", "messages", "messages_ready", "messages_unacknowledged", "consumers",
-            "messages_details.rate", "message_stats.publish_details.rate",
+            "name",
+            "vhost",
+            "durable",
+            "auto_delete",
+            "exclusive",
+            "arguments",
+            "node",
+            "type",
+            "state",
+            "messages",
+            "messages_ready",
+            "messages_unacknowledged",
+            "consumers",
+            "messages_details.rate",
+            "message_stats.publish_details.rate",
         ],
     );
     assert_eq!(q["arguments"]["x-max-length"], 100);
@@ -169,7 +205,16 @@ async fn queue_declare_publish_get_purge_delete() {
     assert_eq!(s, StatusCode::OK);
     has_fields(
         &got[0],
-        &["payload", "payload_bytes", "payload_encoding", "redelivered", "exchange", "routing_key", "message_count", "properties"],
+        &[
+            "payload",
+            "payload_bytes",
+            "payload_encoding",
+            "redelivered",
+            "exchange",
+            "routing_key",
+            "message_count",
+            "properties",
+        ],
     );
     assert_eq!(got[0]["payload"], "job 0");
     assert_eq!(got[0]["payload_encoding"], "string");
@@ -190,11 +235,17 @@ async fn queue_declare_publish_get_purge_delete() {
     assert_eq!(got[0]["payload"], "am9iIDA="); // "job 0"
     assert_eq!(env.get("/api/queues/%2F/jobs").await["messages_ready"], 1);
     let (s, _) = env
-        .call(Method::POST, "/api/queues/%2F/jobs/get", Some(json!({"count": 1, "ackmode": "bogus"})))
+        .call(
+            Method::POST,
+            "/api/queues/%2F/jobs/get",
+            Some(json!({"count": 1, "ackmode": "bogus"})),
+        )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
-    let (s, _) = env.call(Method::DELETE, "/api/queues/%2F/jobs/contents", None).await;
+    let (s, _) = env
+        .call(Method::DELETE, "/api/queues/%2F/jobs/contents", None)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(env.get("/api/queues/%2F/jobs").await["messages_ready"], 0);
     let q = env.get("/api/queues/%2F/jobs").await;
@@ -223,11 +274,19 @@ async fn bad_input_is_a_json_400() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"], "bad_request");
     let (s, v) = env
-        .call(Method::PUT, "/api/exchanges/%2F/x", Some(json!({"type": "nonsense"})))
+        .call(
+            Method::PUT,
+            "/api/exchanges/%2F/x",
+            Some(json!({"type": "nonsense"})),
+        )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     let (s, _) = env
-        .call(Method::PUT, "/api/queues/%2F/q", Some(json!({"arguments": {"x-max-length": "many"}})))
+        .call(
+            Method::PUT,
+            "/api/queues/%2F/q",
+            Some(json!({"arguments": {"x-max-length": "many"}})),
+        )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _) = env.call(Method::GET, "/api/queues/nosuchvhost", None).await;
@@ -241,16 +300,41 @@ async fn bad_input_is_a_json_400() {
 async fn exchanges_and_bindings() {
     let env = start().await;
     let (s, _) = env
-        .call(Method::PUT, "/api/exchanges/%2F/events", Some(json!({"type": "topic", "durable": true})))
+        .call(
+            Method::PUT,
+            "/api/exchanges/%2F/events",
+            Some(json!({"type": "topic", "durable": true})),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
-    env.call(Method::PUT, "/api/exchanges/%2F/audit", Some(json!({"type": "fanout"}))).await;
-    env.call(Method::PUT, "/api/queues/%2F/orders", Some(json!({}))).await;
+    env.call(
+        Method::PUT,
+        "/api/exchanges/%2F/audit",
+        Some(json!({"type": "fanout"})),
+    )
+    .await;
+    env.call(Method::PUT, "/api/queues/%2F/orders", Some(json!({})))
+        .await;
     let x = env.get("/api/exchanges/%2F/events").await;
-    has_fields(&x, &["name", "vhost", "type", "durable", "auto_delete", "internal", "arguments"]);
+    has_fields(
+        &x,
+        &[
+            "name",
+            "vhost",
+            "type",
+            "durable",
+            "auto_delete",
+            "internal",
+            "arguments",
+        ],
+    );
     assert_eq!(x["type"], "topic");
     let all = names(&env.get("/api/exchanges").await);
-    assert!(all.contains(&"".to_string()) && all.contains(&"amq.topic".to_string()) && all.contains(&"events".to_string()));
+    assert!(
+        all.contains(&"".to_string())
+            && all.contains(&"amq.topic".to_string())
+            && all.contains(&"events".to_string())
+    );
     assert_eq!(env.get("/api/exchanges/%2F/amq.default").await["name"], "");
 
     let r = env
@@ -265,20 +349,42 @@ async fn exchanges_and_bindings() {
     let loc = r.headers()["location"].to_str().unwrap().to_string();
     assert!(loc.ends_with("/order.*"), "{loc}");
     let (s, _) = env
-        .call(Method::POST, "/api/bindings/%2F/e/events/e/audit", Some(json!({"routing_key": "#"})))
+        .call(
+            Method::POST,
+            "/api/bindings/%2F/e/events/e/audit",
+            Some(json!({"routing_key": "#"})),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
 
     let b = env.get("/api/bindings/%2F/e/events/q/orders").await;
     assert_eq!(b.as_array().unwrap().len(), 1);
-    has_fields(&b[0], &["source", "vhost", "destination", "destination_type", "routing_key", "arguments", "properties_key"]);
+    has_fields(
+        &b[0],
+        &[
+            "source",
+            "vhost",
+            "destination",
+            "destination_type",
+            "routing_key",
+            "arguments",
+            "properties_key",
+        ],
+    );
     assert_eq!(b[0]["properties_key"], "order.*");
     let qb = env.get("/api/queues/%2F/orders/bindings").await;
-    let sources: Vec<&str> = qb.as_array().unwrap().iter().map(|b| b["source"].as_str().unwrap()).collect();
+    let sources: Vec<&str> = qb
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["source"].as_str().unwrap())
+        .collect();
     assert_eq!(sources, vec!["", "events"], "default binding first");
     let src = env.get("/api/exchanges/%2F/events/bindings/source").await;
     assert_eq!(src.as_array().unwrap().len(), 2);
-    let dst = env.get("/api/exchanges/%2F/audit/bindings/destination").await;
+    let dst = env
+        .get("/api/exchanges/%2F/audit/bindings/destination")
+        .await;
     assert_eq!(dst[0]["source"], "events");
 
     // A message through the topic binding arrives.
@@ -289,14 +395,35 @@ async fn exchanges_and_bindings() {
     assert_eq!(v["routed"], true);
     assert_eq!(env.get("/api/queues/%2F/orders").await["messages"], 1);
 
-    let (s, _) = env.call(Method::DELETE, "/api/bindings/%2F/e/events/q/orders/order.*", None).await;
+    let (s, _) = env
+        .call(
+            Method::DELETE,
+            "/api/bindings/%2F/e/events/q/orders/order.*",
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    assert!(env.get("/api/bindings/%2F/e/events/q/orders").await.as_array().unwrap().is_empty());
-    let (s, _) = env.call(Method::DELETE, "/api/bindings/%2F/e/events/q/orders/nope", None).await;
+    assert!(env
+        .get("/api/bindings/%2F/e/events/q/orders")
+        .await
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let (s, _) = env
+        .call(
+            Method::DELETE,
+            "/api/bindings/%2F/e/events/q/orders/nope",
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = env.call(Method::DELETE, "/api/exchanges/%2F/events", None).await;
+    let (s, _) = env
+        .call(Method::DELETE, "/api/exchanges/%2F/events", None)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, _) = env.call(Method::GET, "/api/exchanges/%2F/events", None).await;
+    let (s, _) = env
+        .call(Method::GET, "/api/exchanges/%2F/events", None)
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -306,29 +433,70 @@ async fn amqp_connections_channels_and_consumers_are_listed() {
     let conn = env.connect().await;
     let ch1 = within(conn.create_channel()).await.unwrap();
     let ch2 = within(conn.create_channel()).await.unwrap();
-    within(ch1.queue_declare("work", QueueDeclareOptions::default(), FieldTable::default()))
+    within(ch1.queue_declare(
+        "work",
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch1.basic_qos(7, BasicQosOptions::default()))
         .await
         .unwrap();
-    within(ch1.basic_qos(7, BasicQosOptions::default())).await.unwrap();
-    let mut consumer = within(ch1.basic_consume("work", "worker-1", BasicConsumeOptions::default(), FieldTable::default()))
-        .await
-        .unwrap();
+    let mut consumer = within(ch1.basic_consume(
+        "work",
+        "worker-1",
+        BasicConsumeOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
     for i in 0..5 {
-        within(ch2.basic_publish("", "work", BasicPublishOptions::default(), format!("m{i}").as_bytes(), BasicProperties::default()))
-            .await
-            .unwrap();
+        within(ch2.basic_publish(
+            "",
+            "work",
+            BasicPublishOptions::default(),
+            format!("m{i}").as_bytes(),
+            BasicProperties::default(),
+        ))
+        .await
+        .unwrap();
     }
     for _ in 0..5 {
         within(consumer.next()).await.unwrap().unwrap();
     }
 
-    let conns = env.until("/api/connections", |v| v.as_array().is_some_and(|a| a.len() == 1 && a[0]["channels"] == 2)).await;
+    let conns = env
+        .until("/api/connections", |v| {
+            v.as_array()
+                .is_some_and(|a| a.len() == 1 && a[0]["channels"] == 2)
+        })
+        .await;
     let c = &conns[0];
     has_fields(
         c,
-        &["name", "node", "vhost", "user", "state", "channels", "peer_host", "peer_port", "host", "port",
-          "protocol", "auth_mechanism", "frame_max", "channel_max", "timeout", "connected_at",
-          "client_properties", "recv_oct", "send_oct", "recv_oct_details.rate"],
+        &[
+            "name",
+            "node",
+            "vhost",
+            "user",
+            "state",
+            "channels",
+            "peer_host",
+            "peer_port",
+            "host",
+            "port",
+            "protocol",
+            "auth_mechanism",
+            "frame_max",
+            "channel_max",
+            "timeout",
+            "connected_at",
+            "client_properties",
+            "recv_oct",
+            "send_oct",
+            "recv_oct_details.rate",
+        ],
     );
     assert_eq!(c["user"], "guest");
     assert_eq!(c["vhost"], "/");
@@ -338,30 +506,67 @@ async fn amqp_connections_channels_and_consumers_are_listed() {
     assert_eq!(c["client_properties"]["product"], "lapin");
     let name = c["name"].as_str().unwrap().to_string();
 
-    let chans = env.until("/api/channels", |v| {
-        v.as_array().is_some_and(|a| a.iter().any(|c| c["messages_unacknowledged"] == 5))
-    }).await;
+    let chans = env
+        .until("/api/channels", |v| {
+            v.as_array()
+                .is_some_and(|a| a.iter().any(|c| c["messages_unacknowledged"] == 5))
+        })
+        .await;
     assert_eq!(chans.as_array().unwrap().len(), 2);
-    let busy = chans.as_array().unwrap().iter().find(|c| c["consumer_count"] == 1).unwrap();
+    let busy = chans
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["consumer_count"] == 1)
+        .unwrap();
     has_fields(
         busy,
-        &["name", "number", "vhost", "user", "state", "connection_details.name", "connection_details.peer_port",
-          "prefetch_count", "global_prefetch_count", "messages_unacknowledged", "messages_unconfirmed",
-          "confirm", "transactional", "consumer_count"],
+        &[
+            "name",
+            "number",
+            "vhost",
+            "user",
+            "state",
+            "connection_details.name",
+            "connection_details.peer_port",
+            "prefetch_count",
+            "global_prefetch_count",
+            "messages_unacknowledged",
+            "messages_unconfirmed",
+            "confirm",
+            "transactional",
+            "consumer_count",
+        ],
     );
     assert_eq!(busy["prefetch_count"], 7);
     assert_eq!(busy["messages_unacknowledged"], 5);
     assert_eq!(busy["connection_details"]["name"], name.as_str());
     let cname = busy["name"].as_str().unwrap();
     assert_eq!(cname, format!("{name} ({})", busy["number"]));
-    let one = env.get(&format!("/api/channels/{}", urlencode(cname))).await;
+    let one = env
+        .get(&format!("/api/channels/{}", urlencode(cname)))
+        .await;
     assert_eq!(one["prefetch_count"], 7);
-    let per_conn = env.get(&format!("/api/connections/{}/channels", urlencode(&name))).await;
+    let per_conn = env
+        .get(&format!("/api/connections/{}/channels", urlencode(&name)))
+        .await;
     assert_eq!(per_conn.as_array().unwrap().len(), 2);
 
     let consumers = env.get("/api/consumers").await;
     assert_eq!(consumers.as_array().unwrap().len(), 1);
-    has_fields(&consumers[0], &["consumer_tag", "queue.name", "queue.vhost", "channel_details.connection_name", "ack_required", "exclusive", "prefetch_count", "active"]);
+    has_fields(
+        &consumers[0],
+        &[
+            "consumer_tag",
+            "queue.name",
+            "queue.vhost",
+            "channel_details.connection_name",
+            "ack_required",
+            "exclusive",
+            "prefetch_count",
+            "active",
+        ],
+    );
     assert_eq!(consumers[0]["consumer_tag"], "worker-1");
     assert_eq!(consumers[0]["prefetch_count"], 7);
     assert_eq!(consumers[0]["ack_required"], true);
@@ -378,17 +583,37 @@ async fn amqp_connections_channels_and_consumers_are_listed() {
     assert_eq!(ov["message_stats"]["publish"], 5);
 
     // Closing it from the API: the client hears 320 and the unacked messages go back.
-    let (s, _) = env.call(Method::DELETE, &format!("/api/connections/{}", urlencode(&name)), None).await;
+    let (s, _) = env
+        .call(
+            Method::DELETE,
+            &format!("/api/connections/{}", urlencode(&name)),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    env.until("/api/connections", |v| v.as_array().is_some_and(|a| a.is_empty())).await;
+    env.until("/api/connections", |v| {
+        v.as_array().is_some_and(|a| a.is_empty())
+    })
+    .await;
     let deadline = tokio::time::Instant::now() + common::WAIT;
     while conn.status().connected() {
-        assert!(tokio::time::Instant::now() < deadline, "lapin still connected");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "lapin still connected"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let q = env.until("/api/queues/%2F/work", |q| q["messages_ready"] == 5).await;
+    let q = env
+        .until("/api/queues/%2F/work", |q| q["messages_ready"] == 5)
+        .await;
     assert_eq!(q["messages_unacknowledged"], 0);
-    let (s, _) = env.call(Method::DELETE, &format!("/api/connections/{}", urlencode(&name)), None).await;
+    let (s, _) = env
+        .call(
+            Method::DELETE,
+            &format!("/api/connections/{}", urlencode(&name)),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -409,29 +634,51 @@ async fn message_rates_follow_traffic() {
     let env = start().await;
     let conn = env.connect().await;
     let ch = within(conn.create_channel()).await.unwrap();
-    within(ch.queue_declare("rated", QueueDeclareOptions::default(), FieldTable::default()))
-        .await
-        .unwrap();
+    within(ch.queue_declare(
+        "rated",
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
     // Publish steadily across several samples (every 200 ms in tests).
     let publisher = tokio::spawn(async move {
         for _ in 0..60 {
             for _ in 0..10 {
-                ch.basic_publish("", "rated", BasicPublishOptions::default(), b"x", BasicProperties::default())
-                    .await
-                    .unwrap();
+                ch.basic_publish(
+                    "",
+                    "rated",
+                    BasicPublishOptions::default(),
+                    b"x",
+                    BasicProperties::default(),
+                )
+                .await
+                .unwrap();
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         ch
     });
     let q = env
-        .until("/api/queues/%2F/rated", |q| q["message_stats"]["publish_details"]["rate"].as_f64().unwrap_or(0.0) > 0.0)
+        .until("/api/queues/%2F/rated", |q| {
+            q["message_stats"]["publish_details"]["rate"]
+                .as_f64()
+                .unwrap_or(0.0)
+                > 0.0
+        })
         .await;
     assert!(q["message_stats"]["publish"].as_u64().unwrap() > 0);
-    env.until("/api/overview", |v| v["message_stats"]["publish_details"]["rate"].as_f64().unwrap_or(0.0) > 0.0)
-        .await;
+    env.until("/api/overview", |v| {
+        v["message_stats"]["publish_details"]["rate"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0
+    })
+    .await;
     let _ch = publisher.await.unwrap();
-    let q = env.until("/api/queues/%2F/rated", |q| q["messages_ready"] == 600).await;
+    let q = env
+        .until("/api/queues/%2F/rated", |q| q["messages_ready"] == 600)
+        .await;
     assert_eq!(q["message_stats"]["publish"], 600);
     let hist = env.get("/api/overview/history").await;
     assert!(!hist.as_array().unwrap().is_empty());
@@ -441,7 +688,13 @@ async fn message_rates_follow_traffic() {
 async fn pagination_sorting_filtering_and_columns() {
     let env = start().await;
     for i in 0..25 {
-        let (s, _) = env.call(Method::PUT, &format!("/api/queues/%2F/q{i:02}"), Some(json!({"durable": false}))).await;
+        let (s, _) = env
+            .call(
+                Method::PUT,
+                &format!("/api/queues/%2F/q{i:02}"),
+                Some(json!({"durable": false})),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED);
     }
     // Put i messages in queue q{i} for the first five.
@@ -459,19 +712,41 @@ async fn pagination_sorting_filtering_and_columns() {
     assert_eq!(p["filtered_count"], 25);
     assert_eq!(p["item_count"], 10);
     assert_eq!(p["items"][0]["name"], "q10");
-    let p = env.get("/api/queues/%2F?page=1&page_size=100&name=q1&use_regex=false").await;
+    let p = env
+        .get("/api/queues/%2F?page=1&page_size=100&name=q1&use_regex=false")
+        .await;
     assert_eq!(p["filtered_count"], 10);
-    let p = env.get("/api/queues?page=1&name=%5Eq0%5B12%5D%24&use_regex=true").await;
+    let p = env
+        .get("/api/queues?page=1&name=%5Eq0%5B12%5D%24&use_regex=true")
+        .await;
     assert_eq!(names(&p["items"]), vec!["q01", "q02"]);
-    let sorted = env.get("/api/queues?sort=messages&sort_reverse=true&columns=name,messages").await;
+    let sorted = env
+        .get("/api/queues?sort=messages&sort_reverse=true&columns=name,messages")
+        .await;
     let first: Vec<_> = sorted.as_array().unwrap().iter().take(3).cloned().collect();
-    assert_eq!(first, vec![json!({"name": "q04", "messages": 4}), json!({"name": "q03", "messages": 3}), json!({"name": "q02", "messages": 2})]);
-    let cols = env.get("/api/queues?columns=name,message_stats.publish").await;
-    assert_eq!(cols[4], json!({"name": "q04", "message_stats": {"publish": 4}}));
-    let (s, v) = env.call(Method::GET, "/api/queues?page=9&page_size=10", None).await;
+    assert_eq!(
+        first,
+        vec![
+            json!({"name": "q04", "messages": 4}),
+            json!({"name": "q03", "messages": 3}),
+            json!({"name": "q02", "messages": 2})
+        ]
+    );
+    let cols = env
+        .get("/api/queues?columns=name,message_stats.publish")
+        .await;
+    assert_eq!(
+        cols[4],
+        json!({"name": "q04", "message_stats": {"publish": 4}})
+    );
+    let (s, v) = env
+        .call(Method::GET, "/api/queues?page=9&page_size=10", None)
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(v["error"], "bad_request");
-    let (s, _) = env.call(Method::GET, "/api/queues?page=1&page_size=100000", None).await;
+    let (s, _) = env
+        .call(Method::GET, "/api/queues?page=1&page_size=100000", None)
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
@@ -479,16 +754,47 @@ async fn pagination_sorting_filtering_and_columns() {
 async fn definitions_round_trip_between_brokers() {
     let a = start().await;
     a.call(Method::PUT, "/api/vhosts/staging", None).await;
-    a.call(Method::PUT, "/api/exchanges/staging/events", Some(json!({"type": "topic", "durable": true, "arguments": {"alternate-exchange": "lost"}}))).await;
+    a.call(
+        Method::PUT,
+        "/api/exchanges/staging/events",
+        Some(
+            json!({"type": "topic", "durable": true, "arguments": {"alternate-exchange": "lost"}}),
+        ),
+    )
+    .await;
     a.call(Method::PUT, "/api/queues/staging/orders", Some(json!({"durable": true, "arguments": {"x-message-ttl": 60000, "x-dead-letter-exchange": "dlx"}}))).await;
-    let (s, _) = a.call(Method::POST, "/api/bindings/staging/e/events/q/orders", Some(json!({"routing_key": "order.#", "arguments": {"x-tag": "a"}}))).await;
+    let (s, _) = a
+        .call(
+            Method::POST,
+            "/api/bindings/staging/e/events/q/orders",
+            Some(json!({"routing_key": "order.#", "arguments": {"x-tag": "a"}})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     let defs = a.get("/api/definitions").await;
-    has_fields(&defs, &["rabbit_version", "users", "vhosts", "permissions", "queues", "exchanges", "bindings", "policies"]);
-    assert!(defs["users"].as_array().unwrap().iter().any(|u| u["name"] == "guest"));
+    has_fields(
+        &defs,
+        &[
+            "rabbit_version",
+            "users",
+            "vhosts",
+            "permissions",
+            "queues",
+            "exchanges",
+            "bindings",
+            "policies",
+        ],
+    );
+    assert!(defs["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["name"] == "guest"));
 
     let b = start().await;
-    let (s, v) = b.call(Method::POST, "/api/definitions", Some(defs.clone())).await;
+    let (s, v) = b
+        .call(Method::POST, "/api/definitions", Some(defs.clone()))
+        .await;
     assert!(s.is_success(), "{s} {v}");
     let again = b.get("/api/definitions").await;
     for section in ["vhosts", "queues", "exchanges", "bindings"] {
@@ -502,7 +808,13 @@ async fn definitions_round_trip_between_brokers() {
     let one = b.get("/api/definitions/staging").await;
     assert_eq!(one["queues"].as_array().unwrap().len(), 1);
     // A broken import is a 400 and changes nothing.
-    let (s, v) = b.call(Method::POST, "/api/definitions", Some(json!({"exchanges": [{"name": "p", "vhost": "/", "type": "x-plugin"}]}))).await;
+    let (s, v) = b
+        .call(
+            Method::POST,
+            "/api/definitions",
+            Some(json!({"exchanges": [{"name": "p", "vhost": "/", "type": "x-plugin"}]})),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(v["reason"].as_str().unwrap().contains("x-plugin"));
 }
@@ -512,12 +824,28 @@ async fn prometheus_metrics_use_rabbitmq_names() {
     let env = start().await;
     let conn = env.connect().await;
     let ch = within(conn.create_channel()).await.unwrap();
-    within(ch.queue_declare("m", QueueDeclareOptions::default(), FieldTable::default())).await.unwrap();
+    within(ch.queue_declare("m", QueueDeclareOptions::default(), FieldTable::default()))
+        .await
+        .unwrap();
     for _ in 0..4 {
-        within(ch.basic_publish("", "m", BasicPublishOptions::default(), b"x", BasicProperties::default())).await.unwrap();
+        within(ch.basic_publish(
+            "",
+            "m",
+            BasicPublishOptions::default(),
+            b"x",
+            BasicProperties::default(),
+        ))
+        .await
+        .unwrap();
     }
-    env.until("/api/queues/%2F/m", |q| q["messages_ready"] == 4).await;
-    let text = within(env.client.get(format!("{}/metrics", env.base)).send()).await.unwrap().text().await.unwrap();
+    env.until("/api/queues/%2F/m", |q| q["messages_ready"] == 4)
+        .await;
+    let text = within(env.client.get(format!("{}/metrics", env.base)).send())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let value = |name: &str| -> f64 {
         text.lines()
             .find(|l| l.split([' ', '{']).next() == Some(name))
@@ -531,23 +859,48 @@ async fn prometheus_metrics_use_rabbitmq_names() {
     assert_eq!(value("rabbitmq_queues"), 1.0);
     assert_eq!(value("rabbitmq_channel_messages_published_total"), 4.0);
     assert!(text.contains("# TYPE rabbitmq_channel_messages_published_total counter"));
-    let per = within(env.client.get(format!("{}/metrics/per-object", env.base)).send()).await.unwrap().text().await.unwrap();
-    assert!(per.contains("rabbitmq_detailed_queue_messages_ready{vhost=\"/\",queue=\"m\"} 4"), "{per}");
+    let per = within(
+        env.client
+            .get(format!("{}/metrics/per-object", env.base))
+            .send(),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        per.contains("rabbitmq_detailed_queue_messages_ready{vhost=\"/\",queue=\"m\"} 4"),
+        "{per}"
+    );
 }
 
 #[tokio::test]
 async fn health_checks_and_aliveness() {
     let env = start().await;
     assert_eq!(env.get("/api/health/checks/alarms").await["status"], "ok");
-    assert_eq!(env.get("/api/health/checks/local-alarms").await["status"], "ok");
+    assert_eq!(
+        env.get("/api/health/checks/local-alarms").await["status"],
+        "ok"
+    );
     let port = env.amqp.addr.port();
-    assert_eq!(env.get(&format!("/api/health/checks/port-listener/{port}")).await["status"], "ok");
-    let (s, v) = env.call(Method::GET, "/api/health/checks/port-listener/1", None).await;
+    assert_eq!(
+        env.get(&format!("/api/health/checks/port-listener/{port}"))
+            .await["status"],
+        "ok"
+    );
+    let (s, v) = env
+        .call(Method::GET, "/api/health/checks/port-listener/1", None)
+        .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(v["status"], "failed");
     assert_eq!(env.get("/api/aliveness-test/%2F").await["status"], "ok");
-    env.amqp.broker.set_alarm(Some("memory alarm: 900 MiB used, high watermark 800 MiB".into()));
-    let (s, v) = env.call(Method::GET, "/api/health/checks/alarms", None).await;
+    env.amqp.broker.set_alarm(Some(
+        "memory alarm: 900 MiB used, high watermark 800 MiB".into(),
+    ));
+    let (s, v) = env
+        .call(Method::GET, "/api/health/checks/alarms", None)
+        .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(v["alarms"][0]["resource"], "memory");
     assert_eq!(env.get("/api/nodes").await[0]["mem_alarm"], true);
@@ -558,14 +911,20 @@ async fn health_checks_and_aliveness() {
 #[tokio::test]
 async fn dashboard_is_served_from_the_binary() {
     let env = start().await;
-    let r = within(env.client.get(format!("{}/", env.base)).send()).await.unwrap();
+    let r = within(env.client.get(format!("{}/", env.base)).send())
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let html = r.text().await.unwrap();
     assert!(html.contains("/static/app.js"));
     assert!(!html.contains("https://"), "no CDN");
-    let js = within(env.client.get(format!("{}/static/app.js", env.base)).send()).await.unwrap();
+    let js = within(env.client.get(format!("{}/static/app.js", env.base)).send())
+        .await
+        .unwrap();
     assert_eq!(js.status(), StatusCode::OK);
     assert!(js.text().await.unwrap().contains("/api/overview"));
 }
-

@@ -365,7 +365,10 @@ impl Connection {
             self.now = Instant::now();
             self.tell_blocked(alarm.borrow().clone());
             if let Some(e) = &self.entry {
-                e.channels.store(self.channels.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                e.channels.store(
+                    self.channels.len() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
             }
             self.flush();
             if self.outbox.take_starved() && self.state == State::Open {

@@ -45,10 +45,7 @@ pub async fn start_with_jwt(secret: &str) -> Env {
     start_with(broker, Some(issuer)).await
 }
 
-pub async fn start_with(
-    broker: Arc<Broker>,
-    issuer: Option<Arc<warren_auth::TokenIssuer>>,
-) -> Env {
+pub async fn start_with(broker: Arc<Broker>, issuer: Option<Arc<warren_auth::TokenIssuer>>) -> Env {
     let amqp = RunningServer::start("127.0.0.1:0", broker.clone())
         .await
         .expect("AMQP server starts");
@@ -80,7 +77,9 @@ impl Env {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut r = self.client.request(method, format!("{}{}", self.base, path));
+        let mut r = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         if let Some((u, p)) = creds {
             r = r.basic_auth(u, Some(p));
         }
@@ -98,8 +97,14 @@ impl Env {
         (status, v)
     }
 
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        self.call_as(Some(("guest", "guest")), method, path, body).await
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call_as(Some(("guest", "guest")), method, path, body)
+            .await
     }
 
     pub async fn get(&self, path: &str) -> Value {

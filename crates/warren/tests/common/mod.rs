@@ -26,7 +26,13 @@ impl BrokerProcess {
     /// As [`start`](Self::start), with extra command-line arguments (e.g. `--config FILE`).
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> BrokerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_warren"))
-            .args(["server", "--amqp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args([
+                "server",
+                "--amqp-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+            ])
             .arg("--data-dir")
             .arg(data_dir)
             .args(extra)

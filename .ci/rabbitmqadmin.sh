@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# RabbitMQ's own CLI, rabbitmqadmin (python, from Debian's rabbitmq-server package), against a
+# Warren started here: list, declare, delete, publish, get, export and import.
+#   bash .ci/rabbitmqadmin.sh [path/to/warren]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WARREN=${1:-$ROOT/target/debug/warren}
+WORK=$(mktemp -d)
+
+ADMIN=$(command -v rabbitmqadmin || true)
+if [ -z "$ADMIN" ]; then
+  # Only the script is needed: take it out of the package without installing RabbitMQ.
+  (cd "$WORK" && apt-get download rabbitmq-server >/dev/null 2>&1 && dpkg-deb -x rabbitmq-server_*.deb pkg) || true
+  ADMIN=$(ls "$WORK"/pkg/usr/bin/rabbitmqadmin 2>/dev/null || true)
+fi
+if [ -z "$ADMIN" ]; then
+  echo "rabbitmqadmin: not available (no rabbitmq-server package reachable): skipped"
+  exit 0
+fi
+
+"$WARREN" server --amqp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --data-dir "$WORK/data" >"$WORK/log" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 100); do grep -q "management HTTP on" "$WORK/log" && break; sleep 0.1; done
+PORT=$(sed -n 's/.*management HTTP on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$WORK/log" | head -1)
+[ -n "$PORT" ] || { echo "warren did not start:"; cat "$WORK/log"; exit 1; }
+
+A() { python3 "$ADMIN" -H 127.0.0.1 -P "$PORT" -u guest -p guest "$@"; }
+FAILED=0
+expect() { # expect WHAT PATTERN -- command...
+  local what=$1 pattern=$2; shift 3
+  local out
+  if out=$("$@" 2>&1) && grep -qE -- "$pattern" <<<"$out"; then
+    echo "ok - $what"
+  else
+    echo "FAILED - $what: expected /$pattern/ in:"; echo "$out"; FAILED=1
+  fi
+}
+
+echo "rabbitmqadmin $(A --version 2>&1 | awk '{print $2}') against Warren on port $PORT"
+expect "show overview" "warren" -- A show overview
+expect "declare queue" "queue declared" -- A declare queue name=orders durable=true
+expect "declare exchange" "exchange declared" -- A declare exchange name=events type=topic
+expect "declare binding" "binding declared" -- A declare binding source=events destination=orders routing_key='order.#'
+expect "publish" "Message published" -- A publish exchange=events routing_key=order.new payload=hello-rabbitmqadmin
+expect "list queues" "orders +\| 1 " -- A list queues name messages
+expect "list exchanges" "events +\| topic" -- A list exchanges name type
+expect "list bindings" "events +\| orders +\| order\.#" -- A list bindings source destination routing_key
+expect "get" "hello-rabbitmqadmin" -- A get queue=orders ackmode=ack_requeue_false
+expect "queue empty after get" "orders +\| 0 " -- A list queues name messages
+expect "list users" "guest" -- A list users
+expect "list vhosts" "\| / " -- A list vhosts name
+expect "export" "Exported definitions" -- A export "$WORK/defs.json"
+grep -q '"orders"' "$WORK/defs.json" && echo "ok - export has the queue" || { echo "FAILED - export lacks the queue"; FAILED=1; }
+expect "delete binding" "binding deleted" -- A delete binding source=events destination=orders destination_type=queue properties_key='order.%23'
+expect "delete queue" "queue deleted" -- A delete queue name=orders
+expect "delete exchange" "exchange deleted" -- A delete exchange name=events
+expect "queue gone" "No items" -- A list queues
+expect "import" "Uploaded definitions" -- A import "$WORK/defs.json"
+expect "imported queue back" "orders" -- A list queues name
+expect "imported binding back" "events +\| orders +\| order\.#" -- A list bindings source destination routing_key
+expect "declare user" "user declared" -- A declare user name=ops password=s3cret tags=monitoring
+expect "declare permission" "permission declared" -- A declare permission vhost=/ user=ops configure=.* write=.* read=.*
+expect "monitoring user lists nodes" "warren@" -- python3 "$ADMIN" -H 127.0.0.1 -P "$PORT" -u ops -p s3cret list nodes name
+expect "delete user" "user deleted" -- A delete user name=ops
+exit $FAILED
