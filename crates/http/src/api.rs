@@ -310,6 +310,32 @@ fn queue_json(state: &AppState, q: &Queue) -> Value {
     let rates = state.rates.queue(&q.vhost, &q.name);
     let node = node_name();
     let consumers = info.consumers.len();
+    let consumer_details: Vec<Value> = info
+        .consumers
+        .iter()
+        .map(|c| {
+            let conn = state.broker.connections.get(c.connection);
+            json!({
+                "consumer_tag": c.tag.as_str(),
+                "channel_details": conn.as_ref().map(|e| json!({
+                    "name": channel_name(e, c.channel),
+                    "number": c.channel,
+                    "connection_name": e.name,
+                    "peer_host": e.peer.ip().to_string(),
+                    "peer_port": e.peer.port(),
+                    "user": e.user,
+                    "node": node,
+                })),
+                "queue": {"name": q.name.as_str(), "vhost": q.vhost.as_str()},
+                "ack_required": !c.no_ack,
+                "exclusive": c.exclusive,
+                "prefetch_count": c.prefetch,
+                "active": true,
+                "activity_status": "up",
+                "arguments": {},
+            })
+        })
+        .collect();
     let exclusive_tag = info
         .consumers
         .iter()
@@ -345,6 +371,15 @@ fn queue_json(state: &AppState, q: &Queue) -> Value {
         "consumer_capacity": if consumers > 0 { 1.0 } else { 0.0 },
         "consumer_utilisation": if consumers > 0 { 1.0 } else { 0.0 },
         "exclusive_consumer_tag": exclusive_tag,
+        "messages_ready_ram": info.messages_ready,
+        "messages_unacknowledged_ram": info.messages_unacknowledged,
+        "messages_paged_out": 0,
+        "message_bytes_paged_out": 0,
+        "head_message_timestamp": Value::Null,
+        "recoverable_slaves": Value::Null,
+        "incoming": [],
+        "deliveries": [],
+        "consumer_details": consumer_details,
         "single_active_consumer_tag": Value::Null,
         "idle_since": format_time(info.last_used),
         "memory": 0,
@@ -402,6 +437,8 @@ fn exchange_json(v: &VHost, x: &Exchange) -> Value {
         "arguments": table_to_json(&x.arguments),
         "policy": Value::Null,
         "user_who_performed_action": "rmq-internal",
+        "incoming": [],
+        "outgoing": [],
     })
 }
 
@@ -535,6 +572,14 @@ fn connection_json(state: &AppState, c: &ConnectionEntry) -> Value {
         "peer_host": c.peer.ip().to_string(),
         "peer_port": c.peer.port(),
         "client_properties": props,
+        "user_provided_name": props.get("connection_name").cloned().unwrap_or(Value::Null),
+        "ssl_protocol": Value::Null,
+        "ssl_cipher": Value::Null,
+        "ssl_hash": Value::Null,
+        "ssl_key_exchange": Value::Null,
+        "peer_cert_issuer": Value::Null,
+        "peer_cert_subject": Value::Null,
+        "peer_cert_validity": Value::Null,
         "recv_oct": load(&c.recv_oct),
         "recv_oct_details": details(rates.gauges[0]),
         "send_oct": load(&c.send_oct),
@@ -663,10 +708,7 @@ async fn overview(State(s): S, User(u): User) -> ApiResult {
         listeners.push(json!({"node": node, "protocol": "http", "ip_address": a.ip().to_string(), "port": a.port()}));
     }
     let version = env!("CARGO_PKG_VERSION");
-    let exchange_types: Vec<Value> = ["direct", "fanout", "topic", "headers"]
-        .iter()
-        .map(|t| json!({"name": t, "description": format!("AMQP {t} exchange type"), "enabled": true}))
-        .collect();
+    let exchange_types = exchange_types();
     let contexts: Vec<Value> = s
         .http_addr
         .map(|a| vec![json!({"node": node, "description": "RabbitMQ Management", "path": "/", "port": a.port().to_string()})])
@@ -690,6 +732,7 @@ async fn overview(State(s): S, User(u): User) -> ApiResult {
             "connection_created": opened, "connection_created_details": details(0.0),
             "connection_closed": closed, "connection_closed_details": details(0.0),
         },
+        "sample_retention_policies": {"global": [600, 3600, 28800, 86400], "basic": [600, 3600], "detailed": [600]},
         "queue_totals": {
             "messages": ready + unacked, "messages_details": details(rates.gauges[0]),
             "messages_ready": ready, "messages_ready_details": details(rates.gauges[1]),
@@ -724,15 +767,51 @@ fn rss_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
+fn exchange_types() -> Vec<Value> {
+    ["direct", "fanout", "topic", "headers"]
+        .iter()
+        .map(|t| json!({"name": t, "description": format!("AMQP {t} exchange type"), "enabled": true}))
+        .collect()
+}
+
 fn node_json(s: &AppState) -> Value {
     let alarm = s.broker.current_alarm();
     let fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
+    let fd_total = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|x| x.starts_with("Max open files"))?
+                .split_whitespace()
+                .nth(3)?
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap_or(0);
+    let disk_free = s.node.disk_free.as_ref().and_then(|f| f()).unwrap_or(0);
+    let node = node_name();
+    let http_port = s.http_addr.map(|a| a.port().to_string());
     json!({
-        "name": node_name(),
+        "name": node,
         "type": "disc",
         "running": true,
         "being_drained": false,
         "mem_used": rss_bytes(),
+        "mem_limit": s.node.mem_limit,
+        "mem_calculation_strategy": "rss",
+        "disk_free": disk_free,
+        "disk_free_limit": s.node.disk_free_limit,
+        "fd_total": fd_total,
+        "sockets_total": fd_total,
+        "proc_total": 0,
+        "run_queue": 0,
+        "net_ticktime": 0,
+        "auth_mechanisms": [
+            {"name": "PLAIN", "description": "SASL PLAIN authentication mechanism", "enabled": true},
+            {"name": "AMQPLAIN", "description": "QPid AMQPLAIN mechanism", "enabled": true},
+        ],
+        "exchange_types": exchange_types(),
+        "contexts": http_port.map(|p| vec![json!({"description": "RabbitMQ Management", "path": "/", "port": p})]).unwrap_or_default(),
         "mem_alarm": alarm.as_deref().is_some_and(|a| a.starts_with("memory")),
         "disk_free_alarm": alarm.as_deref().is_some_and(|a| a.starts_with("disk")),
         "fd_used": fds,
@@ -812,7 +891,18 @@ fn vhost_json(s: &AppState, v: &VHost) -> Value {
         unacked += i.messages_unacknowledged;
     }
     let rates = s.rates.vhost(&v.name);
+    let (mut recv, mut send) = (0, 0);
+    for c in s.broker.connections.list() {
+        if c.vhost == v.name.as_str() {
+            recv += load(&c.recv_oct);
+            send += load(&c.send_oct);
+        }
+    }
     json!({
+        "recv_oct": recv,
+        "recv_oct_details": details(0.0),
+        "send_oct": send,
+        "send_oct_details": details(0.0),
         "name": v.name.as_str(),
         "description": "",
         "tags": [],

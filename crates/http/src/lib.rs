@@ -41,6 +41,19 @@ pub struct AppState {
     /// This HTTP listener's address.
     pub http_addr: Option<SocketAddr>,
     pub started_at: std::time::Instant,
+    pub node: NodeResources,
+}
+
+/// What the node reports about its resources (`/api/nodes`): the alarm limits and a probe
+/// of the data directory's free disk space.
+#[derive(Clone, Default)]
+pub struct NodeResources {
+    /// The memory high watermark, bytes (0: unknown).
+    pub mem_limit: u64,
+    /// The free disk limit, bytes.
+    pub disk_free_limit: u64,
+    /// Free disk space of the data directory now.
+    pub disk_free: Option<Arc<dyn Fn() -> Option<u64> + Send + Sync>>,
 }
 
 /// Settings of the management listener.
@@ -51,6 +64,7 @@ pub struct HttpConfig {
     pub sample_interval: Duration,
     /// The built-in token issuer (`[jwt.issuer]`), for POST /api/auth/token.
     pub token_issuer: Option<Arc<warren_auth::TokenIssuer>>,
+    pub node: NodeResources,
 }
 
 impl HttpConfig {
@@ -59,6 +73,7 @@ impl HttpConfig {
             amqp_addr,
             sample_interval: Duration::from_secs(5),
             token_issuer: None,
+            node: NodeResources::default(),
         }
     }
 }
@@ -99,6 +114,7 @@ impl HttpServer {
             amqp_addr: cfg.amqp_addr,
             http_addr: Some(addr),
             started_at: std::time::Instant::now(),
+            node: cfg.node,
         });
         let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {

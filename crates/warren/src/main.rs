@@ -183,11 +183,16 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding AMQP listener {}", settings.amqp_listen))?;
     let amqp_addr = listener.local_addr()?;
-    let http = warren_http::HttpServer::bind(
-        &settings.http_listen.to_string(),
-        broker.clone(),
-        warren_http::HttpConfig::new(Some(amqp_addr)),
-    )
+    let http = warren_http::HttpServer::bind(&settings.http_listen.to_string(), broker.clone(), {
+        let mut c = warren_http::HttpConfig::new(Some(amqp_addr));
+        let dir = settings.data_dir.clone();
+        c.node = warren_http::NodeResources {
+            mem_limit: settings.resources.memory,
+            disk_free_limit: settings.resources.disk_free,
+            disk_free: Some(Arc::new(move || fs4::available_space(&dir).ok())),
+        };
+        c
+    })
     .await
     .with_context(|| format!("binding HTTP listener {}", settings.http_listen))?;
     info!(
