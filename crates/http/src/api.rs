@@ -186,6 +186,11 @@ async fn empty_list(User(_): User) -> ApiResult {
 
 /// The node's name, as RabbitMQ's `rabbit@host`.
 pub fn node_name() -> String {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(read_node_name).clone()
+}
+
+fn read_node_name() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|s| s.trim().to_string())
