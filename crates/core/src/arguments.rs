@@ -176,6 +176,33 @@ pub fn parse_expiration(s: &str) -> Result<u64> {
     }
 }
 
+/// The arguments of `basic.consume`: `x-priority` (any integer type, as RabbitMQ; 0 when
+/// absent) and `x-cancel-on-ha-failover` (a bool, accepted and ignored: there are no mirrors).
+/// `what` names the queue for the 406 message.
+pub fn consumer_priority(args: &FieldTable, what: &str) -> Result<i32> {
+    if let Some(v) = args.get("x-cancel-on-ha-failover") {
+        v.as_bool().ok_or_else(|| {
+            AmqpError::precondition_failed(format!(
+                "invalid arg 'x-cancel-on-ha-failover' for {what}: {{unacceptable_type,{}}}",
+                type_name(v)
+            ))
+        })?;
+    }
+    match args.get("x-priority") {
+        None => Ok(0),
+        Some(v) => v
+            .as_i64()
+            .map(|n| n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
+            // RabbitMQ 3.10's wording for this one argument.
+            .ok_or_else(|| {
+                AmqpError::precondition_failed(format!(
+                    "invalid arg 'x-priority' for {what}: \"expected integer, got {}\"",
+                    type_name(v)
+                ))
+            }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,11 @@
 //!   back to the head, in their original order, flagged `redelivered`.
 //! - A message leaves `ready` only into a consumer that took credit for it, into `basic.get`, or
 //!   by purge/delete. If a connection is gone before it takes a delivery, the message comes back.
-//! - Consumers are served round-robin among those with credit.
+//! - Consumers are served by priority (`x-priority`): the highest-priority consumers with
+//!   credit get messages, round-robin among equals; lower ones only while all higher ones are
+//!   full. `consumers` is kept sorted by priority, highest first, in arrival order among equals.
+//! - With `x-single-active-consumer`, only `consumers[0]` (the active one) gets messages; when
+//!   it goes, the highest-priority, longest-waiting consumer takes over.
 //! - Memory stays flat however long a durable queue gets: past [`MEMORY_WINDOW`] ready
 //!   messages, a stored message is kept as its disk location only (16 bytes) and its body is
 //!   read back when it reaches the head.
@@ -56,8 +60,9 @@ pub struct Queue {
 #[derive(Debug, Default)]
 struct QueueState {
     ready: Backlog,
+    /// Sorted by priority, highest first (see the module notes).
     consumers: Vec<Arc<Consumer>>,
-    /// Round-robin cursor into `consumers`.
+    /// Round-robin cursor into `consumers` (within the priority group being served).
     next: usize,
     /// Deliveries (to consumers or basic.get) not yet settled.
     unacked: usize,
@@ -191,6 +196,51 @@ pub fn now_ms() -> u64 {
 
 fn stored_id(stored: u64) -> Option<MsgId> {
     stored.checked_sub(1)
+}
+
+/// Chooses the consumer for the next message and takes its credit: the first priority group
+/// (consumers sorted highest first) with a consumer that has credit, round-robin within it.
+/// With a single active consumer only `consumers[0]` is a candidate.
+fn pick_consumer(st: &mut QueueState, single_active: bool) -> Option<usize> {
+    let n = if single_active {
+        st.consumers.len().min(1)
+    } else {
+        st.consumers.len()
+    };
+    // Most queues have one priority level: skip the group scan then.
+    let uniform = n == 0 || st.consumers[0].priority == st.consumers[n - 1].priority;
+    let mut start = 0;
+    while start < n {
+        let end = if uniform {
+            n
+        } else {
+            let prio = st.consumers[start].priority;
+            start
+                + st.consumers[start..n]
+                    .iter()
+                    .position(|c| c.priority != prio)
+                    .unwrap_or(n - start)
+        };
+        let len = end - start;
+        let first = if (start..end).contains(&st.next) {
+            st.next - start
+        } else {
+            0
+        };
+        for i in 0..len {
+            let idx = start + (first + i) % len;
+            match st.consumers[idx].try_take_credit() {
+                Ok(()) => {
+                    st.next = if idx + 1 < end { idx + 1 } else { start };
+                    return Some(idx);
+                }
+                Err(NoCredit::Congested) => st.consumers[idx].outbox.mark_starved(),
+                Err(NoCredit::Window) => {}
+            }
+        }
+        start = end;
+    }
+    None
 }
 
 fn stored_field(id: Option<MsgId>) -> u64 {
@@ -560,21 +610,9 @@ impl Queue {
             if st.ready.is_empty() {
                 break;
             }
-            let n = st.consumers.len();
-            let mut chosen = None;
-            for i in 0..n {
-                let idx = (st.next + i) % n;
-                match st.consumers[idx].try_take_credit() {
-                    Ok(()) => {
-                        chosen = Some(idx);
-                        break;
-                    }
-                    Err(NoCredit::Congested) => st.consumers[idx].outbox.mark_starved(),
-                    Err(NoCredit::Window) => {}
-                }
-            }
-            let Some(idx) = chosen else { break };
-            st.next = (idx + 1) % n;
+            let Some(idx) = pick_consumer(st, self.args.single_active_consumer) else {
+                break;
+            };
             let Some(ready) = st.ready.pop_front() else {
                 break;
             };
@@ -626,13 +664,27 @@ impl Queue {
             )));
         }
         let exclusive_taken = st.consumers.iter().any(|c| c.exclusive);
-        if exclusive_taken || (consumer.exclusive && !st.consumers.is_empty()) {
+        if exclusive_taken
+            || (consumer.exclusive && !st.consumers.is_empty())
+            || (consumer.exclusive && self.args.single_active_consumer)
+        {
             return Err(AmqpError::access_refused(format!(
                 "{} in exclusive use",
                 self.describe()
             )));
         }
-        st.consumers.push(consumer);
+        // Highest priority first, arrival order among equals. A single-active-consumer queue
+        // keeps its active consumer (index 0) whatever the newcomer's priority.
+        let from = usize::from(self.args.single_active_consumer && !st.consumers.is_empty());
+        let at = from
+            + st.consumers[from..]
+                .iter()
+                .position(|c| c.priority < consumer.priority)
+                .unwrap_or(st.consumers.len() - from);
+        st.consumers.insert(at, consumer);
+        if at <= st.next && st.consumers.len() > 1 {
+            st.next += 1;
+        }
         st.had_consumer = true;
         self.dispatch_locked(&mut st);
         Ok(())
@@ -640,13 +692,16 @@ impl Queue {
 
     /// Removes a consumer. Returns true if the queue is auto-delete and just lost its last
     /// consumer: the caller (the vhost) then deletes it.
-    pub fn cancel(&self, consumer: &Arc<Consumer>) -> bool {
+    pub fn cancel(self: &Arc<Self>, consumer: &Arc<Consumer>) -> bool {
         self.touch();
         let mut st = self.lock();
         let before = st.consumers.len();
         st.consumers.retain(|c| !Arc::ptr_eq(c, consumer));
         if st.consumers.len() != before {
             st.next = 0;
+            // Another consumer may take over (single active consumer) or get what this one
+            // could not take.
+            self.dispatch_locked(&mut st);
         }
         self.auto_delete && st.had_consumer && st.consumers.is_empty() && !st.deleted
     }

@@ -50,6 +50,9 @@ pub struct VHost {
     durability: Arc<OnceLock<Arc<Durability>>>,
     exchanges: RwLock<HashMap<ShortStr, Arc<Exchange>>>,
     queues: RwLock<HashMap<ShortStr, Arc<Queue>>>,
+    /// Direct reply-to: one private queue per channel consuming `amq.rabbitmq.reply-to`, found
+    /// by its generated name (routing key on the default exchange), never listed as a queue.
+    reply_queues: RwLock<HashMap<ShortStr, Arc<Queue>>>,
     /// This vhost, for its queues (dead-lettering routes through it).
     this: Weak<VHost>,
 }
@@ -112,6 +115,7 @@ impl VHost {
             durability,
             exchanges: RwLock::new(exchanges),
             queues: RwLock::new(HashMap::default()),
+            reply_queues: RwLock::new(HashMap::default()),
             this,
         }
     }
@@ -543,6 +547,33 @@ impl VHost {
         expired.len()
     }
 
+    /// Direct reply-to: a private queue for one channel's `amq.rabbitmq.reply-to` consumer,
+    /// named `amq.rabbitmq.reply-to.<random>`; replies published to the default exchange with
+    /// that name as routing key reach it. Not listed among the vhost's queues.
+    pub fn create_reply_queue(&self, conn: ConnectionId) -> Arc<Queue> {
+        let name = generate_name(REPLY_QUEUE_PREFIX);
+        let q = Arc::new(
+            Queue::new(
+                name.clone(),
+                self.name.clone(),
+                false,
+                Some(conn),
+                true,
+                FieldTable::new(),
+                QueueArgs::default(),
+            )
+            .with_vhost(self.this.clone()),
+        );
+        self.reply_queues.write().insert(name, q.clone());
+        q
+    }
+
+    /// The reply consumer is gone: replies to its name are unroutable from now on.
+    pub fn remove_reply_queue(&self, q: &Arc<Queue>) {
+        self.reply_queues.write().remove(q.name.as_str());
+        let _ = q.delete(false, false);
+    }
+
     /// A connection closed: its exclusive queues go with it.
     pub fn connection_closed(&self, conn: ConnectionId) {
         let mine: Vec<Arc<Queue>> = self
@@ -659,9 +690,15 @@ impl VHost {
         out: &mut Vec<Arc<Queue>>,
     ) {
         if exchange.is_default() {
-            if let Some(q) = self.queues.read().get(routing_key) {
-                if !out.iter().any(|x| Arc::ptr_eq(x, q)) {
-                    out.push(q.clone());
+            let found = self.queues.read().get(routing_key).cloned().or_else(|| {
+                routing_key
+                    .starts_with(REPLY_QUEUE_PREFIX)
+                    .then(|| self.reply_queues.read().get(routing_key).cloned())
+                    .flatten()
+            });
+            if let Some(q) = found {
+                if !out.iter().any(|x| Arc::ptr_eq(x, &q)) {
+                    out.push(q);
                 }
             }
             return;
@@ -767,6 +804,11 @@ fn generate_name(prefix: &str) -> ShortStr {
     }
     ShortStr::try_from(s).expect("short prefixes fit a shortstr")
 }
+
+/// The pseudo queue a client consumes from for direct reply-to (RabbitMQ's RPC shortcut).
+pub const REPLY_QUEUE: &str = "amq.rabbitmq.reply-to";
+/// The prefix of the per-channel reply addresses the broker hands out.
+pub const REPLY_QUEUE_PREFIX: &str = "amq.rabbitmq.reply-to.";
 
 /// A server-named queue: `amq.gen-...`.
 pub fn generate_queue_name() -> ShortStr {
