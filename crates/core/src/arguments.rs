@@ -25,6 +25,8 @@ pub struct QueueArgs {
     pub max_length: Option<u64>,
     pub max_length_bytes: Option<u64>,
     pub overflow: Overflow,
+    /// Whether `x-overflow` was given (then it wins over a policy's `overflow`).
+    pub overflow_set: bool,
     pub max_priority: Option<u8>,
     pub dead_letter_exchange: Option<ShortStr>,
     pub dead_letter_routing_key: Option<ShortStr>,
@@ -105,6 +107,7 @@ impl QueueArgs {
             }
             a.max_priority = Some(p as u8);
         }
+        a.overflow_set = args.get("x-overflow").is_some();
         a.overflow = match string("x-overflow")? {
             None | Some("drop-head") => Overflow::DropHead,
             Some("reject-publish") => Overflow::RejectPublish,

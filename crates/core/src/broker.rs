@@ -98,7 +98,6 @@ impl Broker {
             topic_permissions: r.topic_permissions.clone(),
             parameters: r.parameters.clone(),
             global_parameters: r.global_parameters.clone(),
-            policies: r.policies.clone(),
             ..Definitions::default()
         }
     }

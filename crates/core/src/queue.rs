@@ -54,6 +54,9 @@ pub struct Queue {
     /// When the queue was last used (declared, consumed from, got from), ms since the epoch:
     /// `x-expires` deletes it once unused for that long.
     last_used: std::sync::atomic::AtomicU64,
+    /// Set when a message with a TTL is enqueued, cleared once the queue is empty: tells the
+    /// housekeeping timer which queues to look at for expired messages.
+    ttl_pending: std::sync::atomic::AtomicBool,
     state: Mutex<QueueState>,
 }
 
@@ -71,6 +74,10 @@ struct QueueState {
     had_consumer: bool,
     /// Messages to dead-letter once the lock is released (see [`Locked`]).
     dead: Vec<(Ready, Reason)>,
+    /// The arguments with the applying policy merged in: what the queue obeys.
+    effective: QueueArgs,
+    /// The name of the policy that applies, if any.
+    policy: Option<ShortStr>,
 }
 
 /// The queue's lock, which dead-letters what the locked section dropped once it is released
@@ -270,6 +277,7 @@ impl Queue {
     ) -> Queue {
         let state = QueueState {
             ready: Backlog::new(args.max_priority.unwrap_or(0)),
+            effective: args.clone(),
             ..QueueState::default()
         };
         Queue {
@@ -283,12 +291,19 @@ impl Queue {
             store: None,
             vhost_ref: Weak::new(),
             last_used: std::sync::atomic::AtomicU64::new(now_ms()),
+            ttl_pending: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(state),
         }
     }
 
     /// A queue entry for `message`, with its priority, size and expiry.
-    fn entry(&self, body: Option<Arc<Message>>, message: &Message, stored: Option<MsgId>) -> Ready {
+    fn entry(
+        &self,
+        st: &QueueState,
+        body: Option<Arc<Message>>,
+        message: &Message,
+        stored: Option<MsgId>,
+    ) -> Ready {
         let priority = match self.args.max_priority {
             Some(max) => message.properties.priority().unwrap_or(0).min(max),
             None => 0,
@@ -297,10 +312,14 @@ impl Queue {
             .properties
             .expiration()
             .and_then(|e| crate::arguments::parse_expiration(&e).ok());
-        let ttl = match (self.args.message_ttl, msg_ttl) {
+        let ttl = match (st.effective.message_ttl, msg_ttl) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        if ttl.is_some() {
+            self.ttl_pending
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         Ready {
             body,
             stored: stored_field(stored),
@@ -313,11 +332,11 @@ impl Queue {
 
     /// Is the queue full for one more message (x-max-length / x-max-length-bytes)?
     fn is_full(&self, st: &QueueState, extra_bytes: u64) -> bool {
-        self.args
+        st.effective
             .max_length
             .is_some_and(|m| st.ready.len() as u64 >= m)
-            || self
-                .args
+            || st
+                .effective
                 .max_length_bytes
                 .is_some_and(|m| st.ready.bytes + extra_bytes > m)
     }
@@ -327,7 +346,7 @@ impl Queue {
         if !self.is_full(st, size) {
             return true;
         }
-        if self.args.overflow != Overflow::DropHead {
+        if st.effective.overflow != Overflow::DropHead {
             return false;
         }
         while self.is_full(st, size) {
@@ -359,6 +378,21 @@ impl Queue {
         }
     }
 
+    /// Expires (and dead-letters) the messages at the head whose time has come, as RabbitMQ's
+    /// expiry timer does, so a TTL + dead-letter "delay queue" works with nobody reading it.
+    /// Called by the housekeeping timer; a queue that never had a TTL'd message costs a load.
+    pub fn expire_due(&self) {
+        if !self.ttl_pending.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let mut st = self.lock();
+        self.expire_head(&mut st);
+        if st.ready.is_empty() {
+            self.ttl_pending
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// Gives a durable queue its place in the message store.
     pub fn with_store(mut self, durability: Option<&Arc<Durability>>) -> Queue {
         if self.durable && self.exclusive_owner.is_none() {
@@ -378,11 +412,12 @@ impl Queue {
 
     /// Has an `x-expires` queue gone unused (no consumers, no get, no redeclare) for that long?
     pub fn is_expired(&self, now: u64) -> bool {
-        let Some(ttl) = self.args.expires else {
+        let st = self.state.lock();
+        let Some(ttl) = st.effective.expires else {
             return false;
         };
         let idle = now.saturating_sub(self.last_used.load(std::sync::atomic::Ordering::Relaxed));
-        idle >= ttl && self.state.lock().consumers.is_empty()
+        idle >= ttl && st.consumers.is_empty()
     }
 
     /// Attaches the queue to its vhost (dead-lettering routes through it).
@@ -401,7 +436,7 @@ impl Queue {
     /// A message leaves the queue for good: to the dead-letter exchange if there is one
     /// (after the lock is released), else acked in the store.
     fn discard(&self, st: &mut QueueState, r: Ready, reason: Reason) {
-        if self.args.dead_letter_exchange.is_some() {
+        if st.effective.dead_letter_exchange.is_some() {
             st.dead.push((r, reason));
         } else if let Some(id) = stored_id(r.stored) {
             self.ack_stored(id);
@@ -429,7 +464,7 @@ impl Queue {
         let mut st = self.lock();
         st.unacked = st.unacked.saturating_sub(settled.len());
         for (message, stored) in settled {
-            let r = self.entry(Some(message.clone()), message, *stored);
+            let r = self.entry(&st, Some(message.clone()), message, *stored);
             self.discard(&mut st, r, Reason::Rejected);
         }
         self.dispatch_locked(&mut st);
@@ -490,7 +525,7 @@ impl Queue {
             self.refused(&mut st, &message);
             return false;
         }
-        let r = self.entry(Some(message.clone()), &message, None);
+        let r = self.entry(&st, Some(message.clone()), &message, None);
         st.ready.push_back(r);
         self.dispatch_locked(&mut st);
         self.expire_head(&mut st);
@@ -499,8 +534,8 @@ impl Queue {
 
     /// A message the full queue refused: with reject-publish-dlx it is dead-lettered.
     fn refused(&self, st: &mut QueueState, message: &Arc<Message>) {
-        if self.args.overflow == Overflow::RejectPublishDlx {
-            let r = self.entry(Some(message.clone()), message, None);
+        if st.effective.overflow == Overflow::RejectPublishDlx {
+            let r = self.entry(st, Some(message.clone()), message, None);
             self.discard(st, r, Reason::MaxLen);
         }
     }
@@ -514,11 +549,8 @@ impl Queue {
     /// Would a publish be refused right now (reject-publish and full)? Asked before writing
     /// to the store, so a refused message costs no disk I/O.
     pub fn refuses(&self, size: u64) -> bool {
-        if self.args.overflow == Overflow::DropHead {
-            return false;
-        }
         let st = self.lock();
-        self.is_full(&st, size)
+        st.effective.overflow != Overflow::DropHead && self.is_full(&st, size)
     }
 
     /// Enqueues a message appended to the store (durable with the next sync). Returns false if
@@ -535,7 +567,7 @@ impl Queue {
             return !refused;
         }
         let body = (st.ready.len() < MEMORY_WINDOW).then(|| message.clone());
-        let r = self.entry(body, &message, Some(id));
+        let r = self.entry(&st, body, &message, Some(id));
         st.ready.push_back(r);
         self.dispatch_locked(&mut st);
         self.expire_head(&mut st);
@@ -640,7 +672,7 @@ impl Queue {
                 Err(ConnEvent::Deliver(d)) => {
                     // The connection is gone: keep the message, drop the consumer.
                     d.consumer.release_credit(1);
-                    let mut r = self.entry(Some(d.message.clone()), &d.message, d.stored);
+                    let mut r = self.entry(st, Some(d.message.clone()), &d.message, d.stored);
                     r.redelivered = d.redelivered;
                     r.expires_at = 0;
                     st.ready.push_front(r);
@@ -768,7 +800,7 @@ impl Queue {
                 // A requeued message keeps its priority; its TTL clock is not restarted
                 // (RabbitMQ keeps the original expiry; we do not track it per delivery, so it
                 // no longer expires once it has been delivered).
-                let mut r = self.entry(Some(message.clone()), &message, stored);
+                let mut r = self.entry(&st, Some(message.clone()), &message, stored);
                 r.redelivered = true;
                 r.expires_at = 0;
                 st.ready.push_front(r);
@@ -786,11 +818,48 @@ impl Queue {
             st.unacked = st.unacked.saturating_sub(1);
         }
         if !st.deleted {
-            let mut r = self.entry(Some(d.message.clone()), &d.message, d.stored);
+            let mut r = self.entry(&st, Some(d.message.clone()), &d.message, d.stored);
             r.redelivered = d.redelivered;
             r.expires_at = 0;
             st.ready.push_front(r);
         }
+        self.dispatch_locked(&mut st);
+    }
+
+    /// What the queue obeys now: its arguments with the applying policy merged in.
+    pub fn effective_args(&self) -> QueueArgs {
+        self.state.lock().effective.clone()
+    }
+
+    /// The name of the policy that applies to this queue, if any.
+    pub fn policy_name(&self) -> Option<ShortStr> {
+        self.state.lock().policy.clone()
+    }
+
+    /// Applies a policy (or none): the merged settings take effect at once, as in RabbitMQ
+    /// (a shorter TTL expires messages now, a smaller max-length drops or dead-letters the
+    /// oldest under drop-head).
+    pub fn apply_policy(self: &Arc<Self>, policy: Option<&crate::policy::Policy>) {
+        let mut st = self.lock();
+        st.effective = crate::policy::effective_queue_args(&self.args, policy);
+        st.policy = policy.map(|p| p.name.clone());
+        if st.effective.overflow == Overflow::DropHead {
+            while st
+                .effective
+                .max_length
+                .is_some_and(|m| st.ready.len() as u64 > m)
+                || st
+                    .effective
+                    .max_length_bytes
+                    .is_some_and(|m| st.ready.bytes > m)
+            {
+                let Some(old) = st.ready.pop_front() else {
+                    break;
+                };
+                self.discard(&mut st, old, Reason::MaxLen);
+            }
+        }
+        self.expire_head(&mut st);
         self.dispatch_locked(&mut st);
     }
 

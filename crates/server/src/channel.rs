@@ -1005,7 +1005,11 @@ impl Channel {
     /// `x-consumer-timeout` (or the broker's default), the error that closes the channel.
     pub fn ack_timeout(&self, now: tokio::time::Instant, default_ms: u64) -> Option<AmqpError> {
         let u = self.unacked.front()?;
-        let ms = u.queue.args.consumer_timeout.unwrap_or(default_ms);
+        let ms = u
+            .queue
+            .effective_args()
+            .consumer_timeout
+            .unwrap_or(default_ms);
         if ms == 0 || now.duration_since(u.delivered_at).as_millis() < u128::from(ms) {
             return None;
         }
