@@ -1,6 +1,12 @@
 //! The `warren` binary: command line, configuration and wiring.
 
 mod config;
+
+/// jemalloc rather than the system allocator: it hands freed memory back to the OS after a
+/// burst (a background thread purges unused pages), so an idle broker stays small, and it counts
+/// the bytes allocated, which is the memory figure the resource alarm uses (see resources.rs).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 mod policy_cmd;
 mod resources;
 
