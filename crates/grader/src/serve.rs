@@ -362,9 +362,11 @@ struct AppState {
 }
 
 fn router(state: AppState) -> Router {
-    // The body limit lets a multipart request carry the file plus its headers; the exact file
-    // limit is checked while reading the field.
-    let body_limit = state.max_upload_bytes + 16 * 1024;
+    // The exact file limit is checked while reading the field (413). The request body limit is
+    // larger on purpose: an oversized upload is read to its end and discarded, so the client,
+    // still sending, gets a clean 413 instead of a connection reset (a "lingering read"). Past
+    // this limit the connection is cut.
+    let body_limit = drain_limit(state.max_upload_bytes);
     Router::new()
         .route("/", get(|| async { Html(INDEX_HTML) }))
         .route("/login", post(login))
@@ -380,6 +382,11 @@ fn router(state: AppState) -> Router {
         .route("/submissions/{id}", get(get_submission))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// How many bytes of an oversized request are read (and discarded) before giving up on it.
+fn drain_limit(max_upload_bytes: usize) -> usize {
+    max_upload_bytes.saturating_mul(4).max(1 << 20) + 16 * 1024
 }
 
 /// An error answer: the status and `{"error": "..."}`.
@@ -576,14 +583,19 @@ async fn read_upload(mut form: Multipart, limit: usize) -> Result<(String, Strin
             .filter(|n| !n.is_empty() && n.len() <= 255)
             .unwrap_or_else(|| "submission.s".to_owned());
         let mut bytes = Vec::new();
+        let mut too_large = false;
         while let Some(chunk) = field.chunk().await.map_err(multipart_err)? {
-            if bytes.len() + chunk.len() > limit {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the file is larger than {limit} bytes"),
-                ));
+            // Past the limit, keep reading but keep nothing (see `drain_limit`).
+            too_large |= bytes.len() + chunk.len() > limit;
+            if !too_large {
+                bytes.extend_from_slice(&chunk);
             }
-            bytes.extend_from_slice(&chunk);
+        }
+        if too_large {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the file is larger than {limit} bytes"),
+            ));
         }
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(ApiError::bad_request("the file is empty"));
