@@ -1,6 +1,7 @@
 //! The `warren` binary: command line, configuration and wiring.
 
 mod config;
+mod policy_cmd;
 mod resources;
 
 use std::path::PathBuf;
@@ -80,6 +81,15 @@ enum Command {
     Definitions {
         #[command(subcommand)]
         action: DefinitionsAction,
+        /// Data directory [default: ./warren-data]
+        #[arg(long, env = "WARREN_DATA_DIR", value_name = "DIR", global = true)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Set, clear or list policies (queue and exchange settings applied by name pattern).
+    /// Works on the data directory: run it while the broker is stopped.
+    Policy {
+        #[command(subcommand)]
+        action: policy_cmd::PolicyAction,
         /// Data directory [default: ./warren-data]
         #[arg(long, env = "WARREN_DATA_DIR", value_name = "DIR", global = true)]
         data_dir: Option<PathBuf>,
@@ -374,6 +384,10 @@ fn main() -> anyhow::Result<()> {
                 .block_on(run_server(settings))
         }
         Command::Definitions { action, data_dir } => definitions_command(action, data_dir),
+        Command::Policy { action, data_dir } => policy_cmd::run(
+            action,
+            data_dir.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR)),
+        ),
         Command::Perf(args) => warren_perf::main(args),
         Command::User { action, data_dir } => user_command(action, data_dir),
         Command::Permissions { action, data_dir } => permissions_command(action, data_dir),
