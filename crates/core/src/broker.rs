@@ -45,7 +45,7 @@ pub struct Broker {
     pub limits: Limits,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
     next_connection: AtomicU64,
-    /// Definition sections Warren keeps verbatim (users, permissions, policies...) until the
+    /// Definition sections Warren keeps verbatim (policies, parameters...) until the
     /// features that use them exist.
     pub(crate) retained: Mutex<Definitions>,
     durability: Arc<OnceLock<Arc<Durability>>>,
@@ -53,6 +53,10 @@ pub struct Broker {
     alarm: tokio::sync::watch::Sender<Option<String>>,
     /// Where durable definitions are saved after every change (None: not saved).
     definitions_file: Mutex<Option<PathBuf>>,
+    /// Users, passwords, permissions (exported with the definitions).
+    auth: warren_auth::AuthDb,
+    /// Verifies JWT access tokens, when `[jwt]` is configured.
+    jwt: RwLock<Option<Arc<warren_auth::JwtVerifier>>>,
 }
 
 impl Broker {
@@ -66,9 +70,43 @@ impl Broker {
             definitions_file: Mutex::new(None),
             durability: Arc::new(OnceLock::new()),
             alarm: tokio::sync::watch::channel(None).0,
+            auth: warren_auth::AuthDb::with_default_user(),
+            jwt: RwLock::new(None),
         };
         b.add_vhost("/");
         b
+    }
+
+    /// The user database (a fresh broker has RabbitMQ's `guest`/`guest`, loopback only).
+    pub fn auth(&self) -> &warren_auth::AuthDb {
+        &self.auth
+    }
+
+    /// The JWT verifier, if tokens are accepted.
+    pub fn jwt_verifier(&self) -> Option<Arc<warren_auth::JwtVerifier>> {
+        self.jwt.read().clone()
+    }
+
+    pub fn set_jwt_verifier(&self, v: Option<Arc<warren_auth::JwtVerifier>>) {
+        *self.jwt.write() = v;
+    }
+
+    /// Deletes a vhost with everything in it: its queues (and their messages), exchanges,
+    /// bindings and the permissions users had there. Connections open on it are closed by
+    /// their connection task (320, "vhost 'x' is deleted"). Returns false if there was no
+    /// such vhost.
+    pub fn delete_vhost(&self, name: &str) -> bool {
+        let Some(v) = self.vhosts.write().remove(name) else {
+            return false;
+        };
+        v.mark_deleted();
+        for q in v.queues() {
+            let _ = v.remove_queue(&q, false, false);
+        }
+        self.auth.delete_vhost(name);
+        tracing::info!("vhost '{name}' deleted");
+        self.definitions_changed();
+        true
     }
 
     pub fn add_vhost(&self, name: &str) -> Arc<VHost> {
@@ -93,9 +131,9 @@ impl Broker {
     pub(crate) fn retained_definitions(&self) -> Definitions {
         let r = self.retained.lock();
         Definitions {
-            users: r.users.clone(),
-            permissions: r.permissions.clone(),
-            topic_permissions: r.topic_permissions.clone(),
+            users: self.auth.users(),
+            permissions: self.auth.permissions(),
+            topic_permissions: self.auth.topic_permissions(),
             parameters: r.parameters.clone(),
             global_parameters: r.global_parameters.clone(),
             ..Definitions::default()

@@ -1,9 +1,9 @@
 //! Definitions (vhosts, durable exchanges, durable queues, bindings) in the JSON shape of
 //! RabbitMQ's definitions export, so files move between RabbitMQ and Warren both ways.
 //!
-//! Sections Warren does not interpret yet (users, permissions, parameters...) are kept
-//! as they were read and written back unchanged, so an import followed by an export loses
-//! nothing.
+//! Users, permissions and topic permissions live in the broker's user database
+//! (`warren_auth::AuthDb`). Sections Warren does not interpret yet (parameters...) are kept as
+//! they were read and written back unchanged, so an import followed by an export loses nothing.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -32,6 +32,8 @@ pub enum DefinitionsError {
     Refused { what: String, error: AmqpError },
     #[error("name too long (over 255 bytes): {0}")]
     NameTooLong(String),
+    #[error("users and permissions: {0}")]
+    Auth(#[from] warren_auth::AuthDbError),
     #[error("{what}: {reason}")]
     Policy { what: String, reason: String },
 }
@@ -47,13 +49,13 @@ pub struct Definitions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_version: Option<String>,
     #[serde(default)]
-    pub users: Vec<Value>,
+    pub users: Vec<warren_auth::UserInfo>,
     #[serde(default)]
     pub vhosts: Vec<VHostDef>,
     #[serde(default)]
-    pub permissions: Vec<Value>,
+    pub permissions: Vec<warren_auth::PermissionInfo>,
     #[serde(default)]
-    pub topic_permissions: Vec<Value>,
+    pub topic_permissions: Vec<warren_auth::TopicPermissionInfo>,
     #[serde(default)]
     pub parameters: Vec<Value>,
     #[serde(default)]
@@ -304,10 +306,9 @@ impl Broker {
     /// does not interpret are kept for the next export.
     pub fn import_definitions(&self, d: &Definitions) -> Result<(), DefinitionsError> {
         {
+            self.auth()
+                .import(&d.users, &d.permissions, &d.topic_permissions)?;
             let mut kept = self.retained.lock();
-            merge_values(&mut kept.users, &d.users);
-            merge_values(&mut kept.permissions, &d.permissions);
-            merge_values(&mut kept.topic_permissions, &d.topic_permissions);
             merge_values(&mut kept.parameters, &d.parameters);
             merge_values(&mut kept.global_parameters, &d.global_parameters);
         }

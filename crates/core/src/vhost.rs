@@ -58,6 +58,8 @@ pub struct VHost {
     policies: RwLock<Vec<Policy>>,
     /// This vhost, for its queues (dead-lettering routes through it).
     this: Weak<VHost>,
+    /// Set by `Broker::delete_vhost`: connections still open on it close.
+    deleted: std::sync::atomic::AtomicBool,
 }
 
 /// Result of `queue.declare`.
@@ -121,7 +123,18 @@ impl VHost {
             reply_queues: RwLock::new(HashMap::default()),
             policies: RwLock::new(Vec::new()),
             this,
+            deleted: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Has this vhost been deleted (see `Broker::delete_vhost`)?
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn mark_deleted(&self) {
+        self.deleted
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn no_exchange(&self, name: &str) -> AmqpError {

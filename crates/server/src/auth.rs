@@ -1,12 +1,13 @@
-//! Login for the AMQP handshake: SASL PLAIN and AMQPLAIN.
-//!
-//! Until the security work adds users, vhosts and permissions, the one account is RabbitMQ's
-//! default `guest`/`guest`, and, as in RabbitMQ, only from a loopback address.
+//! Login for the AMQP handshake: SASL PLAIN and AMQPLAIN, against the broker's user database
+//! (`warren_auth::AuthDb`) or, when the password is a JWT and `[jwt]` is configured, the
+//! token verifier (the user name is then ignored: the token says who it is).
 
 use std::net::SocketAddr;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use warren_amqp::FieldTable;
+use warren_auth::Identity;
+use warren_core::Broker;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -14,10 +15,8 @@ pub enum AuthError {
     UnsupportedMechanism(String),
     #[error("malformed {0} response")]
     Malformed(&'static str),
-    #[error("invalid credentials for user '{0}'")]
-    InvalidCredentials(String),
-    #[error("user '{0}' can only connect via localhost")]
-    LoopbackOnly(String),
+    #[error(transparent)]
+    Refused(#[from] warren_auth::AuthError),
 }
 
 /// Extracts (username, password) from a SASL response.
@@ -53,33 +52,49 @@ pub fn parse_response(mechanism: &str, response: &[u8]) -> Result<(String, Strin
     }
 }
 
-/// Checks credentials; returns the user name on success.
+/// Checks credentials; returns who logged in.
 pub fn authenticate(
+    broker: &Broker,
     mechanism: &str,
     response: &[u8],
     peer: SocketAddr,
-) -> Result<String, AuthError> {
+) -> Result<Identity, AuthError> {
     let (user, pass) = parse_response(mechanism, response)?;
-    if user != "guest" || !constant_time_eq(pass.as_bytes(), b"guest") {
-        return Err(AuthError::InvalidCredentials(user));
-    }
-    if !peer.ip().is_loopback() {
-        return Err(AuthError::LoopbackOnly(user));
-    }
-    Ok(user)
+    Ok(check_secret(broker, &user, &pass, peer)?)
 }
 
-/// Compares secrets without leaking where they differ through timing.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+/// A password, or a token when it looks like one and tokens are accepted.
+pub fn check_secret(
+    broker: &Broker,
+    user: &str,
+    secret: &str,
+    peer: SocketAddr,
+) -> Result<Identity, warren_auth::AuthError> {
+    if let Some(v) = broker.jwt_verifier().filter(|_| looks_like_jwt(secret)) {
+        return v.verify(secret);
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    broker.auth().authenticate(user, secret, peer.ip())
+}
+
+/// Three dot-separated base64url pieces, the first a JSON object (`eyJ` = `{"`).
+pub fn looks_like_jwt(s: &str) -> bool {
+    let mut n = 0;
+    for part in s.split('.') {
+        n += 1;
+        if !part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
+        {
+            return false;
+        }
+    }
+    n == 3 && s.starts_with("eyJ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use warren_auth::AuthError as Refused;
 
     fn local() -> SocketAddr {
         "127.0.0.1:1".parse().unwrap()
@@ -87,26 +102,33 @@ mod tests {
 
     #[test]
     fn plain_guest_from_loopback_only() {
-        assert_eq!(
-            authenticate("PLAIN", b"\0guest\0guest", local()).unwrap(),
-            "guest"
-        );
+        let b = Broker::new(Default::default());
+        let id = authenticate(&b, "PLAIN", b"\0guest\0guest", local()).unwrap();
+        assert_eq!(id.username, "guest");
         let remote: SocketAddr = "10.0.0.1:1".parse().unwrap();
         assert_eq!(
-            authenticate("PLAIN", b"\0guest\0guest", remote),
-            Err(AuthError::LoopbackOnly("guest".into()))
+            authenticate(&b, "PLAIN", b"\0guest\0guest", remote).unwrap_err(),
+            AuthError::Refused(Refused::LoopbackOnly("guest".into()))
         );
         assert!(matches!(
-            authenticate("PLAIN", b"\0guest\0nope", local()),
-            Err(AuthError::InvalidCredentials(_))
+            authenticate(&b, "PLAIN", b"\0guest\0nope", local()),
+            Err(AuthError::Refused(Refused::InvalidCredentials(_)))
         ));
         assert!(matches!(
-            authenticate("PLAIN", b"guest", local()),
+            authenticate(&b, "PLAIN", b"guest", local()),
             Err(AuthError::Malformed(_))
         ));
         assert!(matches!(
-            authenticate("EXTERNAL", b"", local()),
+            authenticate(&b, "EXTERNAL", b"", local()),
             Err(AuthError::UnsupportedMechanism(_))
         ));
+    }
+
+    #[test]
+    fn jwt_shape() {
+        assert!(looks_like_jwt("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln"));
+        assert!(!looks_like_jwt("guest"));
+        assert!(!looks_like_jwt("eyJ.a.b.c"));
+        assert!(!looks_like_jwt("eyJa.b c.d"));
     }
 }

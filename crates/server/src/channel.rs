@@ -12,12 +12,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use crate::access;
 use bytes::{Bytes, BytesMut};
 use warren_amqp::{
     encode_ack_frame, encode_body_frames, encode_header_frame, encode_method_frame,
     encode_nack_frame, reply_code as rc, BasicGetOk, BasicPublish, BasicReturn, ContentHeader,
     Method, RawProperties, ShortStr,
 };
+use warren_auth::Access;
 use warren_core::vhost::{REPLY_QUEUE, REPLY_QUEUE_PREFIX};
 use warren_core::{
     generate_consumer_tag, AmqpError, Broker, ChannelLimit, ConfirmTicket, ConnectionId, Consumer,
@@ -32,6 +34,8 @@ pub struct Ctx<'a> {
     pub conn_id: ConnectionId,
     pub broker: &'a Broker,
     pub vhost: &'a Arc<VHost>,
+    /// Who is connected: every operation is checked against its permissions.
+    pub identity: &'a warren_auth::Identity,
     pub outbox: &'a Arc<Outbox>,
     pub out: &'a mut BytesMut,
     pub frame_max: u32,
@@ -128,6 +132,9 @@ pub struct Channel {
     store_failed: bool,
     tx: Option<Vec<TxOp>>,
     last_queue: Option<ShortStr>,
+    /// The last exchange this channel was allowed to publish to, with the permission
+    /// generation of that answer (saves a permission check per message).
+    write_allowed: Option<(ShortStr, u64)>,
     /// Direct reply-to: the private queue of this channel's `amq.rabbitmq.reply-to` consumer.
     reply_queue: Option<Arc<Queue>>,
 }
@@ -150,6 +157,7 @@ impl Channel {
             store_failed: false,
             tx: None,
             last_queue: None,
+            write_allowed: None,
             reply_queue: None,
         }
     }
@@ -185,6 +193,9 @@ impl Channel {
             }
             Method::ChannelFlowOk(_) => Ok(()),
             Method::ExchangeDeclare(m) => {
+                if !m.passive {
+                    access::declare_exchange(ctx, &m.exchange, &m.arguments)?;
+                }
                 ctx.vhost.declare_exchange(&m)?;
                 if m.durable && !m.passive {
                     ctx.broker.definitions_changed();
@@ -195,6 +206,7 @@ impl Channel {
                 Ok(())
             }
             Method::ExchangeDelete(m) => {
+                access::exchange(ctx, Access::Configure, &m.exchange)?;
                 ctx.vhost.delete_exchange(&m.exchange, m.if_unused)?;
                 ctx.broker.definitions_changed();
                 if !m.no_wait {
@@ -203,6 +215,8 @@ impl Channel {
                 Ok(())
             }
             Method::ExchangeBind(m) => {
+                access::exchange(ctx, Access::Write, &m.destination)?;
+                access::bind_source(ctx, &m.source, &m.routing_key)?;
                 ctx.vhost
                     .bind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?;
                 ctx.broker.definitions_changed();
@@ -212,6 +226,8 @@ impl Channel {
                 Ok(())
             }
             Method::ExchangeUnbind(m) => {
+                access::exchange(ctx, Access::Write, &m.destination)?;
+                access::bind_source(ctx, &m.source, &m.routing_key)?;
                 ctx.vhost.unbind_exchange(
                     &m.destination,
                     &m.source,
@@ -243,6 +259,15 @@ impl Channel {
                 Ok(())
             }
             Method::QueueDeclare(m) => {
+                if !m.passive {
+                    // A server-named queue is checked under a name of the same form.
+                    let name = if m.queue.is_empty() {
+                        warren_core::generate_queue_name()
+                    } else {
+                        m.queue.clone()
+                    };
+                    access::declare_queue(ctx, &name, &m.arguments)?;
+                }
                 let d = ctx.vhost.declare_queue(ctx.conn_id, &m)?;
                 if m.durable && !m.exclusive && !m.passive {
                     ctx.broker.definitions_changed();
@@ -261,6 +286,8 @@ impl Channel {
                 Ok(())
             }
             Method::QueueBind(m) => {
+                access::queue(ctx, Access::Write, &self.queue_name(&m.queue)?)?;
+                access::bind_source(ctx, &m.exchange, &m.routing_key)?;
                 let q = self.queue(ctx, &m.queue)?;
                 let key = if m.routing_key.is_empty() && m.queue.is_empty() {
                     q.name.clone()
@@ -277,6 +304,8 @@ impl Channel {
                 Ok(())
             }
             Method::QueueUnbind(m) => {
+                access::queue(ctx, Access::Write, &self.queue_name(&m.queue)?)?;
+                access::bind_source(ctx, &m.exchange, &m.routing_key)?;
                 let q = self.queue(ctx, &m.queue)?;
                 ctx.vhost
                     .unbind_queue(&q, &m.exchange, &m.routing_key, &m.arguments)?;
@@ -287,6 +316,7 @@ impl Channel {
                 Ok(())
             }
             Method::QueuePurge(m) => {
+                access::queue(ctx, Access::Read, &self.queue_name(&m.queue)?)?;
                 let q = self.queue(ctx, &m.queue)?;
                 let n = q.purge();
                 if !m.no_wait {
@@ -299,6 +329,7 @@ impl Channel {
             }
             Method::QueueDelete(m) => {
                 let name = self.queue_name(&m.queue)?;
+                access::queue(ctx, Access::Configure, &name)?;
                 let n = ctx
                     .vhost
                     .delete_queue(&name, ctx.conn_id, m.if_unused, m.if_empty)?;
@@ -332,6 +363,7 @@ impl Channel {
                 Ok(())
             }
             Method::BasicConsume(m) => {
+                access::queue(ctx, Access::Read, &self.queue_name(&m.queue)?)?;
                 let direct_reply = m.queue.as_str() == REPLY_QUEUE;
                 let q = if direct_reply {
                     if !m.no_ack {
@@ -425,6 +457,7 @@ impl Channel {
                 Ok(())
             }
             Method::BasicGet(m) => {
+                access::queue(ctx, Access::Read, &self.queue_name(&m.queue)?)?;
                 let q = self.queue(ctx, &m.queue)?;
                 match q.get(m.no_ack) {
                     None => self.reply(ctx, &Method::BasicGetEmpty),
@@ -639,7 +672,10 @@ impl Channel {
         if let Some(e) = header.properties.expiration() {
             warren_core::arguments::parse_expiration(&e)?;
         }
+        self.check_publish(ctx, &p.method.exchange)?;
+        access::publisher_user_id(ctx, header.properties.user_id())?;
         let exchange = ctx.vhost.exchange(&p.method.exchange)?;
+        access::topic(ctx, Access::Write, &exchange, &p.method.routing_key)?;
         if exchange.internal {
             return Err(AmqpError::access_refused(format!(
                 "cannot publish to internal exchange '{}' in vhost '{}'",
@@ -668,6 +704,22 @@ impl Channel {
         }
         self.route(ctx, &exchange, message, p.method.mandatory);
         self.check_store_failure()
+    }
+
+    /// Write permission on the exchange of a publish, remembered while permissions do not
+    /// change (one atomic load per message instead of a lock and a regex search).
+    fn check_publish(&mut self, ctx: &Ctx<'_>, exchange: &ShortStr) -> Result<()> {
+        let generation = ctx.identity.generation();
+        if self
+            .write_allowed
+            .as_ref()
+            .is_some_and(|(x, g)| x == exchange && *g == generation)
+        {
+            return Ok(());
+        }
+        access::exchange(ctx, Access::Write, exchange)?;
+        self.write_allowed = Some((exchange.clone(), generation));
+        Ok(())
     }
 
     /// Direct reply-to: a request naming `amq.rabbitmq.reply-to` as its reply address gets this

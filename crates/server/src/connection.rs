@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
@@ -28,6 +27,7 @@ use warren_core::{AmqpError, Broker, ConnEvent, ConnectionId, Outbox, Queue, VHo
 use crate::auth;
 use crate::channel::{Channel, ChannelState, Ctx};
 use crate::writer::WriteQueue;
+use warren_auth::Identity;
 
 /// Time a client has from TCP connect to connection.open-ok (RabbitMQ's handshake_timeout).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -88,6 +88,8 @@ pub struct Connection {
     caps: ClientCaps,
     mechanism: String,
     user: Option<String>,
+    /// Who logged in (set after connection.start-ok); checked by every channel operation.
+    identity: Option<Identity>,
     vhost: Option<Arc<VHost>>,
     channels: HashMap<u16, Channel>,
     /// Channels with publisher confirms to write at the end of this wake-up.
@@ -112,7 +114,45 @@ pub async fn serve_connection(
     shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
+    serve_stream(rd, wr, peer, broker, shutdown).await
+}
+
+/// Serves one accepted AMQPS connection: the TLS handshake (within the handshake timeout),
+/// then AMQP as on a plain socket.
+pub async fn serve_tls_connection(
+    stream: TcpStream,
+    acceptor: crate::tls::TlsAcceptor,
+    peer: SocketAddr,
+    broker: Arc<Broker>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            warn!(%peer, "TLS handshake failed: {e}");
+            return;
+        }
+        Err(_) => {
+            debug!(%peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let (rd, wr) = tokio::io::split(tls);
+    serve_stream(rd, wr, peer, broker, shutdown).await
+}
+
+async fn serve_stream<R, W>(
+    mut rd: R,
+    mut wr: W,
+    peer: SocketAddr,
+    broker: Arc<Broker>,
+    shutdown: watch::Receiver<bool>,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let mut header = [0u8; 8];
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, rd.read_exact(&mut header)).await {
         Ok(Ok(_)) => {}
@@ -143,6 +183,7 @@ pub async fn serve_connection(
         caps: ClientCaps::default(),
         mechanism: String::new(),
         user: None,
+        identity: None,
         vhost: None,
         channels: HashMap::default(),
         confirm_dirty: Vec::new(),
@@ -212,9 +253,9 @@ impl Connection {
         );
     }
 
-    async fn run(
+    async fn run<R: AsyncRead + Unpin>(
         mut self,
-        mut rd: OwnedReadHalf,
+        mut rd: R,
         mut rx: mpsc::UnboundedReceiver<ConnEvent>,
         mut shutdown: watch::Receiver<bool>,
     ) {
@@ -270,7 +311,10 @@ impl Connection {
                 }
                 _ = self.wq.space.notified(), if open && !can_deliver => {}
                 _ = alarm.changed() => {}
-                _ = ack_timeout_tick.tick(), if open => self.check_ack_timeouts(),
+                _ = ack_timeout_tick.tick(), if open => {
+                    self.check_ack_timeouts();
+                    self.check_credentials();
+                }
                 _ = heartbeat_tick.tick(), if self.heartbeat > 0 => {
                     if paused {
                         // We are not reading its heartbeats: the peer is not silent.
@@ -319,6 +363,27 @@ impl Connection {
         self.flush();
         self.wq.close();
         info!(peer = %self.peer, user = self.user.as_deref().unwrap_or(""), "connection closed");
+    }
+
+    /// An expired token (not refreshed with connection.update-secret) or a deleted vhost
+    /// closes the connection (320), as in RabbitMQ.
+    fn check_credentials(&mut self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if self.identity.as_ref().is_some_and(|i| i.is_expired_at(now)) {
+            return self.close_connection(
+                AmqpError::new(rc::CONNECTION_FORCED, "credential expired"),
+                (0, 0),
+            );
+        }
+        if let Some(v) = self.vhost.as_ref().filter(|v| v.is_deleted()) {
+            let e = AmqpError::new(
+                rc::CONNECTION_FORCED,
+                format!("vhost '{}' is deleted", v.name),
+            );
+            self.close_connection(e, (0, 0));
+        }
     }
 
     fn check_ack_timeouts(&mut self) {
@@ -458,9 +523,11 @@ impl Connection {
                     authentication_failure_close: cap("authentication_failure_close"),
                 };
                 self.mechanism = m.mechanism.to_string();
-                match auth::authenticate(m.mechanism.as_str(), &m.response, self.peer) {
-                    Ok(user) => {
-                        self.user = Some(user);
+                match auth::authenticate(&self.broker, m.mechanism.as_str(), &m.response, self.peer)
+                {
+                    Ok(identity) => {
+                        self.user = Some(identity.username.clone());
+                        self.identity = Some(identity);
                         let l = &self.broker.limits;
                         let tune = ConnectionTune {
                             channel_max: l.channel_max,
@@ -471,7 +538,8 @@ impl Connection {
                         self.state = State::AwaitTuneOk;
                     }
                     Err(e) => {
-                        warn!(peer = %self.peer, "authentication failed: {e}");
+                        // Never the password or token: only who, from where, and why.
+                        warn!(peer = %self.peer, mechanism = %m.mechanism, "authentication failed: {e}");
                         let err = match e {
                             auth::AuthError::UnsupportedMechanism(_) => AmqpError::access_refused(&e),
                             _ => AmqpError::access_refused(format!(
@@ -489,9 +557,15 @@ impl Connection {
                                     method_id: 0,
                                 }),
                             );
+                            // Give the client a moment to read the close (its close-ok or
+                            // the deadline ends the connection): hanging up at once can
+                            // reset the socket before the client has read why.
+                            self.state = State::Closing;
+                            self.deadline = Some(Instant::now() + CLOSE_TIMEOUT);
+                        } else {
+                            // As RabbitMQ: no close handshake after a failed login.
+                            self.state = State::Closed;
                         }
-                        // As RabbitMQ: no close handshake after a failed login.
-                        self.state = State::Closed;
                     }
                 }
             }
@@ -538,7 +612,21 @@ impl Connection {
                 self.state = State::AwaitOpen;
             }
             (State::AwaitOpen, Method::ConnectionOpen(o)) => {
+                let identity = self.identity.as_ref();
                 match self.broker.vhost(o.virtual_host.as_str()) {
+                    Some(_)
+                        if !identity
+                            .is_some_and(|i| i.can_access_vhost(o.virtual_host.as_str())) =>
+                    {
+                        let user = self.user.as_deref().unwrap_or("");
+                        self.close_connection(
+                            AmqpError::not_allowed(format!(
+                                "access to vhost '{}' refused for user '{user}'",
+                                o.virtual_host
+                            )),
+                            ids,
+                        )
+                    }
                     Some(v) => {
                         self.vhost = Some(v);
                         self.send(0, &Method::ConnectionOpenOk);
@@ -590,18 +678,31 @@ impl Connection {
             Method::ConnectionCloseOk => {}
             Method::ConnectionBlocked(_) | Method::ConnectionUnblocked => {}
             Method::ConnectionUpdateSecret(u) => {
-                let ok = self.user.as_deref().is_some_and(|user| {
-                    let mut resp = Vec::with_capacity(u.new_secret.len() + user.len() + 2);
-                    resp.push(0);
-                    resp.extend_from_slice(user.as_bytes());
-                    resp.push(0);
-                    resp.extend_from_slice(&u.new_secret);
-                    auth::authenticate("PLAIN", &resp, self.peer).is_ok()
-                });
-                if ok {
-                    self.send(0, &Method::ConnectionUpdateSecretOk);
-                } else {
-                    self.close_connection(AmqpError::not_allowed("new secret was refused"), ids);
+                // The new secret (usually a fresh token) must be valid and for the same user.
+                let user = self.user.clone().unwrap_or_default();
+                let secret = String::from_utf8_lossy(&u.new_secret);
+                match auth::check_secret(&self.broker, &user, &secret, self.peer) {
+                    Ok(identity) if identity.username == user => {
+                        info!(peer = %self.peer, user = %user, "credential updated");
+                        self.identity = Some(identity);
+                        self.send(0, &Method::ConnectionUpdateSecretOk);
+                    }
+                    Ok(identity) => self.close_connection(
+                        AmqpError::not_allowed(format!(
+                            "Not allowed to change username ('{user}' to '{}')",
+                            identity.username
+                        )),
+                        ids,
+                    ),
+                    Err(e) => {
+                        warn!(peer = %self.peer, user = %user, "secret update refused: {e}");
+                        self.close_connection(
+                            AmqpError::not_allowed(format!(
+                                "Secret update was refused for user '{user}'"
+                            )),
+                            ids,
+                        )
+                    }
                 }
             }
             // As RabbitMQ: anything but a connection method on channel 0 is a channel error.
@@ -721,13 +822,18 @@ impl Connection {
         channel: u16,
         f: impl FnOnce(&mut Channel, &mut Ctx<'_>) -> Result<(), AmqpError>,
     ) -> Result<(), AmqpError> {
-        let (Some(ch), Some(vhost)) = (self.channels.get_mut(&channel), self.vhost.as_ref()) else {
+        let (Some(ch), Some(vhost), Some(identity)) = (
+            self.channels.get_mut(&channel),
+            self.vhost.as_ref(),
+            self.identity.as_ref(),
+        ) else {
             return Ok(());
         };
         let mut ctx = Ctx {
             conn_id: self.id,
             broker: &self.broker,
             vhost,
+            identity,
             outbox: &self.outbox,
             out: &mut self.out,
             frame_max: self.frame_max,

@@ -5,9 +5,11 @@
 //! (`warren_core`) and encodes its replies into the connection's output buffer; the
 //! [`writer`] task writes that buffer in batches.
 
+pub mod access;
 pub mod auth;
 pub mod channel;
 pub mod connection;
+pub mod tls;
 pub mod writer;
 
 use std::net::SocketAddr;
@@ -20,43 +22,66 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 use warren_core::Broker;
 
-/// Accepts connections until `shutdown` turns true, then closes every connection with 320 and
-/// waits (a bounded time) for them to finish.
-pub async fn serve(
-    listener: TcpListener,
-    broker: Arc<Broker>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut conns = JoinSet::new();
-    // Housekeeping: messages past their TTL are expired (and dead-lettered) every 50 ms;
-    // x-expires queues unused for their time are deleted every 500 ms.
-    let housekeeping = tokio::spawn({
-        let broker = broker.clone();
-        async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(50));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            for n in 0u64.. {
-                tick.tick().await;
-                let vhosts = broker.vhosts();
-                for v in &vhosts {
-                    v.expire_messages();
-                }
-                if n % 10 == 0 {
-                    let expired: usize = vhosts.iter().map(|v| v.expire_queues()).sum();
-                    if expired > 0 {
-                        broker.definitions_changed();
-                    }
+/// Housekeeping: messages past their TTL are expired (and dead-lettered) every 50 ms;
+/// `x-expires` queues unused for their time are deleted every 500 ms. [`serve`] runs it; a
+/// binary that serves only AMQPS spawns it itself.
+pub fn spawn_housekeeping(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        for n in 0u64.. {
+            tick.tick().await;
+            let vhosts = broker.vhosts();
+            for v in &vhosts {
+                v.expire_messages();
+            }
+            if n % 10 == 0 {
+                let expired: usize = vhosts.iter().map(|v| v.expire_queues()).sum();
+                if expired > 0 {
+                    broker.definitions_changed();
                 }
             }
         }
-    });
+    })
+}
+
+/// Accepts connections until `shutdown` turns true, then closes every connection with 320 and
+/// waits (a bounded time) for them to finish.
+pub async fn serve(listener: TcpListener, broker: Arc<Broker>, shutdown: watch::Receiver<bool>) {
+    let housekeeping = spawn_housekeeping(broker.clone());
+    accept_loop(listener, broker, shutdown, None).await;
+    housekeeping.abort();
+}
+
+/// [`serve`] for AMQPS: each connection starts with a TLS handshake.
+pub async fn serve_tls(
+    listener: TcpListener,
+    acceptor: tls::TlsAcceptor,
+    broker: Arc<Broker>,
+    shutdown: watch::Receiver<bool>,
+) {
+    accept_loop(listener, broker, shutdown, Some(acceptor)).await;
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+    tls: Option<tls::TlsAcceptor>,
+) {
+    let mut conns = JoinSet::new();
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    conns.spawn(connection::serve_connection(stream, peer, broker.clone(), shutdown.clone()));
-                }
+                Ok((stream, peer)) => match &tls {
+                    None => {
+                        conns.spawn(connection::serve_connection(stream, peer, broker.clone(), shutdown.clone()));
+                    }
+                    Some(acceptor) => {
+                        conns.spawn(connection::serve_tls_connection(stream, acceptor.clone(), peer, broker.clone(), shutdown.clone()));
+                    }
+                },
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little rather than spin.
                     warn!("accept failed: {e}");
@@ -66,8 +91,11 @@ pub async fn serve(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
-    housekeeping.abort();
-    info!("AMQP listener stopped; closing {} connections", conns.len());
+    let kind = if tls.is_some() { "AMQPS" } else { "AMQP" };
+    info!(
+        "{kind} listener stopped; closing {} connections",
+        conns.len()
+    );
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         while conns.join_next().await.is_some() {}
     })
@@ -89,6 +117,25 @@ impl RunningServer {
         let addr = listener.local_addr()?;
         let (tx, rx) = watch::channel(false);
         let task = tokio::spawn(serve(listener, broker.clone(), rx));
+        Ok(RunningServer {
+            addr,
+            broker,
+            shutdown: tx,
+            task,
+        })
+    }
+
+    /// Binds `addr` and serves AMQPS with `config` in a background task.
+    pub async fn start_tls(
+        addr: &str,
+        broker: Arc<Broker>,
+        config: Arc<rustls::ServerConfig>,
+    ) -> std::io::Result<RunningServer> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = watch::channel(false);
+        let acceptor = tls::TlsAcceptor::from(config);
+        let task = tokio::spawn(serve_tls(listener, acceptor, broker.clone(), rx));
         Ok(RunningServer {
             addr,
             broker,

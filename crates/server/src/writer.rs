@@ -14,7 +14,6 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use parking_lot::Mutex;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::Notify;
 
 /// Above this many unwritten bytes, the connection stops taking deliveries.
@@ -90,7 +89,7 @@ impl WriteQueue {
     }
 
     /// The writer task's body.
-    pub async fn run(self: Arc<Self>, mut socket: OwnedWriteHalf) {
+    pub async fn run<W: tokio::io::AsyncWrite + Unpin>(self: Arc<Self>, mut socket: W) {
         loop {
             let chunk = {
                 let mut buf = self.buf.lock();

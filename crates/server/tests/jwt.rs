@@ -1,0 +1,396 @@
+//! JWT access tokens over AMQP with lapin: a token as the PLAIN password (any user name), its
+//! scopes as permissions, every known attack refused at login, expiry closing the connection
+//! (320) and connection.update-secret refreshing it. Also AMQPS with lapin.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use common::{start, within};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use lapin::options::*;
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties};
+use serde_json::json;
+use warren_auth::{JwtConfig, JwtKeyConfig, JwtVerifier};
+use warren_server::RunningServer;
+
+const SECRET: &str = "test-secret-for-hs256-which-is-long-enough";
+const RS_PRIVATE: &str = include_str!("fixtures/jwt-rs256-private.pem");
+const RS_PUBLIC: &str = include_str!("fixtures/jwt-rs256-public.pem");
+const ES_PRIVATE: &str = include_str!("fixtures/jwt-es256-private.pem");
+const ES_PUBLIC: &str = include_str!("fixtures/jwt-es256-public.pem");
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn config() -> JwtConfig {
+    JwtConfig {
+        resource_server_id: "warren".into(),
+        keys: vec![
+            JwtKeyConfig {
+                kid: Some("hs".into()),
+                algorithm: "HS256".into(),
+                secret: Some(SECRET.into()),
+                ..Default::default()
+            },
+            JwtKeyConfig {
+                kid: Some("rs".into()),
+                algorithm: "RS256".into(),
+                public_key: Some(RS_PUBLIC.into()),
+                ..Default::default()
+            },
+            JwtKeyConfig {
+                kid: Some("es".into()),
+                algorithm: "ES256".into(),
+                public_key: Some(ES_PUBLIC.into()),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    }
+}
+
+async fn server() -> RunningServer {
+    let server = start().await;
+    let v = JwtVerifier::from_config(&config()).unwrap();
+    server.broker.set_jwt_verifier(Some(Arc::new(v)));
+    server
+}
+
+/// Claims for user `app` in vhost `/`: configure/write/read on names starting with `app-`.
+fn claims(exp_in: i64) -> serde_json::Value {
+    json!({
+        "sub": "app",
+        "aud": ["warren", "other"],
+        "iat": now(),
+        "exp": (now() as i64 + exp_in),
+        "scope": "warren.configure:%2F/app-* warren.write:%2F/app-* warren.read:%2F/app-* warren.tag:monitoring openid",
+    })
+}
+
+fn sign(kid: &str, alg: Algorithm, key: &EncodingKey, claims: &serde_json::Value) -> String {
+    let mut h = Header::new(alg);
+    h.kid = Some(kid.into());
+    jsonwebtoken::encode(&h, claims, key).unwrap()
+}
+
+fn hs(claims: &serde_json::Value) -> String {
+    sign(
+        "hs",
+        Algorithm::HS256,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+        claims,
+    )
+}
+
+async fn connect_token(
+    server: &RunningServer,
+    user: &str,
+    token: &str,
+    vhost: &str,
+) -> lapin::Result<Connection> {
+    let url = format!("amqp://{user}:{token}@{}/{vhost}", server.addr);
+    within(Connection::connect(&url, ConnectionProperties::default())).await
+}
+
+fn code(r: lapin::Result<Connection>) -> u16 {
+    match r {
+        Err(lapin::Error::ProtocolError(e)) => e.get_id(),
+        Ok(_) => 0,
+        Err(other) => panic!("expected a protocol error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn valid_tokens_log_in_with_any_user_name_and_get_their_scopes() {
+    let server = server().await;
+    let rs = EncodingKey::from_rsa_pem(RS_PRIVATE.as_bytes()).unwrap();
+    let es = EncodingKey::from_ec_pem(ES_PRIVATE.as_bytes()).unwrap();
+    for (user, token) in [
+        ("", hs(&claims(60))),
+        ("whoever", sign("rs", Algorithm::RS256, &rs, &claims(60))),
+        ("app", sign("es", Algorithm::ES256, &es, &claims(60))),
+    ] {
+        let conn = connect_token(&server, user, &token, "%2f")
+            .await
+            .expect("token accepted");
+        let ch = within(conn.create_channel()).await.unwrap();
+        within(ch.queue_declare(
+            "app-q",
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        ))
+        .await
+        .expect("configure:%2F/app-* allows app-q");
+        // A scope for another queue does not allow this one.
+        match within(ch.queue_declare(
+            "other",
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        ))
+        .await
+        {
+            Err(lapin::Error::ProtocolError(e)) => {
+                assert_eq!(e.get_id(), 403);
+                assert_eq!(
+                    e.get_message().as_str(),
+                    "ACCESS_REFUSED - configure access to queue 'other' in vhost '/' refused for user 'app'"
+                );
+            }
+            other => panic!("expected 403, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn scope_for_another_vhost_is_530() {
+    let server = server().await;
+    let mut c = claims(60);
+    c["scope"] = json!(["warren.read:v2/*", "warren.configure:v2/*"]);
+    assert_eq!(code(connect_token(&server, "", &hs(&c), "%2f").await), 530);
+    server.broker.add_vhost("v2");
+    assert!(connect_token(&server, "", &hs(&c), "v2").await.is_ok());
+}
+
+#[tokio::test]
+async fn attacks_are_refused_with_403() {
+    let server = server().await;
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+    };
+    let good = hs(&claims(60));
+    let mut attacks: Vec<(&str, String)> = Vec::new();
+    attacks.push((
+        "wrong signature",
+        sign(
+            "hs",
+            Algorithm::HS256,
+            &EncodingKey::from_secret(b"another secret"),
+            &claims(60),
+        ),
+    ));
+    let none_header = json!({"alg": "none", "typ": "JWT", "kid": "hs"});
+    attacks.push((
+        "alg none",
+        format!("{}.{}.", b64(&none_header), b64(&claims(60))),
+    ));
+    attacks.push((
+        "HS256 signed with the RS256 public key",
+        sign(
+            "rs",
+            Algorithm::HS256,
+            &EncodingKey::from_secret(RS_PUBLIC.as_bytes()),
+            &claims(60),
+        ),
+    ));
+    attacks.push(("expired", hs(&claims(-10))));
+    let mut nbf = claims(3600);
+    nbf["nbf"] = json!(now() + 600);
+    attacks.push(("not yet valid", hs(&nbf)));
+    let mut aud = claims(60);
+    aud["aud"] = json!("someone-else");
+    attacks.push(("wrong audience", hs(&aud)));
+    let mut no_exp = claims(60);
+    no_exp.as_object_mut().unwrap().remove("exp");
+    attacks.push(("no exp", hs(&no_exp)));
+    let mut future_iat = claims(3600);
+    future_iat["iat"] = json!(now() + 600);
+    attacks.push(("issued in the future", hs(&future_iat)));
+    let mut tampered = good.split('.').map(str::to_string).collect::<Vec<_>>();
+    let mut more = claims(60);
+    more["scope"] =
+        json!("warren.configure:*/* warren.write:*/* warren.read:*/* warren.tag:administrator");
+    tampered[1] = b64(&more);
+    attacks.push(("tampered payload", tampered.join(".")));
+    attacks.push((
+        "unknown kid",
+        sign(
+            "zz",
+            Algorithm::HS256,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+            &claims(60),
+        ),
+    ));
+    for (what, token) in attacks {
+        assert_eq!(
+            code(connect_token(&server, "app", &token, "%2f").await),
+            403,
+            "{what} must be refused"
+        );
+    }
+    // The good one still works: the refusals were about the tokens.
+    assert!(connect_token(&server, "app", &good, "%2f").await.is_ok());
+}
+
+async fn closed_with(conn: &Connection) -> tokio::sync::oneshot::Receiver<lapin::Error> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = std::sync::Mutex::new(Some(tx));
+    conn.on_error(move |e| {
+        if let Some(tx) = tx.lock().unwrap().take() {
+            let _ = tx.send(e);
+        }
+    });
+    rx
+}
+
+#[tokio::test]
+async fn expiry_closes_the_connection_with_320_unless_refreshed() {
+    let server = server().await;
+    // Refreshed before expiry: stays open past the first token's exp.
+    let conn = connect_token(&server, "", &hs(&claims(2)), "%2f")
+        .await
+        .unwrap();
+    let mut errors = closed_with(&conn).await;
+    within(conn.update_secret(&hs(&claims(60)), "refresh"))
+        .await
+        .expect("update-secret-ok");
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(
+        errors.try_recv().is_err(),
+        "refreshed connection stays open"
+    );
+    let ch = within(conn.create_channel()).await.expect("still usable");
+    within(ch.queue_declare(
+        "app-q",
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+
+    // Not refreshed: closed with 320 once exp passes.
+    let conn = connect_token(&server, "", &hs(&claims(2)), "%2f")
+        .await
+        .unwrap();
+    let errors = closed_with(&conn).await;
+    match within(errors).await.unwrap() {
+        lapin::Error::ProtocolError(e) => {
+            assert_eq!(e.get_id(), 320);
+            assert_eq!(
+                e.get_message().as_str(),
+                "CONNECTION_FORCED - credential expired"
+            );
+        }
+        other => panic!("expected 320, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn update_secret_for_another_subject_is_refused() {
+    let server = server().await;
+    let conn = connect_token(&server, "", &hs(&claims(60)), "%2f")
+        .await
+        .unwrap();
+    let errors = closed_with(&conn).await;
+    let mut other = claims(60);
+    other["sub"] = json!("mallory");
+    let _ = within(conn.update_secret(&hs(&other), "swap")).await;
+    match within(errors).await.unwrap() {
+        lapin::Error::ProtocolError(e) => assert_eq!(e.get_id(), 530),
+        other => panic!("expected 530, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn issued_tokens_carry_the_users_permissions() {
+    let server = server().await;
+    let db = server.broker.auth();
+    db.add_user("bob", "pw", &["management".into()]).unwrap();
+    db.set_permissions("bob", "/", "^bob-", "^bob-", "^bob-")
+        .unwrap();
+    let issuer = warren_auth::TokenIssuer::from_config(&config()).unwrap();
+    let t = issuer.issue(db, "bob").unwrap();
+    assert_eq!(t.token_type, "bearer");
+    assert_eq!(t.expires_in, 3600);
+    let conn = connect_token(&server, "", &t.access_token, "%2f")
+        .await
+        .unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    within(ch.queue_declare(
+        "bob-q",
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .expect("bob-* from ^bob-");
+    assert!(within(ch.queue_declare(
+        "alice-q",
+        QueueDeclareOptions::default(),
+        FieldTable::default()
+    ))
+    .await
+    .is_err());
+}
+
+#[tokio::test]
+async fn amqps_with_lapin() {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Warren test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    let config = warren_server::tls::server_config(
+        cert.pem().as_bytes(),
+        key.serialize_pem().as_bytes(),
+        None,
+        false,
+    )
+    .unwrap();
+    let broker = Arc::new(warren_core::Broker::new(Default::default()));
+    let server = RunningServer::start_tls("127.0.0.1:0", broker, config)
+        .await
+        .unwrap();
+    let url = format!("amqps://guest:guest@localhost:{}/%2f", server.addr.port());
+    let tls = lapin::tcp::OwnedTLSConfig {
+        identity: None,
+        cert_chain: Some(ca.pem()),
+    };
+    let conn = within(Connection::connect_with_config(
+        &url,
+        ConnectionProperties::default(),
+        tls,
+    ))
+    .await
+    .expect("AMQPS connection");
+    let ch = within(conn.create_channel()).await.unwrap();
+    within(ch.queue_declare(
+        "tls-q",
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch.basic_publish(
+        "",
+        "tls-q",
+        BasicPublishOptions::default(),
+        b"over tls",
+        Default::default(),
+    ))
+    .await
+    .unwrap();
+    let got = within(ch.basic_get("tls-q", BasicGetOptions { no_ack: true }))
+        .await
+        .unwrap()
+        .expect("the message");
+    assert_eq!(got.delivery.data, b"over tls");
+    // A plain AMQP client on the TLS port gets nowhere.
+    let plain = format!("amqp://guest:guest@127.0.0.1:{}/%2f", server.addr.port());
+    assert!(
+        within(Connection::connect(&plain, ConnectionProperties::default()))
+            .await
+            .is_err()
+    );
+}
