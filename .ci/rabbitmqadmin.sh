@@ -21,8 +21,8 @@ fi
 "$WARREN" server --amqp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --data-dir "$WORK/data" >"$WORK/log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 100); do grep -q "management HTTP on" "$WORK/log" && break; sleep 0.1; done
-PORT=$(sed -n 's/.*management HTTP on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$WORK/log" | head -1)
+for _ in $(seq 1 100); do grep -q "management HTTP listening on" "$WORK/log" && break; sleep 0.1; done
+PORT=$(sed -n 's/.*management HTTP listening on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$WORK/log" | head -1)
 [ -n "$PORT" ] || { echo "warren did not start:"; cat "$WORK/log"; exit 1; }
 
 A() { python3 "$ADMIN" -H 127.0.0.1 -P "$PORT" -u guest -p guest "$@"; }

@@ -157,6 +157,16 @@ impl RawProperties {
         wire::get_shortstr(&mut self.seek(EXPIRATION)?).ok()
     }
 
+    /// The reply-to address. Reads the flag word in place first, so a message without one
+    /// (the usual case) costs two byte loads.
+    pub fn reply_to(&self) -> Option<ShortStr> {
+        let flags = u16::from_be_bytes([*self.0.first()?, *self.0.get(1)?]);
+        if flags & REPLY_TO == 0 {
+            return None;
+        }
+        wire::get_shortstr(&mut self.seek(REPLY_TO)?).ok()
+    }
+
     /// The user id (checked against the connection's user by RabbitMQ).
     pub fn user_id(&self) -> Option<ShortStr> {
         wire::get_shortstr(&mut self.seek(USER_ID)?).ok()

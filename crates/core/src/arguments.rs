@@ -25,6 +25,8 @@ pub struct QueueArgs {
     pub max_length: Option<u64>,
     pub max_length_bytes: Option<u64>,
     pub overflow: Overflow,
+    /// Whether `x-overflow` was given (then it wins over a policy's `overflow`).
+    pub overflow_set: bool,
     pub max_priority: Option<u8>,
     pub dead_letter_exchange: Option<ShortStr>,
     pub dead_letter_routing_key: Option<ShortStr>,
@@ -105,6 +107,7 @@ impl QueueArgs {
             }
             a.max_priority = Some(p as u8);
         }
+        a.overflow_set = args.get("x-overflow").is_some();
         a.overflow = match string("x-overflow")? {
             None | Some("drop-head") => Overflow::DropHead,
             Some("reject-publish") => Overflow::RejectPublish,
@@ -173,6 +176,33 @@ pub fn parse_expiration(s: &str) -> Result<u64> {
         Err(_) => Err(AmqpError::precondition_failed(format!(
             "invalid expiration '{s}': {{invalid_format}}"
         ))),
+    }
+}
+
+/// The arguments of `basic.consume`: `x-priority` (any integer type, as RabbitMQ; 0 when
+/// absent) and `x-cancel-on-ha-failover` (a bool, accepted and ignored: there are no mirrors).
+/// `what` names the queue for the 406 message.
+pub fn consumer_priority(args: &FieldTable, what: &str) -> Result<i32> {
+    if let Some(v) = args.get("x-cancel-on-ha-failover") {
+        v.as_bool().ok_or_else(|| {
+            AmqpError::precondition_failed(format!(
+                "invalid arg 'x-cancel-on-ha-failover' for {what}: {{unacceptable_type,{}}}",
+                type_name(v)
+            ))
+        })?;
+    }
+    match args.get("x-priority") {
+        None => Ok(0),
+        Some(v) => v
+            .as_i64()
+            .map(|n| n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
+            // RabbitMQ 3.10's wording for this one argument.
+            .ok_or_else(|| {
+                AmqpError::precondition_failed(format!(
+                    "invalid arg 'x-priority' for {what}: \"expected integer, got {}\"",
+                    type_name(v)
+                ))
+            }),
     }
 }
 

@@ -139,7 +139,6 @@ impl Broker {
             topic_permissions: self.auth.topic_permissions(),
             parameters: r.parameters.clone(),
             global_parameters: r.global_parameters.clone(),
-            policies: r.policies.clone(),
             ..Definitions::default()
         }
     }

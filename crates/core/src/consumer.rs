@@ -156,6 +156,9 @@ pub struct Consumer {
     pub exclusive: bool,
     /// Per-consumer prefetch (0 = unlimited), fixed at consume time as in RabbitMQ.
     pub prefetch: u32,
+    /// `x-priority`: consumers with a higher priority get messages first while they have
+    /// credit; lower ones only when all higher ones are full (0 unless asked).
+    pub priority: i32,
     in_flight: AtomicU32,
     pub channel_limit: Arc<ChannelLimit>,
     pub outbox: Arc<Outbox>,
@@ -189,10 +192,17 @@ impl Consumer {
             no_ack,
             exclusive,
             prefetch,
+            priority: 0,
             in_flight: AtomicU32::new(0),
             channel_limit,
             outbox,
         }
+    }
+
+    /// Sets the consumer's priority (`x-priority` of basic.consume).
+    pub fn with_priority(mut self, priority: i32) -> Consumer {
+        self.priority = priority;
+        self
     }
 
     /// Takes one unit of credit for a delivery, or says why there is none.

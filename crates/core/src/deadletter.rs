@@ -44,7 +44,8 @@ fn key(k: &'static str) -> ShortStr {
 
 /// Dead-letters `message` from `queue` for `reason`, if the queue has a dead-letter exchange.
 pub fn dead_letter(vhost: &VHost, queue: &Queue, message: &Message, reason: Reason) {
-    let Some(dlx) = queue.args.dead_letter_exchange.as_ref() else {
+    let args = queue.effective_args();
+    let Some(dlx) = args.dead_letter_exchange.as_ref() else {
         return;
     };
     // A missing exchange drops the message, as in RabbitMQ.
@@ -100,8 +101,7 @@ pub fn dead_letter(vhost: &VHost, queue: &Queue, message: &Message, reason: Reas
     headers.insert(key("x-last-death-queue"), s(&queue.name));
     headers.insert(key("x-last-death-exchange"), s(&message.exchange));
     props.headers = Some(headers);
-    let routing_key = queue
-        .args
+    let routing_key = args
         .dead_letter_routing_key
         .clone()
         .unwrap_or_else(|| message.routing_key.clone());

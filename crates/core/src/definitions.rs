@@ -2,9 +2,8 @@
 //! RabbitMQ's definitions export, so files move between RabbitMQ and Warren both ways.
 //!
 //! Users, permissions and topic permissions live in the broker's user database
-//! (`warren_auth::AuthDb`). Sections Warren does not interpret yet (policies, parameters...)
-//! are kept as they were read and written back unchanged, so an import followed by an export
-//! loses nothing.
+//! (`warren_auth::AuthDb`). Sections Warren does not interpret yet (parameters...) are kept as
+//! they were read and written back unchanged, so an import followed by an export loses nothing.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -18,6 +17,7 @@ use warren_amqp::{ExchangeDeclare, FieldTable, FieldValue, QueueDeclare, ShortSt
 use crate::broker::Broker;
 use crate::error::AmqpError;
 use crate::exchange::{Destination, ExchangeKind};
+use crate::policy::Policy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DefinitionsError {
@@ -34,6 +34,8 @@ pub enum DefinitionsError {
     NameTooLong(String),
     #[error("users and permissions: {0}")]
     Auth(#[from] warren_auth::AuthDbError),
+    #[error("{what}: {reason}")]
+    Policy { what: String, reason: String },
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -236,6 +238,11 @@ impl Broker {
                 extra: BTreeMap::new(),
             })
             .collect();
+        d.policies = vhosts
+            .iter()
+            .flat_map(|v| v.policies())
+            .map(|p| p.to_json())
+            .collect();
         for v in &vhosts {
             let vname = v.name.to_string();
             let mut exchanges = v.exchanges();
@@ -304,7 +311,10 @@ impl Broker {
             let mut kept = self.retained.lock();
             merge_values(&mut kept.parameters, &d.parameters);
             merge_values(&mut kept.global_parameters, &d.global_parameters);
-            merge_values(&mut kept.policies, &d.policies);
+        }
+        for p in &d.policies {
+            let policy = policy_from_json(p)?;
+            self.add_vhost(&policy.vhost).set_policy(policy);
         }
         for v in &d.vhosts {
             self.add_vhost(&v.name);
@@ -381,6 +391,44 @@ impl Broker {
         }
         Ok(())
     }
+}
+
+/// A policy in RabbitMQ's definitions shape: `vhost`, `name`, `pattern`, `apply-to`
+/// (default `all`), `definition`, `priority` (default 0).
+pub fn policy_from_json(v: &Value) -> Result<Policy, DefinitionsError> {
+    let field = |k: &str| v.get(k).and_then(Value::as_str);
+    let name = field("name").unwrap_or_default();
+    let vhost = field("vhost").unwrap_or("/");
+    let what = format!("policy '{name}' in vhost '{vhost}'");
+    let bad = |reason: String| DefinitionsError::Policy {
+        what: what.clone(),
+        reason,
+    };
+    if name.is_empty() {
+        return Err(bad("a policy needs a name".into()));
+    }
+    let pattern = field("pattern").ok_or_else(|| bad("a policy needs a pattern".into()))?;
+    let definition = v
+        .get("definition")
+        .and_then(Value::as_object)
+        .cloned()
+        .ok_or_else(|| bad("a policy needs a definition object".into()))?;
+    let priority = match v.get("priority") {
+        None | Some(Value::Null) => 0,
+        Some(p) => p
+            .as_i64()
+            .or_else(|| p.as_str().and_then(|s| s.parse().ok()))
+            .ok_or_else(|| bad(format!("{p} is not a valid priority")))?,
+    };
+    Policy::new(
+        short(vhost)?,
+        short(name)?,
+        pattern,
+        field("apply-to").unwrap_or("all"),
+        priority,
+        definition,
+    )
+    .map_err(|e| bad(e.to_string()))
 }
 
 /// Adds the values of `new` that `kept` does not have yet.

@@ -102,9 +102,35 @@ pub struct Exchange {
     pub internal: bool,
     pub arguments: FieldTable,
     bindings: RwLock<Bindings>,
+    /// The applying policy: its name and its `alternate-exchange`, if any. Read only for
+    /// unroutable messages, never on the routing path.
+    policy: RwLock<Option<(ShortStr, Option<ShortStr>)>>,
 }
 
 impl Exchange {
+    /// The alternate exchange: the `alternate-exchange` argument, else the policy's (the
+    /// argument wins, as in RabbitMQ).
+    pub fn alternate_exchange(&self) -> Option<ShortStr> {
+        if let Some(ae) = self
+            .arguments
+            .get("alternate-exchange")
+            .and_then(|v| v.as_str())
+        {
+            return ShortStr::try_from(ae).ok();
+        }
+        self.policy.read().as_ref().and_then(|(_, ae)| ae.clone())
+    }
+
+    /// Applies a policy (or none).
+    pub fn apply_policy(&self, policy: Option<&crate::policy::Policy>) {
+        *self.policy.write() = policy.map(|p| (p.name.clone(), p.alternate_exchange.clone()));
+    }
+
+    /// The name of the policy that applies to this exchange, if any.
+    pub fn policy_name(&self) -> Option<ShortStr> {
+        self.policy.read().as_ref().map(|(n, _)| n.clone())
+    }
+
     pub fn new(
         name: ShortStr,
         kind: ExchangeKind,
@@ -120,6 +146,7 @@ impl Exchange {
             auto_delete,
             internal,
             arguments,
+            policy: RwLock::new(None),
             bindings: RwLock::new(Bindings::default()),
         }
     }

@@ -21,6 +21,7 @@ pub mod error;
 pub mod exchange;
 pub mod headers;
 pub mod message;
+pub mod policy;
 pub mod queue;
 pub mod registry;
 pub mod stats;

@@ -7,7 +7,11 @@
 //!   back to the head, in their original order, flagged `redelivered`.
 //! - A message leaves `ready` only into a consumer that took credit for it, into `basic.get`, or
 //!   by purge/delete. If a connection is gone before it takes a delivery, the message comes back.
-//! - Consumers are served round-robin among those with credit.
+//! - Consumers are served by priority (`x-priority`): the highest-priority consumers with
+//!   credit get messages, round-robin among equals; lower ones only while all higher ones are
+//!   full. `consumers` is kept sorted by priority, highest first, in arrival order among equals.
+//! - With `x-single-active-consumer`, only `consumers[0]` (the active one) gets messages; when
+//!   it goes, the highest-priority, longest-waiting consumer takes over.
 //! - Memory stays flat however long a durable queue gets: past [`MEMORY_WINDOW`] ready
 //!   messages, a stored message is kept as its disk location only (16 bytes) and its body is
 //!   read back when it reaches the head.
@@ -53,6 +57,9 @@ pub struct Queue {
     last_used: std::sync::atomic::AtomicU64,
     /// Message counters for the management API (relaxed atomics, read at scrape time).
     pub counters: crate::stats::MessageCounters,
+    /// Set when a message with a TTL is enqueued, cleared once the queue is empty: tells the
+    /// housekeeping timer which queues to look at for expired messages.
+    ttl_pending: std::sync::atomic::AtomicBool,
     state: Mutex<QueueState>,
 }
 
@@ -82,8 +89,9 @@ pub struct ConsumerInfo {
 #[derive(Debug, Default)]
 struct QueueState {
     ready: Backlog,
+    /// Sorted by priority, highest first (see the module notes).
     consumers: Vec<Arc<Consumer>>,
-    /// Round-robin cursor into `consumers`.
+    /// Round-robin cursor into `consumers` (within the priority group being served).
     next: usize,
     /// Deliveries (to consumers or basic.get) not yet settled.
     unacked: usize,
@@ -92,6 +100,10 @@ struct QueueState {
     had_consumer: bool,
     /// Messages to dead-letter once the lock is released (see [`Locked`]).
     dead: Vec<(Ready, Reason)>,
+    /// The arguments with the applying policy merged in: what the queue obeys.
+    effective: QueueArgs,
+    /// The name of the policy that applies, if any.
+    policy: Option<ShortStr>,
 }
 
 /// The queue's lock, which dead-letters what the locked section dropped once it is released
@@ -219,6 +231,51 @@ fn stored_id(stored: u64) -> Option<MsgId> {
     stored.checked_sub(1)
 }
 
+/// Chooses the consumer for the next message and takes its credit: the first priority group
+/// (consumers sorted highest first) with a consumer that has credit, round-robin within it.
+/// With a single active consumer only `consumers[0]` is a candidate.
+fn pick_consumer(st: &mut QueueState, single_active: bool) -> Option<usize> {
+    let n = if single_active {
+        st.consumers.len().min(1)
+    } else {
+        st.consumers.len()
+    };
+    // Most queues have one priority level: skip the group scan then.
+    let uniform = n == 0 || st.consumers[0].priority == st.consumers[n - 1].priority;
+    let mut start = 0;
+    while start < n {
+        let end = if uniform {
+            n
+        } else {
+            let prio = st.consumers[start].priority;
+            start
+                + st.consumers[start..n]
+                    .iter()
+                    .position(|c| c.priority != prio)
+                    .unwrap_or(n - start)
+        };
+        let len = end - start;
+        let first = if (start..end).contains(&st.next) {
+            st.next - start
+        } else {
+            0
+        };
+        for i in 0..len {
+            let idx = start + (first + i) % len;
+            match st.consumers[idx].try_take_credit() {
+                Ok(()) => {
+                    st.next = if idx + 1 < end { idx + 1 } else { start };
+                    return Some(idx);
+                }
+                Err(NoCredit::Congested) => st.consumers[idx].outbox.mark_starved(),
+                Err(NoCredit::Window) => {}
+            }
+        }
+        start = end;
+    }
+    None
+}
+
 fn stored_field(id: Option<MsgId>) -> u64 {
     id.map_or(0, |i| i + 1)
 }
@@ -246,6 +303,7 @@ impl Queue {
     ) -> Queue {
         let state = QueueState {
             ready: Backlog::new(args.max_priority.unwrap_or(0)),
+            effective: args.clone(),
             ..QueueState::default()
         };
         Queue {
@@ -260,12 +318,19 @@ impl Queue {
             vhost_ref: Weak::new(),
             last_used: std::sync::atomic::AtomicU64::new(now_ms()),
             counters: Default::default(),
+            ttl_pending: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(state),
         }
     }
 
     /// A queue entry for `message`, with its priority, size and expiry.
-    fn entry(&self, body: Option<Arc<Message>>, message: &Message, stored: Option<MsgId>) -> Ready {
+    fn entry(
+        &self,
+        st: &QueueState,
+        body: Option<Arc<Message>>,
+        message: &Message,
+        stored: Option<MsgId>,
+    ) -> Ready {
         let priority = match self.args.max_priority {
             Some(max) => message.properties.priority().unwrap_or(0).min(max),
             None => 0,
@@ -274,10 +339,14 @@ impl Queue {
             .properties
             .expiration()
             .and_then(|e| crate::arguments::parse_expiration(&e).ok());
-        let ttl = match (self.args.message_ttl, msg_ttl) {
+        let ttl = match (st.effective.message_ttl, msg_ttl) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        if ttl.is_some() {
+            self.ttl_pending
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         Ready {
             body,
             stored: stored_field(stored),
@@ -290,11 +359,11 @@ impl Queue {
 
     /// Is the queue full for one more message (x-max-length / x-max-length-bytes)?
     fn is_full(&self, st: &QueueState, extra_bytes: u64) -> bool {
-        self.args
+        st.effective
             .max_length
             .is_some_and(|m| st.ready.len() as u64 >= m)
-            || self
-                .args
+            || st
+                .effective
                 .max_length_bytes
                 .is_some_and(|m| st.ready.bytes + extra_bytes > m)
     }
@@ -304,7 +373,7 @@ impl Queue {
         if !self.is_full(st, size) {
             return true;
         }
-        if self.args.overflow != Overflow::DropHead {
+        if st.effective.overflow != Overflow::DropHead {
             return false;
         }
         while self.is_full(st, size) {
@@ -336,6 +405,21 @@ impl Queue {
         }
     }
 
+    /// Expires (and dead-letters) the messages at the head whose time has come, as RabbitMQ's
+    /// expiry timer does, so a TTL + dead-letter "delay queue" works with nobody reading it.
+    /// Called by the housekeeping timer; a queue that never had a TTL'd message costs a load.
+    pub fn expire_due(&self) {
+        if !self.ttl_pending.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let mut st = self.lock();
+        self.expire_head(&mut st);
+        if st.ready.is_empty() {
+            self.ttl_pending
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// Gives a durable queue its place in the message store.
     pub fn with_store(mut self, durability: Option<&Arc<Durability>>) -> Queue {
         if self.durable && self.exclusive_owner.is_none() {
@@ -355,11 +439,12 @@ impl Queue {
 
     /// Has an `x-expires` queue gone unused (no consumers, no get, no redeclare) for that long?
     pub fn is_expired(&self, now: u64) -> bool {
-        let Some(ttl) = self.args.expires else {
+        let st = self.state.lock();
+        let Some(ttl) = st.effective.expires else {
             return false;
         };
         let idle = now.saturating_sub(self.last_used.load(std::sync::atomic::Ordering::Relaxed));
-        idle >= ttl && self.state.lock().consumers.is_empty()
+        idle >= ttl && st.consumers.is_empty()
     }
 
     /// Attaches the queue to its vhost (dead-lettering routes through it).
@@ -378,7 +463,7 @@ impl Queue {
     /// A message leaves the queue for good: to the dead-letter exchange if there is one
     /// (after the lock is released), else acked in the store.
     fn discard(&self, st: &mut QueueState, r: Ready, reason: Reason) {
-        if self.args.dead_letter_exchange.is_some() {
+        if st.effective.dead_letter_exchange.is_some() {
             st.dead.push((r, reason));
         } else if let Some(id) = stored_id(r.stored) {
             self.ack_stored(id);
@@ -406,7 +491,7 @@ impl Queue {
         let mut st = self.lock();
         st.unacked = st.unacked.saturating_sub(settled.len());
         for (message, stored) in settled {
-            let r = self.entry(Some(message.clone()), message, *stored);
+            let r = self.entry(&st, Some(message.clone()), message, *stored);
             self.discard(&mut st, r, Reason::Rejected);
         }
         self.dispatch_locked(&mut st);
@@ -492,7 +577,7 @@ impl Queue {
             self.refused(&mut st, &message);
             return false;
         }
-        let r = self.entry(Some(message.clone()), &message, None);
+        let r = self.entry(&st, Some(message.clone()), &message, None);
         st.ready.push_back(r);
         bump(&self.counters.publish, 1);
         self.dispatch_locked(&mut st);
@@ -502,8 +587,8 @@ impl Queue {
 
     /// A message the full queue refused: with reject-publish-dlx it is dead-lettered.
     fn refused(&self, st: &mut QueueState, message: &Arc<Message>) {
-        if self.args.overflow == Overflow::RejectPublishDlx {
-            let r = self.entry(Some(message.clone()), message, None);
+        if st.effective.overflow == Overflow::RejectPublishDlx {
+            let r = self.entry(st, Some(message.clone()), message, None);
             self.discard(st, r, Reason::MaxLen);
         }
     }
@@ -517,11 +602,8 @@ impl Queue {
     /// Would a publish be refused right now (reject-publish and full)? Asked before writing
     /// to the store, so a refused message costs no disk I/O.
     pub fn refuses(&self, size: u64) -> bool {
-        if self.args.overflow == Overflow::DropHead {
-            return false;
-        }
         let st = self.lock();
-        self.is_full(&st, size)
+        st.effective.overflow != Overflow::DropHead && self.is_full(&st, size)
     }
 
     /// Enqueues a message appended to the store (durable with the next sync). Returns false if
@@ -538,7 +620,7 @@ impl Queue {
             return !refused;
         }
         let body = (st.ready.len() < MEMORY_WINDOW).then(|| message.clone());
-        let r = self.entry(body, &message, Some(id));
+        let r = self.entry(&st, body, &message, Some(id));
         st.ready.push_back(r);
         bump(&self.counters.publish, 1);
         self.dispatch_locked(&mut st);
@@ -614,21 +696,9 @@ impl Queue {
             if st.ready.is_empty() {
                 break;
             }
-            let n = st.consumers.len();
-            let mut chosen = None;
-            for i in 0..n {
-                let idx = (st.next + i) % n;
-                match st.consumers[idx].try_take_credit() {
-                    Ok(()) => {
-                        chosen = Some(idx);
-                        break;
-                    }
-                    Err(NoCredit::Congested) => st.consumers[idx].outbox.mark_starved(),
-                    Err(NoCredit::Window) => {}
-                }
-            }
-            let Some(idx) = chosen else { break };
-            st.next = (idx + 1) % n;
+            let Some(idx) = pick_consumer(st, self.args.single_active_consumer) else {
+                break;
+            };
             let Some(ready) = st.ready.pop_front() else {
                 break;
             };
@@ -662,7 +732,7 @@ impl Queue {
                 Err(ConnEvent::Deliver(d)) => {
                     // The connection is gone: keep the message, drop the consumer.
                     d.consumer.release_credit(1);
-                    let mut r = self.entry(Some(d.message.clone()), &d.message, d.stored);
+                    let mut r = self.entry(st, Some(d.message.clone()), &d.message, d.stored);
                     r.redelivered = d.redelivered;
                     r.expires_at = 0;
                     st.ready.push_front(r);
@@ -686,13 +756,27 @@ impl Queue {
             )));
         }
         let exclusive_taken = st.consumers.iter().any(|c| c.exclusive);
-        if exclusive_taken || (consumer.exclusive && !st.consumers.is_empty()) {
+        if exclusive_taken
+            || (consumer.exclusive && !st.consumers.is_empty())
+            || (consumer.exclusive && self.args.single_active_consumer)
+        {
             return Err(AmqpError::access_refused(format!(
                 "{} in exclusive use",
                 self.describe()
             )));
         }
-        st.consumers.push(consumer);
+        // Highest priority first, arrival order among equals. A single-active-consumer queue
+        // keeps its active consumer (index 0) whatever the newcomer's priority.
+        let from = usize::from(self.args.single_active_consumer && !st.consumers.is_empty());
+        let at = from
+            + st.consumers[from..]
+                .iter()
+                .position(|c| c.priority < consumer.priority)
+                .unwrap_or(st.consumers.len() - from);
+        st.consumers.insert(at, consumer);
+        if at <= st.next && st.consumers.len() > 1 {
+            st.next += 1;
+        }
         st.had_consumer = true;
         self.dispatch_locked(&mut st);
         Ok(())
@@ -700,13 +784,16 @@ impl Queue {
 
     /// Removes a consumer. Returns true if the queue is auto-delete and just lost its last
     /// consumer: the caller (the vhost) then deletes it.
-    pub fn cancel(&self, consumer: &Arc<Consumer>) -> bool {
+    pub fn cancel(self: &Arc<Self>, consumer: &Arc<Consumer>) -> bool {
         self.touch();
         let mut st = self.lock();
         let before = st.consumers.len();
         st.consumers.retain(|c| !Arc::ptr_eq(c, consumer));
         if st.consumers.len() != before {
             st.next = 0;
+            // Another consumer may take over (single active consumer) or get what this one
+            // could not take.
+            self.dispatch_locked(&mut st);
         }
         self.auto_delete && st.had_consumer && st.consumers.is_empty() && !st.deleted
     }
@@ -782,7 +869,7 @@ impl Queue {
                 // A requeued message keeps its priority; its TTL clock is not restarted
                 // (RabbitMQ keeps the original expiry; we do not track it per delivery, so it
                 // no longer expires once it has been delivered).
-                let mut r = self.entry(Some(message.clone()), &message, stored);
+                let mut r = self.entry(&st, Some(message.clone()), &message, stored);
                 r.redelivered = true;
                 r.expires_at = 0;
                 st.ready.push_front(r);
@@ -800,11 +887,48 @@ impl Queue {
             st.unacked = st.unacked.saturating_sub(1);
         }
         if !st.deleted {
-            let mut r = self.entry(Some(d.message.clone()), &d.message, d.stored);
+            let mut r = self.entry(&st, Some(d.message.clone()), &d.message, d.stored);
             r.redelivered = d.redelivered;
             r.expires_at = 0;
             st.ready.push_front(r);
         }
+        self.dispatch_locked(&mut st);
+    }
+
+    /// What the queue obeys now: its arguments with the applying policy merged in.
+    pub fn effective_args(&self) -> QueueArgs {
+        self.state.lock().effective.clone()
+    }
+
+    /// The name of the policy that applies to this queue, if any.
+    pub fn policy_name(&self) -> Option<ShortStr> {
+        self.state.lock().policy.clone()
+    }
+
+    /// Applies a policy (or none): the merged settings take effect at once, as in RabbitMQ
+    /// (a shorter TTL expires messages now, a smaller max-length drops or dead-letters the
+    /// oldest under drop-head).
+    pub fn apply_policy(self: &Arc<Self>, policy: Option<&crate::policy::Policy>) {
+        let mut st = self.lock();
+        st.effective = crate::policy::effective_queue_args(&self.args, policy);
+        st.policy = policy.map(|p| p.name.clone());
+        if st.effective.overflow == Overflow::DropHead {
+            while st
+                .effective
+                .max_length
+                .is_some_and(|m| st.ready.len() as u64 > m)
+                || st
+                    .effective
+                    .max_length_bytes
+                    .is_some_and(|m| st.ready.bytes > m)
+            {
+                let Some(old) = st.ready.pop_front() else {
+                    break;
+                };
+                self.discard(&mut st, old, Reason::MaxLen);
+            }
+        }
+        self.expire_head(&mut st);
         self.dispatch_locked(&mut st);
     }
 

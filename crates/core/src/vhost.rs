@@ -16,6 +16,7 @@ use crate::durable::Durability;
 use crate::error::{AmqpError, Result};
 use crate::exchange::{Binding, Destination, Exchange, ExchangeKind};
 use crate::message::Message;
+use crate::policy::{self, Policy};
 use crate::queue::Queue;
 
 /// The exchanges every vhost has: the default one and the `amq.*` set.
@@ -50,6 +51,11 @@ pub struct VHost {
     durability: Arc<OnceLock<Arc<Durability>>>,
     exchanges: RwLock<HashMap<ShortStr, Arc<Exchange>>>,
     queues: RwLock<HashMap<ShortStr, Arc<Queue>>>,
+    /// Direct reply-to: one private queue per channel consuming `amq.rabbitmq.reply-to`, found
+    /// by its generated name (routing key on the default exchange), never listed as a queue.
+    reply_queues: RwLock<HashMap<ShortStr, Arc<Queue>>>,
+    /// Policies, applied to matching queues and exchanges (see [`crate::policy`]).
+    policies: RwLock<Vec<Policy>>,
     /// This vhost, for its queues (dead-lettering routes through it).
     this: Weak<VHost>,
     /// Message counts of the queues deleted so far, so vhost totals never go down.
@@ -116,6 +122,8 @@ impl VHost {
             durability,
             exchanges: RwLock::new(exchanges),
             queues: RwLock::new(HashMap::default()),
+            reply_queues: RwLock::new(HashMap::default()),
+            policies: RwLock::new(Vec::new()),
             this,
             retired: Default::default(),
             deleted: std::sync::atomic::AtomicBool::new(false),
@@ -212,6 +220,7 @@ impl VHost {
             m.internal,
             m.arguments.clone(),
         );
+        x.apply_policy(self.exchange_policy(name).as_ref());
         map.insert(m.exchange.clone(), Arc::new(x));
         Ok(())
     }
@@ -460,6 +469,9 @@ impl VHost {
             .with_store(self.durability.get())
             .with_vhost(self.this.clone()),
         );
+        if let Some(p) = self.queue_policy(&name) {
+            q.apply_policy(Some(&p));
+        }
         map.insert(name, q.clone());
         Ok(Declared {
             queue: q,
@@ -543,6 +555,13 @@ impl VHost {
         Ok(n)
     }
 
+    /// Expires due messages in every queue (see [`Queue::expire_due`]).
+    pub fn expire_messages(&self) {
+        for q in self.queues() {
+            q.expire_due();
+        }
+    }
+
     /// Deletes the `x-expires` queues that have gone unused for their time; returns how many.
     pub fn expire_queues(&self) -> usize {
         let now = crate::queue::now_ms();
@@ -558,6 +577,85 @@ impl VHost {
             let _ = self.remove_queue(q, false, false);
         }
         expired.len()
+    }
+
+    fn queue_policy(&self, name: &str) -> Option<Policy> {
+        policy::select(&self.policies.read(), |p| p.applies_to_queue(name)).cloned()
+    }
+
+    fn exchange_policy(&self, name: &str) -> Option<Policy> {
+        policy::select(&self.policies.read(), |p| p.applies_to_exchange(name)).cloned()
+    }
+
+    /// Adds or replaces a policy (by name) and applies the policies again everywhere.
+    pub fn set_policy(&self, p: Policy) {
+        {
+            let mut ps = self.policies.write();
+            match ps.iter_mut().find(|x| x.name == p.name) {
+                Some(slot) => *slot = p,
+                None => ps.push(p),
+            }
+        }
+        self.reapply_policies();
+    }
+
+    /// Removes a policy; false if there was none by that name.
+    pub fn clear_policy(&self, name: &str) -> bool {
+        let removed = {
+            let mut ps = self.policies.write();
+            let before = ps.len();
+            ps.retain(|p| p.name.as_str() != name);
+            ps.len() != before
+        };
+        if removed {
+            self.reapply_policies();
+        }
+        removed
+    }
+
+    /// The vhost's policies, in the order they were set.
+    pub fn policies(&self) -> Vec<Policy> {
+        self.policies.read().clone()
+    }
+
+    fn reapply_policies(&self) {
+        let ps = self.policies();
+        for q in self.queues() {
+            let p = policy::select(&ps, |p| p.applies_to_queue(&q.name));
+            if p.is_some() || q.policy_name().is_some() {
+                q.apply_policy(p);
+            }
+        }
+        for x in self.exchanges() {
+            x.apply_policy(policy::select(&ps, |p| p.applies_to_exchange(&x.name)));
+        }
+    }
+
+    /// Direct reply-to: a private queue for one channel's `amq.rabbitmq.reply-to` consumer,
+    /// named `amq.rabbitmq.reply-to.<random>`; replies published to the default exchange with
+    /// that name as routing key reach it. Not listed among the vhost's queues.
+    pub fn create_reply_queue(&self, conn: ConnectionId) -> Arc<Queue> {
+        let name = generate_name(REPLY_QUEUE_PREFIX);
+        let q = Arc::new(
+            Queue::new(
+                name.clone(),
+                self.name.clone(),
+                false,
+                Some(conn),
+                true,
+                FieldTable::new(),
+                QueueArgs::default(),
+            )
+            .with_vhost(self.this.clone()),
+        );
+        self.reply_queues.write().insert(name, q.clone());
+        q
+    }
+
+    /// The reply consumer is gone: replies to its name are unroutable from now on.
+    pub fn remove_reply_queue(&self, q: &Arc<Queue>) {
+        self.reply_queues.write().remove(q.name.as_str());
+        let _ = q.delete(false, false);
     }
 
     /// A connection closed: its exclusive queues go with it.
@@ -590,17 +688,13 @@ impl VHost {
         let mut x = exchange.clone();
         let mut tried: Vec<ShortStr> = Vec::new();
         while out.is_empty() {
-            let Some(ae) = x
-                .arguments
-                .get("alternate-exchange")
-                .and_then(|v| v.as_str())
-            else {
+            let Some(ae) = x.alternate_exchange() else {
                 break;
             };
-            if tried.iter().any(|t| t.as_str() == ae) {
+            if tried.contains(&ae) {
                 break;
             }
-            let Ok(next) = self.exchange(ae) else { break };
+            let Ok(next) = self.exchange(&ae) else { break };
             tried.push(next.name.clone());
             self.route_into(&next, routing_key, properties, out);
             x = next;
@@ -676,9 +770,15 @@ impl VHost {
         out: &mut Vec<Arc<Queue>>,
     ) {
         if exchange.is_default() {
-            if let Some(q) = self.queues.read().get(routing_key) {
-                if !out.iter().any(|x| Arc::ptr_eq(x, q)) {
-                    out.push(q.clone());
+            let found = self.queues.read().get(routing_key).cloned().or_else(|| {
+                routing_key
+                    .starts_with(REPLY_QUEUE_PREFIX)
+                    .then(|| self.reply_queues.read().get(routing_key).cloned())
+                    .flatten()
+            });
+            if let Some(q) = found {
+                if !out.iter().any(|x| Arc::ptr_eq(x, &q)) {
+                    out.push(q);
                 }
             }
             return;
@@ -784,6 +884,11 @@ fn generate_name(prefix: &str) -> ShortStr {
     }
     ShortStr::try_from(s).expect("short prefixes fit a shortstr")
 }
+
+/// The pseudo queue a client consumes from for direct reply-to (RabbitMQ's RPC shortcut).
+pub const REPLY_QUEUE: &str = "amq.rabbitmq.reply-to";
+/// The prefix of the per-channel reply addresses the broker hands out.
+pub const REPLY_QUEUE_PREFIX: &str = "amq.rabbitmq.reply-to.";
 
 /// A server-named queue: `amq.gen-...`.
 pub fn generate_queue_name() -> ShortStr {

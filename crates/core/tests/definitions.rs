@@ -82,9 +82,14 @@ fn export_keeps_durable_things_and_what_warren_does_not_interpret() {
         3,
         "bindings to transient queues are not exported"
     );
-    // users and permissions come back unchanged
-    assert_eq!(out.users, d.users);
-    assert_eq!(out.permissions, d.permissions);
+    // users (hashes included) and permissions come back unchanged (sorted by name)
+    let mut users = d.users.clone();
+    users.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(out.users, users);
+    let mut perms = d.permissions.clone();
+    perms.sort_by(|a, b| (&a.user, &a.vhost).cmp(&(&b.user, &b.vhost)));
+    assert_eq!(out.permissions, perms);
+    assert!(!out.users.is_empty() && !out.permissions.is_empty());
     // and an export imports into a fresh broker to the same export
     let b2 = Broker::new(Limits::default());
     b2.import_definitions(&Definitions::from_json(&out.to_json()).unwrap())

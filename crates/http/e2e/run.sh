@@ -11,8 +11,8 @@ DATA=$(mktemp -d)
 "$WARREN" server --amqp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --data-dir "$DATA" >"$DATA/log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
-for _ in $(seq 1 100); do grep -q "management HTTP on" "$DATA/log" && break; sleep 0.1; done
-HTTP=$(sed -n 's/.*management HTTP on \(http:[^,]*\),.*/\1/p' "$DATA/log" | head -1)
+for _ in $(seq 1 100); do grep -q "management HTTP listening on" "$DATA/log" && break; sleep 0.1; done
+HTTP=$(sed -n "s/.*management HTTP listening on \(http:[^ ]*\) .*/\1/p" "$DATA/log" | head -1)
 AMQP=$(sed -n 's/.*AMQP listening on \([^ ]*\) .*/\1/p' "$DATA/log" | head -1)
 [ -n "$HTTP" ] || { echo "warren did not start:"; cat "$DATA/log"; exit 1; }
 WARREN_HTTP=$HTTP WARREN_AMQP=$AMQP WARREN_BIN=$WARREN SHOTS=${SHOTS:-$ROOT/docs/} node "$HERE/dashboard.mjs"

@@ -17,9 +17,10 @@ use bytes::{Bytes, BytesMut};
 use warren_amqp::{
     encode_ack_frame, encode_body_frames, encode_header_frame, encode_method_frame,
     encode_nack_frame, reply_code as rc, BasicGetOk, BasicPublish, BasicReturn, ContentHeader,
-    Method, ShortStr,
+    Method, RawProperties, ShortStr,
 };
 use warren_auth::Access;
+use warren_core::vhost::{REPLY_QUEUE, REPLY_QUEUE_PREFIX};
 use warren_core::{
     generate_consumer_tag, AmqpError, Broker, ChannelLimit, ConfirmTicket, ConnectionId, Consumer,
     Exchange, Message, Outbox, Queue, Result, VHost,
@@ -134,6 +135,8 @@ pub struct Channel {
     /// The last exchange this channel was allowed to publish to, with the permission
     /// generation of that answer (saves a permission check per message).
     write_allowed: Option<(ShortStr, u64)>,
+    /// Direct reply-to: the private queue of this channel's `amq.rabbitmq.reply-to` consumer.
+    reply_queue: Option<Arc<Queue>>,
 }
 
 impl Channel {
@@ -155,6 +158,7 @@ impl Channel {
             tx: None,
             last_queue: None,
             write_allowed: None,
+            reply_queue: None,
         }
     }
 
@@ -233,6 +237,24 @@ impl Channel {
                 ctx.broker.definitions_changed();
                 if !m.no_wait {
                     self.reply(ctx, &Method::ExchangeUnbindOk);
+                }
+                Ok(())
+            }
+            Method::QueueDeclare(m)
+                if m.queue.as_str() == REPLY_QUEUE
+                    || m.queue.as_str().starts_with(REPLY_QUEUE_PREFIX) =>
+            {
+                // The direct reply-to pseudo queue and its addresses always "exist", as a
+                // passive probe (as in RabbitMQ: 0 messages, 1 consumer).
+                if !m.no_wait {
+                    self.reply(
+                        ctx,
+                        &Method::QueueDeclareOk(warren_amqp::QueueDeclareOk {
+                            queue: m.queue,
+                            message_count: 0,
+                            consumer_count: 1,
+                        }),
+                    );
                 }
                 Ok(())
             }
@@ -342,7 +364,22 @@ impl Channel {
             }
             Method::BasicConsume(m) => {
                 access::queue(ctx, Access::Read, &self.queue_name(&m.queue)?)?;
-                let q = self.queue(ctx, &m.queue)?;
+                let direct_reply = m.queue.as_str() == REPLY_QUEUE;
+                let q = if direct_reply {
+                    if !m.no_ack {
+                        return Err(AmqpError::precondition_failed(
+                            "reply consumer cannot acknowledge",
+                        ));
+                    }
+                    if self.reply_queue.is_some() {
+                        return Err(AmqpError::precondition_failed("reply consumer already set"));
+                    }
+                    ctx.vhost.create_reply_queue(ctx.conn_id)
+                } else {
+                    self.queue(ctx, &m.queue)?
+                };
+                let priority =
+                    warren_core::arguments::consumer_priority(&m.arguments, &q.describe())?;
                 let tag = if m.consumer_tag.is_empty() {
                     generate_consumer_tag()
                 } else {
@@ -353,16 +390,19 @@ impl Channel {
                         "attempt to reuse consumer tag '{tag}'"
                     )));
                 }
-                let consumer = Arc::new(Consumer::new(
-                    tag.clone(),
-                    self.id,
-                    ctx.conn_id,
-                    m.no_ack,
-                    m.exclusive,
-                    self.consumer_prefetch,
-                    self.limit.clone(),
-                    ctx.outbox.clone(),
-                ));
+                let consumer = Arc::new(
+                    Consumer::new(
+                        tag.clone(),
+                        self.id,
+                        ctx.conn_id,
+                        m.no_ack,
+                        m.exclusive,
+                        self.consumer_prefetch,
+                        self.limit.clone(),
+                        ctx.outbox.clone(),
+                    )
+                    .with_priority(priority),
+                );
                 // consume-ok goes out before any delivery: deliveries come through the outbox,
                 // which the connection reads only after this method's reply is written.
                 let mark = ctx.out.len();
@@ -377,7 +417,13 @@ impl Channel {
                 if let Err(e) = q.consume(consumer.clone()) {
                     // Take the reply back: the channel closes instead.
                     ctx.out.truncate(mark);
+                    if direct_reply {
+                        ctx.vhost.remove_reply_queue(&q);
+                    }
                     return Err(e);
+                }
+                if direct_reply {
+                    self.reply_queue = Some(q.clone());
                 }
                 self.consumers
                     .insert(tag, ChannelConsumer { consumer, queue: q });
@@ -636,10 +682,16 @@ impl Channel {
                 exchange.name, ctx.vhost.name
             )));
         }
+        let mut properties = header.properties;
+        if let Some(reply_to) = properties.reply_to() {
+            if reply_to.as_str() == REPLY_QUEUE {
+                properties = self.direct_reply_address(properties)?;
+            }
+        }
         let message = Arc::new(Message {
             exchange: p.method.exchange,
             routing_key: p.method.routing_key,
-            properties: header.properties,
+            properties,
             body,
         });
         if let Some(ops) = self.tx.as_mut() {
@@ -668,6 +720,21 @@ impl Channel {
         access::exchange(ctx, Access::Write, exchange)?;
         self.write_allowed = Some((exchange.clone(), generation));
         Ok(())
+    }
+
+    /// Direct reply-to: a request naming `amq.rabbitmq.reply-to` as its reply address gets this
+    /// channel's private reply queue instead (406 if the channel does not consume replies).
+    fn direct_reply_address(&self, properties: RawProperties) -> Result<RawProperties> {
+        let Some(q) = &self.reply_queue else {
+            return Err(AmqpError::precondition_failed(
+                "fast reply consumer does not exist",
+            ));
+        };
+        let mut props = properties
+            .decode()
+            .map_err(|e| AmqpError::frame_error(format!("malformed properties: {e}")))?;
+        props.reply_to = Some(q.name.clone());
+        Ok(props.encode())
     }
 
     /// A persistent message this channel published could not be written and no nack could
@@ -915,6 +982,16 @@ impl Channel {
 
     fn cancel_consumer(&mut self, ctx: &mut Ctx<'_>, tag: &str) {
         if let Some(c) = self.consumers.remove(tag) {
+            if self
+                .reply_queue
+                .as_ref()
+                .is_some_and(|r| Arc::ptr_eq(r, &c.queue))
+            {
+                self.reply_queue = None;
+                c.queue.cancel(&c.consumer);
+                ctx.vhost.remove_reply_queue(&c.queue);
+                return;
+            }
             if c.queue.cancel(&c.consumer) {
                 let _ = ctx.vhost.remove_queue(&c.queue, false, false);
                 if c.queue.durable {
@@ -980,7 +1057,11 @@ impl Channel {
     /// `x-consumer-timeout` (or the broker's default), the error that closes the channel.
     pub fn ack_timeout(&self, now: tokio::time::Instant, default_ms: u64) -> Option<AmqpError> {
         let u = self.unacked.front()?;
-        let ms = u.queue.args.consumer_timeout.unwrap_or(default_ms);
+        let ms = u
+            .queue
+            .effective_args()
+            .consumer_timeout
+            .unwrap_or(default_ms);
         if ms == 0 || now.duration_since(u.delivered_at).as_millis() < u128::from(ms) {
             return None;
         }

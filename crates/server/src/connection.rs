@@ -285,7 +285,7 @@ impl Connection {
         self.flush();
         loop {
             let open = self.state == State::Open;
-            let can_deliver = open && !self.wq.is_congested();
+            let can_deliver = open && !self.congested();
             // Under a resource alarm a publishing connection is not read: TCP pushes back on
             // the publisher, while its deliveries (and other connections) go on.
             let paused = self.published && alarm.borrow().is_some();
@@ -317,7 +317,7 @@ impl Connection {
                     if let Some(ev) = ev {
                         self.on_event(ev);
                         let mut n = 1;
-                        while n < EVENTS_PER_WAKEUP && !self.wq.is_congested() && self.state == State::Open {
+                        while n < EVENTS_PER_WAKEUP && !self.congested() && self.state == State::Open {
                             match rx.try_recv() {
                                 Ok(ev) => self.on_event(ev),
                                 Err(_) => break,
@@ -449,6 +449,13 @@ impl Connection {
     }
 
     /// Writes pending confirms and hands everything encoded to the writer.
+    /// Too much written and not yet sent (handed to the writer, or still being encoded in
+    /// `out`): take no more deliveries until the writer makes room. Counting `out` matters for
+    /// large messages, which would otherwise pile up in one wake-up.
+    fn congested(&self) -> bool {
+        self.out.len() + self.wq.queued() >= crate::writer::WRITE_HIGH_WATER
+    }
+
     fn flush(&mut self) {
         for id in self.confirm_dirty.drain(..) {
             if let Some(ch) = self.channels.get_mut(&id) {

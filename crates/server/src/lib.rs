@@ -22,16 +22,24 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 use warren_core::Broker;
 
-/// Deletes `x-expires` queues unused for their time (every 500 ms). [`serve`] runs it; a
+/// Housekeeping: messages past their TTL are expired (and dead-lettered) every 50 ms;
+/// `x-expires` queues unused for their time are deleted every 500 ms. [`serve`] runs it; a
 /// binary that serves only AMQPS spawns it itself.
 pub fn spawn_housekeeping(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        for n in 0u64.. {
             tick.tick().await;
-            let expired: usize = broker.vhosts().iter().map(|v| v.expire_queues()).sum();
-            if expired > 0 {
-                broker.definitions_changed();
+            let vhosts = broker.vhosts();
+            for v in &vhosts {
+                v.expire_messages();
+            }
+            if n % 10 == 0 {
+                let expired: usize = vhosts.iter().map(|v| v.expire_queues()).sum();
+                if expired > 0 {
+                    broker.definitions_changed();
+                }
             }
         }
     })

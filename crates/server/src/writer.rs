@@ -19,6 +19,19 @@ use tokio::sync::Notify;
 /// Above this many unwritten bytes, the connection stops taking deliveries.
 pub const WRITE_HIGH_WATER: usize = 1 << 20;
 
+/// A buffer that grew past this (a burst of large messages) is let go once empty rather than
+/// kept for reuse, so an idle connection does not hold on to its largest burst.
+const KEEP_CAPACITY: usize = 2 << 20;
+
+/// Empties `b`, keeping its allocation only if it is of ordinary size.
+fn reset(b: &mut BytesMut) {
+    if b.capacity() > KEEP_CAPACITY {
+        *b = BytesMut::new();
+    } else {
+        b.clear();
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct WriteQueue {
     buf: Mutex<BytesMut>,
@@ -50,9 +63,9 @@ impl WriteQueue {
                 std::mem::swap(&mut *buf, out);
             } else {
                 buf.extend_from_slice(out);
-                out.clear();
             }
         }
+        reset(out);
         self.queued.fetch_add(n, Ordering::Relaxed);
         self.wake.notify_one();
     }
@@ -80,7 +93,13 @@ impl WriteQueue {
         loop {
             let chunk = {
                 let mut buf = self.buf.lock();
-                (!buf.is_empty()).then(|| buf.split())
+                let chunk = (!buf.is_empty()).then(|| buf.split());
+                // `split` leaves `buf` sharing the chunk's allocation: let go of a large one,
+                // so it is freed once written.
+                if buf.capacity() > KEEP_CAPACITY {
+                    *buf = BytesMut::new();
+                }
+                chunk
             };
             match chunk {
                 Some(chunk) => {

@@ -26,6 +26,19 @@ pub const DEFAULT_DATA_DIR: &str = "./warren-data";
 /// [resources]
 /// memory_high_watermark = 0.4   # fraction of RAM, or a size: "128MiB"
 /// disk_free_limit = "50MB"
+/// [auth]
+/// loopback_users = ["guest"]    # users allowed from loopback only ([] = none)
+/// [jwt]                         # see docs/security.md for every key
+/// resource_server_id = "warren"
+/// [[jwt.keys]]
+/// kid = "k1"
+/// algorithm = "HS256"
+/// secret = "..."
+/// [tls]
+/// cert_file = "server.pem"
+/// key_file = "server-key.pem"
+/// amqps_listen = "127.0.0.1:5671"
+/// amqp_plain = true             # false: AMQPS only
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +50,47 @@ pub struct FileConfig {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub resources: ResourcesConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// JWT access tokens (verification keys, scopes, the built-in issuer).
+    pub jwt: Option<warren_auth::JwtConfig>,
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
 }
+
+/// `[auth]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Users who may connect from loopback addresses only. Default `["guest"]`.
+    pub loopback_users: Option<Vec<String>>,
+}
+
+/// `[tls]`: AMQPS (and HTTPS for the management API), from PEM files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// The certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// CA of client certificates; when set, clients may present one.
+    pub ca_file: Option<PathBuf>,
+    /// With `ca_file`: refuse clients without a certificate. Default false.
+    #[serde(default)]
+    pub verify_peer: bool,
+    /// AMQPS listener. Default 127.0.0.1:5671.
+    pub amqps_listen: Option<String>,
+    /// Keep the plain AMQP listener. Default true.
+    #[serde(default = "yes")]
+    pub amqp_plain: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub const DEFAULT_AMQPS_LISTEN: &str = "127.0.0.1:5671";
 
 /// `[resources]`: when publishers are blocked.
 #[derive(Debug, Default, Deserialize)]
@@ -76,6 +129,9 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub limits: warren_core::Limits,
     pub resources: crate::resources::ResourceLimits,
+    pub loopback_users: Option<Vec<String>>,
+    pub jwt: Option<warren_auth::JwtConfig>,
+    pub tls: Option<TlsConfig>,
 }
 
 /// Largest message size a user may configure (RabbitMQ's ceiling).
@@ -131,6 +187,9 @@ impl Settings {
                 file.resources.memory_high_watermark.as_ref(),
                 file.resources.disk_free_limit.as_deref(),
             )?,
+            loopback_users: file.auth.loopback_users,
+            jwt: file.jwt,
+            tls: file.tls,
         })
     }
 }
@@ -150,6 +209,49 @@ mod tests {
         assert_eq!(s.http_listen.port(), 7001);
         assert_eq!(s.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(s.limits.max_message_size, 1024);
+    }
+
+    #[test]
+    fn security_sections_parse() {
+        let file: FileConfig = toml::from_str(
+            r#"
+[auth]
+loopback_users = []
+[jwt]
+resource_server_id = "warren"
+extra_scopes_source = "roles"
+[[jwt.keys]]
+kid = "k1"
+algorithm = "HS256"
+secret = "s"
+[[jwt.keys]]
+algorithm = "RS256"
+public_key_file = "pub.pem"
+[jwt.issuer]
+lifetime = 600
+[tls]
+cert_file = "c.pem"
+key_file = "k.pem"
+amqp_plain = false
+"#,
+        )
+        .unwrap();
+        let s = Settings::resolve(None, None, None, file).unwrap();
+        let jwt = s.jwt.unwrap();
+        assert_eq!(jwt.prefix(), "warren.");
+        assert_eq!(jwt.keys.len(), 2);
+        assert_eq!(jwt.keys[1].kid, None);
+        assert_eq!(jwt.issuer.lifetime, 600);
+        assert_eq!(s.loopback_users, Some(vec![]));
+        let tls = s.tls.unwrap();
+        assert!(!tls.amqp_plain);
+        assert!(tls.amqps_listen.is_none());
+        assert!(toml::from_str::<FileConfig>(
+            "[jwt]
+bogus = 1
+"
+        )
+        .is_err());
     }
 
     #[test]

@@ -1,6 +1,13 @@
 //! The `warren` binary: command line, configuration and wiring.
 
 mod config;
+
+/// jemalloc rather than the system allocator: it hands freed memory back to the OS after a
+/// burst (a background thread purges unused pages), so an idle broker stays small, and it counts
+/// the bytes allocated, which is the memory figure the resource alarm uses (see resources.rs).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+mod policy_cmd;
 mod resources;
 
 use std::path::PathBuf;
@@ -44,6 +51,37 @@ enum Command {
     },
     /// Load generator for any AMQP 0-9-1 broker (PerfTest-like): rates and latency percentiles.
     Perf(warren_perf::PerfArgs),
+    /// Manage users (works on the data directory: run it while the broker is stopped).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        #[arg(long, env = "WARREN_DATA_DIR", value_name = "DIR", global = true)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Manage permissions (works on the data directory, broker stopped).
+    Permissions {
+        #[command(subcommand)]
+        action: PermissionsAction,
+        #[arg(long, env = "WARREN_DATA_DIR", value_name = "DIR", global = true)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Manage virtual hosts (works on the data directory, broker stopped).
+    Vhost {
+        #[command(subcommand)]
+        action: VhostAction,
+        #[arg(long, env = "WARREN_DATA_DIR", value_name = "DIR", global = true)]
+        data_dir: Option<PathBuf>,
+    },
+    /// JWT access tokens from the built-in issuer.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+        #[arg(long, env = "WARREN_DATA_DIR", value_name = "DIR", global = true)]
+        data_dir: Option<PathBuf>,
+        /// TOML configuration file (its [jwt] section holds the signing key)
+        #[arg(long, env = "WARREN_CONFIG", value_name = "FILE", global = true)]
+        config: Option<PathBuf>,
+    },
     /// Export or import definitions (vhosts, durable exchanges, queues, bindings) in RabbitMQ's
     /// JSON format. Works on the data directory: run it while the broker is stopped.
     Definitions {
@@ -52,6 +90,72 @@ enum Command {
         /// Data directory [default: ./warren-data]
         #[arg(long, env = "WARREN_DATA_DIR", value_name = "DIR", global = true)]
         data_dir: Option<PathBuf>,
+    },
+    /// Set, clear or list policies (queue and exchange settings applied by name pattern).
+    /// Works on the data directory: run it while the broker is stopped.
+    Policy {
+        #[command(subcommand)]
+        action: policy_cmd::PolicyAction,
+        /// Data directory [default: ./warren-data]
+        #[arg(long, env = "WARREN_DATA_DIR", value_name = "DIR", global = true)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create a user (password hashed with salted SHA-256, as RabbitMQ).
+    Add {
+        name: String,
+        password: String,
+        /// Comma-separated tags: administrator, management, monitoring, policymaker...
+        #[arg(long, default_value = "")]
+        tags: String,
+    },
+    /// Delete a user and their permissions.
+    Delete { name: String },
+    /// List users and their tags.
+    List,
+    /// Change a user's password.
+    Passwd { name: String, password: String },
+    /// Replace a user's tags (comma-separated; "" for none).
+    Tags { name: String, tags: String },
+}
+
+#[derive(Subcommand)]
+enum PermissionsAction {
+    /// Set USER's configure, write and read regexes in VHOST.
+    Set {
+        user: String,
+        vhost: String,
+        configure: String,
+        write: String,
+        read: String,
+    },
+    /// Remove USER's permissions in VHOST.
+    Clear { user: String, vhost: String },
+    /// List all permissions.
+    List,
+}
+
+#[derive(Subcommand)]
+enum VhostAction {
+    Add {
+        name: String,
+    },
+    /// Delete a vhost with everything in it.
+    Delete {
+        name: String,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Sign a JWT carrying USER's permissions and tags as scopes (needs [jwt] keys in --config).
+    Issue {
+        #[arg(long)]
+        user: String,
     },
 }
 
@@ -78,6 +182,11 @@ fn load_broker(
     let path = definitions_path(data_dir);
     let defs = warren_core::Definitions::load(&path)?;
     let broker = warren_core::Broker::new(limits);
+    if !defs.users.is_empty() {
+        // The node's own saved users replace the default guest (a deleted guest stays
+        // deleted).
+        broker.auth().clear();
+    }
     if let Some(d) = durability {
         broker.enable_durability(d);
     }
@@ -118,6 +227,142 @@ fn definitions_command(action: DefinitionsAction, data_dir: Option<PathBuf>) -> 
     Ok(())
 }
 
+/// Loads the data directory's definitions, applies `f`, saves them back.
+fn edit_definitions(
+    data_dir: Option<PathBuf>,
+    f: impl FnOnce(&warren_core::Broker) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let data_dir = data_dir.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+    let broker = load_broker(&data_dir, warren_core::Limits::default(), None)?;
+    f(&broker)?;
+    std::fs::create_dir_all(&data_dir)?;
+    broker
+        .export_definitions()
+        .save(&definitions_path(&data_dir))?;
+    Ok(())
+}
+
+fn user_command(action: UserAction, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    edit_definitions(data_dir, |b| {
+        let db = b.auth();
+        match action {
+            UserAction::Add {
+                name,
+                password,
+                tags,
+            } => {
+                db.add_user(&name, &password, &warren_auth::split_tags(&tags))?;
+                println!("added user '{name}'");
+            }
+            UserAction::Delete { name } => {
+                db.delete_user(&name)?;
+                println!("deleted user '{name}'");
+            }
+            UserAction::List => {
+                for u in db.users() {
+                    println!("{}\t[{}]", u.name, u.tags.join(", "));
+                }
+            }
+            UserAction::Passwd { name, password } => {
+                db.set_password(&name, Some(&password))?;
+                println!("changed the password of '{name}'");
+            }
+            UserAction::Tags { name, tags } => {
+                db.set_tags(&name, &warren_auth::split_tags(&tags))?;
+                println!("set the tags of '{name}'");
+            }
+        }
+        Ok(())
+    })
+}
+
+fn permissions_command(action: PermissionsAction, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    edit_definitions(data_dir, |b| {
+        let db = b.auth();
+        match action {
+            PermissionsAction::Set {
+                user,
+                vhost,
+                configure,
+                write,
+                read,
+            } => {
+                anyhow::ensure!(b.vhost(&vhost).is_some(), "no vhost '{vhost}'");
+                db.set_permissions(&user, &vhost, &configure, &write, &read)?;
+                println!("set permissions of '{user}' in vhost '{vhost}'");
+            }
+            PermissionsAction::Clear { user, vhost } => {
+                db.clear_permissions(&user, &vhost);
+                println!("cleared permissions of '{user}' in vhost '{vhost}'");
+            }
+            PermissionsAction::List => {
+                println!("user\tvhost\tconfigure\twrite\tread");
+                for p in db.permissions() {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        p.user, p.vhost, p.configure, p.write, p.read
+                    );
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+fn vhost_command(action: VhostAction, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    edit_definitions(data_dir, |b| {
+        match action {
+            VhostAction::Add { name } => {
+                anyhow::ensure!(
+                    !name.is_empty() && name.len() <= 255,
+                    "invalid vhost name '{name}'"
+                );
+                b.add_vhost(&name);
+                println!("added vhost '{name}'");
+            }
+            VhostAction::Delete { name } => {
+                anyhow::ensure!(b.delete_vhost(&name), "no vhost '{name}'");
+                println!("deleted vhost '{name}' and everything in it");
+            }
+            VhostAction::List => {
+                let mut names: Vec<String> =
+                    b.vhosts().iter().map(|v| v.name.to_string()).collect();
+                names.sort();
+                for n in names {
+                    println!("{n}");
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+fn token_command(
+    action: TokenAction,
+    data_dir: Option<PathBuf>,
+    config: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let file = match &config {
+        Some(p) => FileConfig::load(p)?,
+        None => FileConfig::default(),
+    };
+    let jwt = file
+        .jwt
+        .context("no [jwt] section: pass --config with a [jwt] signing key")?;
+    let issuer = warren_auth::TokenIssuer::from_config(&jwt)?;
+    let data_dir = data_dir.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+    let broker = load_broker(&data_dir, warren_core::Limits::default(), None)?;
+    match action {
+        TokenAction::Issue { user } => {
+            let t = issuer
+                .issue(broker.auth(), &user)
+                .with_context(|| format!("issuing a token for '{user}'"))?;
+            println!("{}", serde_json::to_string_pretty(&t)?);
+        }
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -145,7 +390,19 @@ fn main() -> anyhow::Result<()> {
                 .block_on(run_server(settings))
         }
         Command::Definitions { action, data_dir } => definitions_command(action, data_dir),
+        Command::Policy { action, data_dir } => policy_cmd::run(
+            action,
+            data_dir.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR)),
+        ),
         Command::Perf(args) => warren_perf::main(args),
+        Command::User { action, data_dir } => user_command(action, data_dir),
+        Command::Permissions { action, data_dir } => permissions_command(action, data_dir),
+        Command::Vhost { action, data_dir } => vhost_command(action, data_dir),
+        Command::Token {
+            action,
+            data_dir,
+            config,
+        } => token_command(action, data_dir, config),
     }
 }
 
@@ -163,6 +420,30 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
         Some(durability.clone()),
     )?);
     broker.persist_definitions_to(definitions_path(&settings.data_dir));
+    if let Some(users) = &settings.loopback_users {
+        broker.auth().set_loopback_users(users.clone());
+    }
+    if let Some(jwt) = settings.jwt.as_ref().filter(|j| j.is_enabled()) {
+        let v = warren_auth::JwtVerifier::from_config(jwt).context("loading [jwt] keys")?;
+        broker.set_jwt_verifier(Some(Arc::new(v)));
+        info!(
+            "JWT access tokens accepted (audience '{}')",
+            jwt.resource_server_id
+        );
+    }
+    let tls = match &settings.tls {
+        Some(t) => Some((
+            t.clone(),
+            warren_server::tls::load_server_config(
+                &t.cert_file,
+                &t.key_file,
+                t.ca_file.as_deref(),
+                t.verify_peer,
+            )
+            .context("loading [tls] certificate and key")?,
+        )),
+        None => None,
+    };
     let vhosts = broker.vhosts();
     let queues: usize = vhosts.iter().map(|v| v.queues().len()).sum();
     info!(
@@ -179,28 +460,56 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
         recovered.skipped_corrupt,
         recovered.truncated_tail_bytes
     );
-    let listener = TcpListener::bind(settings.amqp_listen)
-        .await
-        .with_context(|| format!("binding AMQP listener {}", settings.amqp_listen))?;
-    let amqp_addr = listener.local_addr()?;
+    let plain = tls.as_ref().is_none_or(|(t, _)| t.amqp_plain);
+    let listener = if plain {
+        let l = TcpListener::bind(settings.amqp_listen)
+            .await
+            .with_context(|| format!("binding AMQP listener {}", settings.amqp_listen))?;
+        info!(
+            "Warren {} AMQP listening on {} (data dir {})",
+            env!("CARGO_PKG_VERSION"),
+            l.local_addr()?,
+            settings.data_dir.display(),
+        );
+        Some(l)
+    } else {
+        None
+    };
+    let tls_listener = match &tls {
+        Some((t, cfg)) => {
+            let addr = t
+                .amqps_listen
+                .as_deref()
+                .unwrap_or(config::DEFAULT_AMQPS_LISTEN);
+            let l = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding AMQPS listener {addr}"))?;
+            info!("AMQPS listening on {}", l.local_addr()?);
+            Some((l, warren_server::tls::TlsAcceptor::from(cfg.clone())))
+        }
+        None => None,
+    };
+    let amqp_addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
     let http = warren_http::HttpServer::bind(&settings.http_listen.to_string(), broker.clone(), {
-        let mut c = warren_http::HttpConfig::new(Some(amqp_addr));
+        let mut c = warren_http::HttpConfig::new(amqp_addr);
         let dir = settings.data_dir.clone();
         c.node = warren_http::NodeResources {
             mem_limit: settings.resources.memory,
             disk_free_limit: settings.resources.disk_free,
             disk_free: Some(Arc::new(move || fs4::available_space(&dir).ok())),
         };
+        // POST /api/auth/token signs with the [jwt] key that can sign, if there is one.
+        c.token_issuer = settings
+            .jwt
+            .as_ref()
+            .filter(|j| j.is_enabled())
+            .and_then(|j| warren_auth::TokenIssuer::from_config(j).ok())
+            .map(Arc::new);
         c
     })
     .await
     .with_context(|| format!("binding HTTP listener {}", settings.http_listen))?;
-    info!(
-        "Warren {} AMQP listening on {amqp_addr} (management HTTP on http://{}, data dir {})",
-        env!("CARGO_PKG_VERSION"),
-        http.addr,
-        settings.data_dir.display(),
-    );
+    info!("management HTTP listening on http://{} (API, dashboard, /metrics)", http.addr);
     info!(
         "publishers are blocked above {} MiB of memory or under {} MB of free disk",
         settings.resources.memory >> 20,
@@ -212,11 +521,37 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
         settings.data_dir.clone(),
     ));
     let (tx, rx) = watch::channel(false);
-    let server = tokio::spawn(warren_server::serve(listener, broker, rx));
+    let mut servers = Vec::new();
+    let housekeeping = match listener {
+        Some(l) => {
+            servers.push(tokio::spawn(warren_server::serve(
+                l,
+                broker.clone(),
+                rx.clone(),
+            )));
+            None
+        }
+        // serve() runs the housekeeping; without a plain listener it runs on its own.
+        None => Some(warren_server::spawn_housekeeping(broker.clone())),
+    };
+    if let Some((l, acceptor)) = tls_listener {
+        servers.push(tokio::spawn(warren_server::serve_tls(
+            l,
+            acceptor,
+            broker.clone(),
+            rx.clone(),
+        )));
+    }
+    drop(broker);
     shutdown_signal().await;
     info!("shutting down");
     let _ = tx.send(true);
-    let _ = server.await;
+    for s in servers {
+        let _ = s.await;
+    }
+    if let Some(h) = housekeeping {
+        h.abort();
+    }
     http.stop();
     // Acks and publishes still queued for the store are written before we exit.
     let _ = tokio::task::spawn_blocking(move || durability.flush()).await;

@@ -1,7 +1,13 @@
-//! The resource monitor: the broker's memory (RSS) against the high watermark and the data
+//! The resource monitor: the broker's memory against the high watermark and the data
 //! directory's free disk space against its limit. Past either, the broker's alarm is raised
 //! and publishing connections are blocked (connection.blocked, and their sockets are not read)
 //! until the use is back under the limit.
+//!
+//! Memory is what the allocator (jemalloc) has handed out and not got back: message bodies,
+//! queue indexes, socket buffers, everything. It falls as soon as consumers drain the queues,
+//! so blocked publishers resume then; the RSS lags behind it (pages go back to the OS by
+//! jemalloc's decay), which is why it is not the figure the alarm uses (RabbitMQ's
+//! `vm_memory_calculation_strategy = allocated` is the same idea).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -72,11 +78,11 @@ impl ResourceLimits {
     }
 
     /// The alarm a reading gives, if any.
-    pub fn check(&self, rss: u64, disk_available: Option<u64>) -> Option<String> {
-        if rss > self.memory {
+    pub fn check(&self, used: u64, disk_available: Option<u64>) -> Option<String> {
+        if used > self.memory {
             return Some(format!(
                 "memory alarm: {} MiB used, high watermark {} MiB",
-                rss >> 20,
+                used >> 20,
                 self.memory >> 20
             ));
         }
@@ -95,6 +101,16 @@ fn total_memory() -> Option<u64> {
     meminfo_kb("/proc/meminfo", "MemTotal:").map(|kb| kb * 1024)
 }
 
+/// Bytes allocated and not freed (jemalloc's count); the RSS if jemalloc cannot say.
+pub fn memory_used() -> Option<u64> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    // jemalloc's statistics are a snapshot refreshed by advancing the epoch.
+    let allocated = epoch::advance()
+        .ok()
+        .and_then(|_| stats::allocated::read().ok());
+    allocated.map(|b| b as u64).or_else(rss)
+}
+
 /// The process's resident set size.
 pub fn rss() -> Option<u64> {
     meminfo_kb("/proc/self/status", "VmRSS:").map(|kb| kb * 1024)
@@ -108,11 +124,18 @@ fn meminfo_kb(file: &str, key: &str) -> Option<u64> {
 
 /// Samples memory and disk and raises or clears the broker's alarm.
 pub async fn monitor(broker: Arc<warren_core::Broker>, limits: ResourceLimits, data_dir: PathBuf) {
+    // Without it jemalloc purges freed pages only when the process allocates again: an idle
+    // broker would keep the RSS of its last burst.
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!("jemalloc background thread not started: {e}");
+    }
     let mut tick = tokio::time::interval(INTERVAL);
     loop {
         tick.tick().await;
         let disk = available(&data_dir);
-        let alarm = limits.check(rss().unwrap_or(0), disk);
+        let used = memory_used().unwrap_or(0);
+        tracing::trace!(used, rss = rss().unwrap_or(0), "memory");
+        let alarm = limits.check(used, disk);
         broker.set_alarm(alarm);
     }
 }

@@ -23,7 +23,14 @@ pub async fn start_with(limits: Limits) -> RunningServer {
         .expect("server starts on a free port")
 }
 
+/// The URL of the broker under test: `server`, unless `COMPARE_AMQP_URL` names another broker.
+/// Point it at a fresh RabbitMQ to check that a test's expectations are RabbitMQ's behaviour
+/// (`COMPARE_AMQP_URL=amqp://guest:guest@127.0.0.1:5673/%2f cargo test -p warren-server --test
+/// consumers -- --test-threads 1`); tests that rely on Warren's own limits will not agree.
 pub fn amqp_url(server: &RunningServer) -> String {
+    if let Ok(url) = std::env::var("COMPARE_AMQP_URL") {
+        return url;
+    }
     format!("amqp://guest:guest@{}/%2f", server.addr)
 }
 
