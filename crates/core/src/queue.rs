@@ -84,6 +84,10 @@ pub struct ConsumerInfo {
     pub exclusive: bool,
     pub prefetch: u32,
     pub unacked: u32,
+    /// `x-priority` of basic.consume.
+    pub priority: i32,
+    /// False for the waiting consumers of a single-active-consumer queue.
+    pub active: bool,
 }
 
 #[derive(Debug, Default)]
@@ -548,7 +552,8 @@ impl Queue {
             consumers: st
                 .consumers
                 .iter()
-                .map(|c| ConsumerInfo {
+                .enumerate()
+                .map(|(i, c)| ConsumerInfo {
                     tag: c.tag.clone(),
                     channel: c.channel,
                     connection: c.connection,
@@ -556,6 +561,8 @@ impl Queue {
                     exclusive: c.exclusive,
                     prefetch: c.prefetch,
                     unacked: c.unacked(),
+                    priority: c.priority,
+                    active: i == 0 || !self.args.single_active_consumer,
                 })
                 .collect(),
             last_used: self.last_used.load(std::sync::atomic::Ordering::Relaxed),

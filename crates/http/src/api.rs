@@ -126,7 +126,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/api/policies", get(list_policies))
         .route("/api/policies/{vhost}", get(list_policies_vhost))
-        .route("/api/policies/{vhost}/{name}", get(get_policy))
+        .route(
+            "/api/policies/{vhost}/{name}",
+            get(get_policy).put(put_policy).delete(delete_policy),
+        )
         .route("/api/operator-policies", get(empty_list))
         .route("/api/parameters", get(empty_list))
         .route("/api/global-parameters", get(empty_list))
@@ -315,6 +318,24 @@ fn queue_json(state: &AppState, q: &Queue) -> Value {
     let rates = state.rates.queue(&q.vhost, &q.name);
     let node = node_name();
     let consumers = info.consumers.len();
+    let policy = q.policy_name();
+    let effective = policy
+        .as_ref()
+        .and_then(|name| {
+            state
+                .broker
+                .vhost(&q.vhost)?
+                .policies()
+                .into_iter()
+                .find(|p| p.name == *name)
+        })
+        .map_or_else(|| json!({}), |p| Value::Object(p.definition.clone()));
+    let sac = q.args.single_active_consumer;
+    let sac_tag = info
+        .consumers
+        .first()
+        .filter(|_| sac)
+        .map_or(Value::Null, |c| Value::String(c.tag.to_string()));
     let consumer_details: Vec<Value> = info
         .consumers
         .iter()
@@ -335,9 +356,9 @@ fn queue_json(state: &AppState, q: &Queue) -> Value {
                 "ack_required": !c.no_ack,
                 "exclusive": c.exclusive,
                 "prefetch_count": c.prefetch,
-                "active": true,
-                "activity_status": "up",
-                "arguments": {},
+                "active": c.active,
+                "activity_status": activity_status(c, sac),
+                "arguments": consumer_arguments(c),
             })
         })
         .collect();
@@ -357,8 +378,8 @@ fn queue_json(state: &AppState, q: &Queue) -> Value {
         "node": node,
         "type": "classic",
         "state": "running",
-        "policy": Value::Null,
-        "effective_policy_definition": {},
+        "policy": policy.as_ref().map(|p| p.as_str()),
+        "effective_policy_definition": effective,
         "operator_policy": Value::Null,
         "messages": info.messages_ready + info.messages_unacknowledged,
         "messages_details": details(rates.gauges[0]),
@@ -385,7 +406,7 @@ fn queue_json(state: &AppState, q: &Queue) -> Value {
         "incoming": [],
         "deliveries": [],
         "consumer_details": consumer_details,
-        "single_active_consumer_tag": Value::Null,
+        "single_active_consumer_tag": sac_tag,
         "idle_since": format_time(info.last_used),
         "memory": 0,
         "message_stats": message_stats(&stats, &rates),
@@ -431,6 +452,24 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// RabbitMQ's `activity_status`: `up`, or `single_active` / `waiting` on a single active
+/// consumer queue.
+fn activity_status(c: &warren_core::ConsumerInfo, sac: bool) -> &'static str {
+    match (sac, c.active) {
+        (false, _) => "up",
+        (true, true) => "single_active",
+        (true, false) => "waiting",
+    }
+}
+
+fn consumer_arguments(c: &warren_core::ConsumerInfo) -> Value {
+    if c.priority != 0 {
+        json!({"x-priority": c.priority})
+    } else {
+        json!({})
+    }
+}
+
 fn exchange_json(v: &VHost, x: &Exchange) -> Value {
     json!({
         "name": x.name.as_str(),
@@ -440,7 +479,7 @@ fn exchange_json(v: &VHost, x: &Exchange) -> Value {
         "auto_delete": x.auto_delete,
         "internal": x.internal,
         "arguments": table_to_json(&x.arguments),
-        "policy": Value::Null,
+        "policy": x.policy_name().as_ref().map(|p| p.as_str()),
         "user_who_performed_action": "rmq-internal",
         "incoming": [],
         "outgoing": [],
@@ -2004,9 +2043,9 @@ fn consumers_of(s: &AppState, u: &Principal, vs: Vec<Arc<VHost>>) -> Vec<Value> 
                     "exclusive": c.exclusive,
                     "prefetch_count": c.prefetch,
                     "messages_unacknowledged": c.unacked,
-                    "active": true,
-                    "activity_status": "up",
-                    "arguments": {},
+                    "active": c.active,
+                    "activity_status": activity_status(&c, q.args.single_active_consumer),
+                    "arguments": consumer_arguments(&c),
                     "consumer_timeout": s.broker.limits.consumer_timeout_ms,
                 }));
             }
@@ -2096,14 +2135,12 @@ async fn import_vhost(
 }
 
 fn policies(s: &AppState, u: &Principal, vh: Option<&str>) -> Vec<Value> {
-    s.broker
-        .export_definitions()
-        .policies
-        .into_iter()
-        .filter(|p| {
-            let pv = p.get("vhost").and_then(Value::as_str).unwrap_or("/");
-            vh.is_none_or(|v| v == pv) && u.can_access_vhost(pv)
-        })
+    let mut vs = visible_vhosts(s, u);
+    vs.sort_by(|a, b| a.name.cmp(&b.name));
+    vs.iter()
+        .filter(|v| vh.is_none_or(|x| x == v.name.as_str()))
+        .flat_map(|v| v.policies())
+        .map(|p| p.to_json())
         .collect()
 }
 
@@ -2126,6 +2163,65 @@ async fn get_policy(
         .into_iter()
         .find(|p| p.get("name").and_then(Value::as_str) == Some(name.as_str()))
         .map_or_else(|| Err(ApiError::not_found()), ok)
+}
+
+/// PUT /api/policies/{vhost}/{name}: `pattern`, `definition`, optional `priority` and
+/// `apply-to` (RabbitMQ's body). Applied to running queues and exchanges at once.
+async fn put_policy(
+    State(s): S,
+    User(u): User,
+    Path((vh, name)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    u.require(Tag::Policymaker)?;
+    let v = user_vhost(&s, &u, &vh)?;
+    let m = parse_body(&body)?;
+    let pattern =
+        body_str(&m, "pattern").ok_or_else(|| ApiError::bad_request("key_missing: pattern"))?;
+    let definition = match m.get("definition") {
+        Some(Value::Object(d)) => d.clone(),
+        Some(_) => return Err(ApiError::bad_request("definition must be a JSON object")),
+        None => return Err(ApiError::bad_request("key_missing: definition")),
+    };
+    let priority = match m.get("priority") {
+        None | Some(Value::Null) => 0,
+        Some(p) => p
+            .as_i64()
+            .or_else(|| p.as_str()?.parse().ok())
+            .ok_or_else(|| ApiError::bad_request("priority must be an integer"))?,
+    };
+    let apply_to = body_str(&m, "apply-to").unwrap_or("all");
+    let existed = v.policies().iter().any(|p| p.name.as_str() == name);
+    let policy = warren_core::policy::Policy::new(
+        v.name.clone(),
+        short(&name)?,
+        pattern,
+        apply_to,
+        priority,
+        definition,
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    v.set_policy(policy);
+    s.broker.definitions_changed();
+    if existed {
+        no_content()
+    } else {
+        created()
+    }
+}
+
+async fn delete_policy(
+    State(s): S,
+    User(u): User,
+    Path((vh, name)): Path<(String, String)>,
+) -> ApiResult {
+    u.require(Tag::Policymaker)?;
+    let v = user_vhost(&s, &u, &vh)?;
+    if !v.clear_policy(&name) {
+        return Err(ApiError::not_found());
+    }
+    s.broker.definitions_changed();
+    no_content()
 }
 
 // ---------------------------------------------------------------------------------------------

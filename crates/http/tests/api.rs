@@ -952,20 +952,136 @@ async fn ten_thousand_queues_page_quickly() {
     assert_eq!(p["item_count"], 100);
     assert_eq!(p["items"][0]["name"], "bulk-03600");
     let t = std::time::Instant::now();
-    let p = env.get("/api/queues?page=1&page_size=20&name=bulk-0999").await;
+    let p = env
+        .get("/api/queues?page=1&page_size=20&name=bulk-0999")
+        .await;
     assert_eq!(p["filtered_count"], 10);
     let filtered = t.elapsed();
     // Only the page is turned into JSON: a page of 10,000 queues costs about what 100 do
     // (bounded loosely: CI machines are shared).
-    assert!(first_page < std::time::Duration::from_secs(3), "{first_page:?}");
+    assert!(
+        first_page < std::time::Duration::from_secs(3),
+        "{first_page:?}"
+    );
     assert!(filtered < std::time::Duration::from_secs(3), "{filtered:?}");
     eprintln!("10,000 queues: page {first_page:?}, filtered {filtered:?}");
     // Sorting on another field builds every row: still well within a refresh interval.
     let t = std::time::Instant::now();
-    let p = env.get("/api/queues?page=1&page_size=50&sort=messages&sort_reverse=true").await;
+    let p = env
+        .get("/api/queues?page=1&page_size=50&sort=messages&sort_reverse=true")
+        .await;
     let sorted = t.elapsed();
     assert_eq!(p["item_count"], 50);
     assert!(sorted < std::time::Duration::from_secs(5), "{sorted:?}");
     let ov = env.get("/api/overview").await;
     assert_eq!(ov["object_totals"]["queues"], 10_000);
+}
+
+#[tokio::test]
+async fn policies_apply_and_show_on_queues() {
+    let env = start().await;
+    env.call(
+        Method::PUT,
+        "/api/queues/%2F/capped-1",
+        Some(json!({"durable": false})),
+    )
+    .await;
+    let (s, v) = env
+        .call(Method::PUT, "/api/policies/%2F/cap",
+              Some(json!({"pattern": "^capped-", "definition": {"max-length": 2}, "priority": 1, "apply-to": "queues"})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let p = env.get("/api/policies/%2F/cap").await;
+    assert_eq!(p["definition"]["max-length"], 2);
+    assert_eq!(p["apply-to"], "queues");
+    for i in 0..5 {
+        env.call(Method::POST, "/api/exchanges/%2F/amq.default/publish",
+            Some(json!({"properties": {}, "routing_key": "capped-1", "payload": format!("m{i}"), "payload_encoding": "string"}))).await;
+    }
+    let q = env.get("/api/queues/%2F/capped-1").await;
+    assert_eq!(q["policy"], "cap");
+    assert_eq!(q["effective_policy_definition"]["max-length"], 2);
+    assert_eq!(q["messages_ready"], 2, "the policy's max-length holds: {q}");
+    let (s, v) = env
+        .call(
+            Method::PUT,
+            "/api/policies/%2F/bad",
+            Some(json!({"pattern": ".*", "definition": {"no-such-key": 1}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["reason"].as_str().unwrap().contains("no-such-key"), "{v}");
+    assert_eq!(
+        env.call(Method::DELETE, "/api/policies/%2F/cap", None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        env.get("/api/queues/%2F/capped-1").await["policy"],
+        Value::Null
+    );
+    assert_eq!(
+        env.call(Method::DELETE, "/api/policies/%2F/cap", None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    // Policies are part of the definitions.
+    env.call(
+        Method::PUT,
+        "/api/policies/%2F/ttl",
+        Some(json!({"pattern": "^t", "definition": {"message-ttl": 1000}})),
+    )
+    .await;
+    let defs = env.get("/api/definitions").await;
+    assert_eq!(defs["policies"][0]["name"], "ttl");
+}
+
+#[tokio::test]
+async fn single_active_consumer_and_priorities_are_shown() {
+    let env = start().await;
+    let conn = env.connect().await;
+    let ch = within(conn.create_channel()).await.unwrap();
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-single-active-consumer".into(),
+        lapin::types::AMQPValue::Boolean(true),
+    );
+    within(ch.queue_declare("sac", QueueDeclareOptions::default(), args))
+        .await
+        .unwrap();
+    let mut prio = FieldTable::default();
+    prio.insert("x-priority".into(), lapin::types::AMQPValue::LongInt(5));
+    let _first = within(ch.basic_consume("sac", "first", BasicConsumeOptions::default(), prio))
+        .await
+        .unwrap();
+    let _second = within(ch.basic_consume(
+        "sac",
+        "second",
+        BasicConsumeOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    let q = env
+        .until("/api/queues/%2F/sac", |q| q["consumers"] == 2)
+        .await;
+    assert_eq!(q["single_active_consumer_tag"], "first");
+    let details = q["consumer_details"].as_array().unwrap();
+    let first = details
+        .iter()
+        .find(|c| c["consumer_tag"] == "first")
+        .unwrap();
+    let second = details
+        .iter()
+        .find(|c| c["consumer_tag"] == "second")
+        .unwrap();
+    assert_eq!(first["activity_status"], "single_active");
+    assert_eq!(first["active"], true);
+    assert_eq!(first["arguments"]["x-priority"], 5);
+    assert_eq!(second["activity_status"], "waiting");
+    assert_eq!(second["active"], false);
+    let all = env.get("/api/consumers/%2F").await;
+    assert_eq!(all.as_array().unwrap().len(), 2);
 }

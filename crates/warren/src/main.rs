@@ -509,7 +509,10 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
     })
     .await
     .with_context(|| format!("binding HTTP listener {}", settings.http_listen))?;
-    info!("management HTTP listening on http://{} (API, dashboard, /metrics)", http.addr);
+    info!(
+        "management HTTP listening on http://{} (API, dashboard, /metrics)",
+        http.addr
+    );
     info!(
         "publishers are blocked above {} MiB of memory or under {} MB of free disk",
         settings.resources.memory >> 20,
