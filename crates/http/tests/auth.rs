@@ -131,6 +131,25 @@ async fn tags_decide_what_a_user_may_see() {
         as_user(&env, "pm", Method::GET, "/api/policies").await.0,
         StatusCode::OK
     );
+    let policy = json!({"pattern": "^x", "definition": {"max-length": 10}});
+    let (s, _) = env
+        .call_as(
+            Some(("mgmt", "secret")),
+            Method::PUT,
+            "/api/policies/%2F/p1",
+            Some(policy.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "management may not set policies");
+    let (s, v) = env
+        .call_as(
+            Some(("pm", "secret")),
+            Method::PUT,
+            "/api/policies/%2F/p1",
+            Some(policy),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
 
     // administrator: users and definitions.
     let (s, users) = as_user(&env, "boss", Method::GET, "/api/users").await;
