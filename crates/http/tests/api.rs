@@ -1085,3 +1085,33 @@ async fn single_active_consumer_and_priorities_are_shown() {
     let all = env.get("/api/consumers/%2F").await;
     assert_eq!(all.as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn blocked_publishers_show_as_blocked() {
+    let env = start().await;
+    let publisher = env.connect().await;
+    let ch = within(publisher.create_channel()).await.unwrap();
+    within(ch.queue_declare("flow", QueueDeclareOptions::default(), FieldTable::default())).await.unwrap();
+    within(ch.basic_publish("", "flow", BasicPublishOptions::default(), b"x", BasicProperties::default()))
+        .await
+        .unwrap();
+    let idle = env.connect().await;
+    let _idle_ch = within(idle.create_channel()).await.unwrap();
+    env.until("/api/queues/%2F/flow", |q| q["messages_ready"] == 1).await;
+    let states = |v: &Value| -> Vec<String> {
+        let mut s: Vec<String> = v.as_array().unwrap().iter().map(|c| c["state"].as_str().unwrap().to_string()).collect();
+        s.sort();
+        s
+    };
+    assert_eq!(states(&env.get("/api/connections").await), vec!["running", "running"]);
+    env.amqp.broker.set_alarm(Some("memory alarm: test".into()));
+    // The publisher is blocked, the idle connection only "blocking" (it would be, if it published).
+    let conns = env.get("/api/connections").await;
+    assert_eq!(states(&conns), vec!["blocked", "blocking"]);
+    let chans = env.get("/api/channels").await;
+    assert!(states(&chans).contains(&"flow".to_string()), "{chans}");
+    let text = within(env.client.get(format!("{}/metrics", env.base)).send()).await.unwrap().text().await.unwrap();
+    assert!(text.contains("rabbitmq_alarms_memory_used_watermark 1"), "{text}");
+    env.amqp.broker.set_alarm(None);
+    assert_eq!(states(&env.get("/api/connections").await), vec!["running", "running"]);
+}
