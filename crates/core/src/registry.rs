@@ -115,6 +115,8 @@ pub struct ChannelInfo {
     pub confirm: bool,
     pub transactional: bool,
     pub closing: bool,
+    /// The channel's message counts since it opened.
+    pub counts: crate::stats::MessageStats,
 }
 
 /// The broker's open connections.

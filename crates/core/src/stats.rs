@@ -16,6 +16,10 @@ pub struct MessageCounters {
     pub get_no_ack: AtomicU64,
     pub ack: AtomicU64,
     pub redeliver: AtomicU64,
+    pub confirm: AtomicU64,
+    pub return_unroutable: AtomicU64,
+    pub drop_unroutable: AtomicU64,
+    pub get_empty: AtomicU64,
 }
 
 /// A snapshot of [`MessageCounters`], in RabbitMQ's `message_stats` names.
@@ -28,6 +32,10 @@ pub struct MessageStats {
     pub get_no_ack: u64,
     pub ack: u64,
     pub redeliver: u64,
+    pub confirm: u64,
+    pub return_unroutable: u64,
+    pub drop_unroutable: u64,
+    pub get_empty: u64,
 }
 
 /// Adds `n` to a counter (relaxed: counters order nothing).
@@ -47,6 +55,10 @@ impl MessageCounters {
             get_no_ack: r(&self.get_no_ack),
             ack: r(&self.ack),
             redeliver: r(&self.redeliver),
+            confirm: r(&self.confirm),
+            return_unroutable: r(&self.return_unroutable),
+            drop_unroutable: r(&self.drop_unroutable),
+            get_empty: r(&self.get_empty),
         }
     }
 
@@ -59,6 +71,10 @@ impl MessageCounters {
         bump(&self.get_no_ack, s.get_no_ack);
         bump(&self.ack, s.ack);
         bump(&self.redeliver, s.redeliver);
+        bump(&self.confirm, s.confirm);
+        bump(&self.return_unroutable, s.return_unroutable);
+        bump(&self.drop_unroutable, s.drop_unroutable);
+        bump(&self.get_empty, s.get_empty);
     }
 }
 
@@ -71,6 +87,27 @@ impl MessageStats {
         self.get_no_ack += s.get_no_ack;
         self.ack += s.ack;
         self.redeliver += s.redeliver;
+        self.confirm += s.confirm;
+        self.return_unroutable += s.return_unroutable;
+        self.drop_unroutable += s.drop_unroutable;
+        self.get_empty += s.get_empty;
+    }
+
+    /// What was counted since `before` (counts only grow).
+    pub fn since(&self, before: &MessageStats) -> MessageStats {
+        MessageStats {
+            publish: self.publish - before.publish,
+            deliver: self.deliver - before.deliver,
+            deliver_no_ack: self.deliver_no_ack - before.deliver_no_ack,
+            get: self.get - before.get,
+            get_no_ack: self.get_no_ack - before.get_no_ack,
+            ack: self.ack - before.ack,
+            redeliver: self.redeliver - before.redeliver,
+            confirm: self.confirm - before.confirm,
+            return_unroutable: self.return_unroutable - before.return_unroutable,
+            drop_unroutable: self.drop_unroutable - before.drop_unroutable,
+            get_empty: self.get_empty - before.get_empty,
+        }
     }
 
     /// deliver + deliver_no_ack + get + get_no_ack (RabbitMQ's `deliver_get`).

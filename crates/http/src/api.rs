@@ -302,6 +302,10 @@ fn message_stats(s: &MessageStats, r: &Rates) -> Value {
         "ack": s.ack, "ack_details": details(r.ack),
         "redeliver": s.redeliver, "redeliver_details": details(r.redeliver),
         "deliver_get": s.deliver_get(), "deliver_get_details": details(r.deliver_get),
+        "confirm": s.confirm, "confirm_details": details(r.confirm),
+        "return_unroutable": s.return_unroutable, "return_unroutable_details": details(r.return_unroutable),
+        "drop_unroutable": s.drop_unroutable, "drop_unroutable_details": details(r.drop_unroutable),
+        "get_empty": s.get_empty, "get_empty_details": details(r.get_empty),
     })
 }
 
@@ -634,6 +638,8 @@ fn connection_json(state: &AppState, c: &ConnectionEntry) -> Value {
         "message_stats": {
             "publish": c.counters.snapshot().publish,
             "publish_details": details(rates.publish),
+            "confirm": c.counters.snapshot().confirm,
+            "confirm_details": details(rates.confirm),
         },
     })
 }
@@ -673,6 +679,19 @@ fn channel_json(state: &AppState, c: &ConnectionEntry, ch: &ChannelInfo) -> Valu
         "confirm": ch.confirm,
         "transactional": ch.transactional,
         "pending_raft_commands": 0,
+        "message_stats": {
+            "publish": ch.counts.publish,
+            "confirm": ch.counts.confirm,
+            "return_unroutable": ch.counts.return_unroutable,
+            "drop_unroutable": ch.counts.drop_unroutable,
+            "deliver": ch.counts.deliver,
+            "deliver_no_ack": ch.counts.deliver_no_ack,
+            "get": ch.counts.get,
+            "get_no_ack": ch.counts.get_no_ack,
+            "get_empty": ch.counts.get_empty,
+            "ack": ch.counts.ack,
+            "deliver_get": ch.counts.deliver_get(),
+        },
     })
 }
 
@@ -732,16 +751,7 @@ async fn overview(State(s): S, User(u): User) -> ApiResult {
     let conns = visible_connections(&s, &u);
     let channels: u64 = conns.iter().map(|c| load(&c.channels)).sum();
     let rates = s.rates.overview();
-    let mut totals = s.broker.connections.totals();
-    let publish = totals.publish;
-    totals = MessageStats::default();
-    for v in s.broker.vhosts() {
-        totals.add(&v.retired.snapshot());
-        for q in v.queues() {
-            totals.add(&q.counters.snapshot());
-        }
-    }
-    totals.publish = publish;
+    let totals = crate::rates::totals(&s.broker);
     let (opened, closed) = s.broker.connections.churn();
     let node = node_name();
     let mut listeners = Vec::new();

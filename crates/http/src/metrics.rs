@@ -66,17 +66,15 @@ fn totals(s: &AppState) -> Totals {
         stats: MessageStats::default(),
     };
     for v in s.broker.vhosts() {
-        t.stats.add(&v.retired.snapshot());
         for q in v.queues() {
             let i = q.info();
             t.ready += i.messages_ready;
             t.unacked += i.messages_unacknowledged;
             t.queues += 1;
             t.consumers += i.consumers.len() as u64;
-            t.stats.add(&q.counters.snapshot());
         }
     }
-    t.stats.publish = s.broker.connections.totals().publish;
+    t.stats = crate::rates::totals(&s.broker);
     t
 }
 
@@ -162,6 +160,30 @@ fn render(s: &AppState, per_object: bool) -> String {
         "counter",
         "Total number of messages published into an exchange on a channel",
         t.stats.publish,
+    );
+    o.one(
+        "rabbitmq_channel_messages_confirmed_total",
+        "counter",
+        "Total number of messages published into an exchange and confirmed on the channel",
+        t.stats.confirm,
+    );
+    o.one(
+        "rabbitmq_channel_messages_unroutable_returned_total",
+        "counter",
+        "Total number of messages published as mandatory into an exchange and returned to the publisher as unroutable",
+        t.stats.return_unroutable,
+    );
+    o.one(
+        "rabbitmq_channel_messages_unroutable_dropped_total",
+        "counter",
+        "Total number of messages published as non-mandatory into an exchange and dropped as unroutable",
+        t.stats.drop_unroutable,
+    );
+    o.one(
+        "rabbitmq_channel_get_empty_total",
+        "counter",
+        "Total number of times basic.get operations fetched no message",
+        t.stats.get_empty,
     );
     o.one(
         "rabbitmq_channel_messages_delivered_ack_total",

@@ -12,6 +12,29 @@ use warren_core::{Broker, MessageStats};
 /// Samples kept for the overview charts.
 pub const HISTORY: usize = 120;
 
+/// Broker-wide message counts: what channels count (publish, confirm, unroutable, get-empty)
+/// from the connections; deliveries, gets and acks from the queues (API gets included).
+pub fn totals(broker: &Broker) -> MessageStats {
+    let mut t = MessageStats::default();
+    for v in broker.vhosts() {
+        t.add(&v.retired.snapshot());
+        for q in v.queues() {
+            t.add(&q.counters.snapshot());
+        }
+    }
+    channel_counts(&mut t, &broker.connections.totals());
+    t
+}
+
+/// Takes the channel-side counts from `conns` (queues never count these).
+fn channel_counts(t: &mut MessageStats, conns: &MessageStats) {
+    t.publish = conns.publish;
+    t.confirm = conns.confirm;
+    t.return_unroutable = conns.return_unroutable;
+    t.drop_unroutable = conns.drop_unroutable;
+    t.get_empty = conns.get_empty;
+}
+
 /// Per-second rates of a [`MessageStats`], plus up to three gauges' rates of change.
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct Rates {
@@ -23,6 +46,10 @@ pub struct Rates {
     pub ack: f64,
     pub redeliver: f64,
     pub deliver_get: f64,
+    pub confirm: f64,
+    pub return_unroutable: f64,
+    pub drop_unroutable: f64,
+    pub get_empty: f64,
     /// Rates of change of the gauges sampled with the counters (messages, ready, unacked for
     /// queues; recv_oct, send_oct for connections).
     pub gauges: [f64; 3],
@@ -55,6 +82,10 @@ fn rates(prev: &Sample, cur: &Sample) -> Rates {
         ack: rate(a.ack, b.ack, s),
         redeliver: rate(a.redeliver, b.redeliver, s),
         deliver_get: rate(a.deliver_get(), b.deliver_get(), s),
+        confirm: rate(a.confirm, b.confirm, s),
+        return_unroutable: rate(a.return_unroutable, b.return_unroutable, s),
+        drop_unroutable: rate(a.drop_unroutable, b.drop_unroutable, s),
+        get_empty: rate(a.get_empty, b.get_empty, s),
         gauges: [0, 1, 2].map(|i| rate(cur.gauges[i], prev.gauges[i], s)),
     }
 }
@@ -151,12 +182,7 @@ impl Sampler {
         let mut queues = Vec::new();
         let mut vhost_samples = Vec::new();
         let (mut ready, mut unacked) = (0u64, 0u64);
-        let mut totals = broker.connections.totals();
-        let publish = totals.publish;
-        totals = MessageStats {
-            publish,
-            ..MessageStats::default()
-        };
+        let mut totals = MessageStats::default();
         for v in broker.vhosts() {
             let mut vs = v.retired.snapshot();
             let (mut vr, mut vu) = (0, 0);
@@ -178,9 +204,7 @@ impl Sampler {
             }
             ready += vr;
             unacked += vu;
-            let mut t = vs;
-            t.publish = 0;
-            totals.add(&t);
+            totals.add(&vs);
             vhost_samples.push((
                 v.name.to_string(),
                 Sample {
@@ -207,6 +231,7 @@ impl Sampler {
                 )
             })
             .collect();
+        channel_counts(&mut totals, &broker.connections.totals());
         let cur = Sample {
             at,
             stats: totals,

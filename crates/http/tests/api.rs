@@ -1091,27 +1091,169 @@ async fn blocked_publishers_show_as_blocked() {
     let env = start().await;
     let publisher = env.connect().await;
     let ch = within(publisher.create_channel()).await.unwrap();
-    within(ch.queue_declare("flow", QueueDeclareOptions::default(), FieldTable::default())).await.unwrap();
-    within(ch.basic_publish("", "flow", BasicPublishOptions::default(), b"x", BasicProperties::default()))
-        .await
-        .unwrap();
+    within(ch.queue_declare(
+        "flow",
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch.basic_publish(
+        "",
+        "flow",
+        BasicPublishOptions::default(),
+        b"x",
+        BasicProperties::default(),
+    ))
+    .await
+    .unwrap();
     let idle = env.connect().await;
     let _idle_ch = within(idle.create_channel()).await.unwrap();
-    env.until("/api/queues/%2F/flow", |q| q["messages_ready"] == 1).await;
+    env.until("/api/queues/%2F/flow", |q| q["messages_ready"] == 1)
+        .await;
     let states = |v: &Value| -> Vec<String> {
-        let mut s: Vec<String> = v.as_array().unwrap().iter().map(|c| c["state"].as_str().unwrap().to_string()).collect();
+        let mut s: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["state"].as_str().unwrap().to_string())
+            .collect();
         s.sort();
         s
     };
-    assert_eq!(states(&env.get("/api/connections").await), vec!["running", "running"]);
+    assert_eq!(
+        states(&env.get("/api/connections").await),
+        vec!["running", "running"]
+    );
     env.amqp.broker.set_alarm(Some("memory alarm: test".into()));
     // The publisher is blocked, the idle connection only "blocking" (it would be, if it published).
     let conns = env.get("/api/connections").await;
     assert_eq!(states(&conns), vec!["blocked", "blocking"]);
     let chans = env.get("/api/channels").await;
     assert!(states(&chans).contains(&"flow".to_string()), "{chans}");
-    let text = within(env.client.get(format!("{}/metrics", env.base)).send()).await.unwrap().text().await.unwrap();
-    assert!(text.contains("rabbitmq_alarms_memory_used_watermark 1"), "{text}");
+    let text = within(env.client.get(format!("{}/metrics", env.base)).send())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("rabbitmq_alarms_memory_used_watermark 1"),
+        "{text}"
+    );
     env.amqp.broker.set_alarm(None);
-    assert_eq!(states(&env.get("/api/connections").await), vec!["running", "running"]);
+    assert_eq!(
+        states(&env.get("/api/connections").await),
+        vec!["running", "running"]
+    );
+}
+
+#[tokio::test]
+async fn channel_counts_confirms_returns_and_empty_gets() {
+    let env = start().await;
+    let conn = env.connect().await;
+    let ch = within(conn.create_channel()).await.unwrap();
+    within(ch.confirm_select(ConfirmSelectOptions::default()))
+        .await
+        .unwrap();
+    within(ch.queue_declare(
+        "counted",
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        within(
+            within(ch.basic_publish(
+                "",
+                "counted",
+                BasicPublishOptions::default(),
+                b"x",
+                BasicProperties::default(),
+            ))
+            .await
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    let mandatory = BasicPublishOptions {
+        mandatory: true,
+        ..Default::default()
+    };
+    within(
+        within(ch.basic_publish("", "nowhere", mandatory, b"r", BasicProperties::default()))
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    within(
+        within(ch.basic_publish(
+            "",
+            "nowhere",
+            BasicPublishOptions::default(),
+            b"d",
+            BasicProperties::default(),
+        ))
+        .await
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        within(ch.basic_get("counted", BasicGetOptions { no_ack: true }))
+            .await
+            .unwrap();
+    }
+    assert!(
+        within(ch.basic_get("counted", BasicGetOptions { no_ack: true }))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let chans = env
+        .until("/api/channels", |v| v[0]["message_stats"]["get_empty"] == 1)
+        .await;
+    let ms = &chans[0]["message_stats"];
+    assert_eq!(ms["publish"], 5);
+    assert_eq!(ms["confirm"], 5);
+    assert_eq!(ms["return_unroutable"], 1);
+    assert_eq!(ms["drop_unroutable"], 1);
+    assert_eq!(ms["get_no_ack"], 3);
+    assert_eq!(chans[0]["confirm"], true);
+    let ov = env.get("/api/overview").await;
+    let ms = &ov["message_stats"];
+    assert_eq!(ms["publish"], 5);
+    assert_eq!(ms["confirm"], 5);
+    assert_eq!(ms["return_unroutable"], 1);
+    assert_eq!(ms["drop_unroutable"], 1);
+    assert_eq!(ms["get_empty"], 1);
+    assert_eq!(ms["get_no_ack"], 3);
+    assert!(ms["confirm_details"]["rate"].is_number());
+    let text = within(env.client.get(format!("{}/metrics", env.base)).send())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("\nrabbitmq_channel_messages_confirmed_total 5\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nrabbitmq_channel_messages_unroutable_returned_total 1\n"));
+    assert!(text.contains("\nrabbitmq_channel_messages_unroutable_dropped_total 1\n"));
+    assert!(text.contains("\nrabbitmq_channel_get_empty_total 1\n"));
+    // Counts outlive the connection.
+    within(conn.close(200, "bye")).await.unwrap();
+    env.until("/api/connections", |v| {
+        v.as_array().is_some_and(|a| a.is_empty())
+    })
+    .await;
+    assert_eq!(
+        env.get("/api/overview").await["message_stats"]["confirm"],
+        5
+    );
 }

@@ -132,6 +132,9 @@ pub struct Channel {
     store_failed: bool,
     tx: Option<Vec<TxOp>>,
     last_queue: Option<ShortStr>,
+    /// Message counts (management API); the connection adds what each call counted to its
+    /// registry entry.
+    pub counts: warren_core::MessageStats,
     /// The last exchange this channel was allowed to publish to, with the permission
     /// generation of that answer (saves a permission check per message).
     write_allowed: Option<(ShortStr, u64)>,
@@ -157,6 +160,7 @@ impl Channel {
             store_failed: false,
             tx: None,
             last_queue: None,
+            counts: warren_core::MessageStats::default(),
             write_allowed: None,
             reply_queue: None,
         }
@@ -460,8 +464,16 @@ impl Channel {
                 access::queue(ctx, Access::Read, &self.queue_name(&m.queue)?)?;
                 let q = self.queue(ctx, &m.queue)?;
                 match q.get(m.no_ack) {
-                    None => self.reply(ctx, &Method::BasicGetEmpty),
+                    None => {
+                        self.counts.get_empty += 1;
+                        self.reply(ctx, &Method::BasicGetEmpty)
+                    }
                     Some(got) => {
+                        if m.no_ack {
+                            self.counts.get_no_ack += 1;
+                        } else {
+                            self.counts.get += 1;
+                        }
                         let tag = self.next_tag;
                         self.next_tag += 1;
                         let ok = Method::BasicGetOk(BasicGetOk {
@@ -761,6 +773,14 @@ impl Channel {
             None => message,
         };
         let routed = scratch.len();
+        self.counts.publish += 1;
+        if routed == 0 {
+            if mandatory {
+                self.counts.return_unroutable += 1;
+            } else {
+                self.counts.drop_unroutable += 1;
+            }
+        }
         let seq = self.confirm.then(|| {
             let seq = self.next_publish_seq;
             self.next_publish_seq += 1;
@@ -875,7 +895,10 @@ impl Channel {
         while let Some(&(seq, st)) = self.confirms.front() {
             match st {
                 Confirm::Waiting | Confirm::WaitingNack => break,
-                Confirm::Ack => run = Some((seq, run.map_or(1, |(_, n)| n + 1))),
+                Confirm::Ack => {
+                    self.counts.confirm += 1;
+                    run = Some((seq, run.map_or(1, |(_, n)| n + 1)))
+                }
                 Confirm::Nack => {
                     if let Some((last, n)) = run.take() {
                         encode_ack_frame(out, self.id, last, n > 1);
@@ -930,6 +953,7 @@ impl Channel {
             };
             let taken: Vec<Unacked> = self.unacked.drain(..n).collect();
             if ack {
+                self.counts.ack += taken.len() as u64;
                 settle_by_queue(taken, |q, msgs| q.settle_many(&msgs));
             } else if !requeue {
                 settle_by_queue(taken, |q, msgs| q.reject(&msgs));
@@ -950,6 +974,7 @@ impl Channel {
                 c.release_credit(1);
             }
             if ack {
+                self.counts.ack += 1;
                 u.queue.settle(u.stored);
             } else if !requeue {
                 u.queue.reject(&[(u.message, u.stored)]);
@@ -1027,6 +1052,11 @@ impl Channel {
             d.message.routing_key.as_str(),
         );
         write_content(ctx, self.id, &d.message);
+        if d.consumer.no_ack {
+            self.counts.deliver_no_ack += 1;
+        } else {
+            self.counts.deliver += 1;
+        }
         if !d.consumer.no_ack {
             self.unacked.push_back(Unacked {
                 tag,
@@ -1093,6 +1123,7 @@ impl Channel {
             confirm: self.confirm,
             transactional: self.tx.is_some(),
             closing: self.state == ChannelState::Closing,
+            counts: self.counts,
         }
     }
 }

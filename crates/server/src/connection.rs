@@ -459,7 +459,11 @@ impl Connection {
     fn flush(&mut self) {
         for id in self.confirm_dirty.drain(..) {
             if let Some(ch) = self.channels.get_mut(&id) {
+                let before = ch.counts.confirm;
                 ch.flush_confirms(&mut self.out);
+                if let Some(e) = &self.entry {
+                    bump(&e.counters.confirm, ch.counts.confirm - before);
+                }
             }
         }
         if !self.out.is_empty() {
@@ -703,7 +707,6 @@ impl Connection {
                         e.published
                             .store(true, std::sync::atomic::Ordering::Relaxed);
                     }
-                    bump(&e.counters.publish, 1);
                 }
                 self.published = true;
                 self.on_content(channel, |ch, ctx| ch.on_header(ctx, header));
@@ -887,7 +890,13 @@ impl Connection {
             scratch: &mut self.scratch,
             now: self.now,
         };
+        let before = ch.counts;
         let r = f(ch, &mut ctx);
+        if ch.counts != before {
+            if let Some(e) = &self.entry {
+                e.counters.add(&ch.counts.since(&before));
+            }
+        }
         if ch.has_confirms_pending() && self.confirm_dirty.last() != Some(&channel) {
             self.confirm_dirty.push(channel);
         }
