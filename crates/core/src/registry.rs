@@ -40,6 +40,8 @@ pub struct ConnectionEntry {
     pub channels: AtomicU64,
     /// The connection has published (a resource alarm blocks it).
     pub published: AtomicBool,
+    /// Over TLS (AMQPS).
+    pub tls: bool,
     outbox: Arc<Outbox>,
 }
 
@@ -80,8 +82,15 @@ impl ConnectionEntry {
             send_oct: AtomicU64::new(0),
             channels: AtomicU64::new(0),
             published: AtomicBool::new(false),
+            tls: false,
             outbox,
         }
+    }
+
+    /// Marks an AMQPS connection.
+    pub fn over_tls(mut self, tls: bool) -> ConnectionEntry {
+        self.tls = tls;
+        self
     }
 
     /// Asks the connection to close with `error` (320 CONNECTION_FORCED for an operator).

@@ -608,7 +608,7 @@ fn connection_json(state: &AppState, c: &ConnectionEntry) -> Value {
         "auth_mechanism": c.auth_mechanism,
         "protocol": "AMQP 0-9-1",
         "type": "network",
-        "ssl": false,
+        "ssl": c.tls,
         "state": connection_state(state, c),
         "channels": load(&c.channels),
         "channel_max": c.channel_max,

@@ -1257,3 +1257,58 @@ async fn channel_counts_confirms_returns_and_empty_gets() {
         5
     );
 }
+
+#[tokio::test]
+async fn amqps_connections_say_ssl() {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    let config = warren_server::tls::server_config(
+        cert.pem().as_bytes(),
+        key.serialize_pem().as_bytes(),
+        None,
+        false,
+    )
+    .unwrap();
+    let broker = std::sync::Arc::new(warren_core::Broker::new(Default::default()));
+    let tls_server = warren_server::RunningServer::start_tls("127.0.0.1:0", broker.clone(), config)
+        .await
+        .unwrap();
+    let http = warren_http::HttpServer::bind(
+        "127.0.0.1:0",
+        broker,
+        warren_http::HttpConfig::new(Some(tls_server.addr)),
+    )
+    .await
+    .unwrap();
+    let url = format!(
+        "amqps://guest:guest@localhost:{}/%2f",
+        tls_server.addr.port()
+    );
+    let tls = lapin::tcp::OwnedTLSConfig {
+        identity: None,
+        cert_chain: Some(ca.pem()),
+    };
+    let _conn = within(lapin::Connection::connect_with_config(
+        &url,
+        lapin::ConnectionProperties::default(),
+        tls,
+    ))
+    .await
+    .expect("AMQPS connection");
+    let conns: Value = reqwest::Client::new()
+        .get(format!("http://{}/api/connections", http.addr))
+        .basic_auth("guest", Some("guest"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(conns[0]["ssl"], true, "{conns}");
+    assert_eq!(conns[0]["port"], tls_server.addr.port());
+}

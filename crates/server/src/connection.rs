@@ -109,6 +109,8 @@ pub struct Connection {
     blocked_sent: bool,
     /// Our local address and the client's properties, for the registry entry.
     local: Option<SocketAddr>,
+    /// Over AMQPS.
+    tls: bool,
     client_properties: FieldTable,
     /// This connection in the broker's registry, once open.
     entry: Option<Arc<ConnectionEntry>>,
@@ -124,7 +126,7 @@ pub async fn serve_connection(
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
     let (rd, wr) = stream.into_split();
-    serve_stream(rd, wr, peer, local, broker, shutdown).await
+    serve_stream(rd, wr, peer, (local, false), broker, shutdown).await
 }
 
 /// Serves one accepted AMQPS connection: the TLS handshake (within the handshake timeout),
@@ -150,14 +152,14 @@ pub async fn serve_tls_connection(
         }
     };
     let (rd, wr) = tokio::io::split(tls);
-    serve_stream(rd, wr, peer, local, broker, shutdown).await
+    serve_stream(rd, wr, peer, (local, true), broker, shutdown).await
 }
 
 async fn serve_stream<R, W>(
     mut rd: R,
     mut wr: W,
     peer: SocketAddr,
-    local: Option<SocketAddr>,
+    (local, tls): (Option<SocketAddr>, bool),
     broker: Arc<Broker>,
     shutdown: watch::Receiver<bool>,
 ) where
@@ -206,6 +208,7 @@ async fn serve_stream<R, W>(
         blocked_sent: false,
         now,
         local,
+        tls,
         client_properties: FieldTable::new(),
         entry: None,
     };
@@ -659,17 +662,20 @@ impl Connection {
                         )
                     }
                     Some(v) => {
-                        let entry = Arc::new(ConnectionEntry::new(
-                            self.id,
-                            self.peer,
-                            self.local,
-                            self.user.clone().unwrap_or_default(),
-                            v.name.to_string(),
-                            (self.frame_max, self.channel_max, self.heartbeat),
-                            self.mechanism.clone(),
-                            &std::mem::take(&mut self.client_properties),
-                            self.outbox.clone(),
-                        ));
+                        let entry = Arc::new(
+                            ConnectionEntry::new(
+                                self.id,
+                                self.peer,
+                                self.local,
+                                self.user.clone().unwrap_or_default(),
+                                v.name.to_string(),
+                                (self.frame_max, self.channel_max, self.heartbeat),
+                                self.mechanism.clone(),
+                                &std::mem::take(&mut self.client_properties),
+                                self.outbox.clone(),
+                            )
+                            .over_tls(self.tls),
+                        );
                         self.broker.connections.register(entry.clone());
                         self.entry = Some(entry);
                         self.vhost = Some(v);
