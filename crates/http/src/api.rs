@@ -1344,10 +1344,13 @@ async fn delete_exchange(
 ) -> ApiResult {
     let v = user_vhost(&s, &u, &vh)?;
     let name = exchange_name(&name);
-    v.exchange(name).map_err(|_| ApiError::not_found())?;
+    let x = v.exchange(name).map_err(|_| ApiError::not_found())?;
     u.check(&vh, Access::Configure, ResourceKind::Exchange, name)?;
     v.delete_exchange(name, dq.if_unused.as_deref() == Some("true"))?;
-    s.broker.definitions_changed();
+    // Only durable objects are in the definitions file: no rewrite for a transient one.
+    if x.durable {
+        s.broker.definitions_changed();
+    }
     no_content()
 }
 
@@ -1617,7 +1620,9 @@ async fn delete_queue(
         dq.if_unused.as_deref() == Some("true"),
         dq.if_empty.as_deref() == Some("true"),
     )?;
-    s.broker.definitions_changed();
+    if q.durable && q.exclusive_owner.is_none() {
+        s.broker.definitions_changed();
+    }
     no_content()
 }
 
@@ -1787,6 +1792,17 @@ async fn bindings_between(
     ok(Value::Array(rows.iter().map(BindingRow::json).collect()))
 }
 
+/// Is a binding between these in the definitions file (both ends durable)?
+fn durable_binding(v: &VHost, source: &str, kind: &str, dest: &str) -> bool {
+    let source_durable = v.exchange(source).is_ok_and(|x| x.durable);
+    let dest_durable = if kind == "q" {
+        find_queue(v, dest).is_ok_and(|q| q.durable && q.exclusive_owner.is_none())
+    } else {
+        v.exchange(exchange_name(dest)).is_ok_and(|x| x.durable)
+    };
+    source_durable && dest_durable
+}
+
 /// Binding needs write on the destination and read on the source (RabbitMQ).
 fn check_bind(
     u: &Principal,
@@ -1827,7 +1843,9 @@ async fn create_binding(
     } else {
         v.bind_exchange(&short(&dest)?, &short(source)?, &key, &args)?;
     }
-    s.broker.definitions_changed();
+    if durable_binding(&v, source, &kind, &dest) {
+        s.broker.definitions_changed();
+    }
     let loc = format!(
         "/api/bindings/{}/e/{}/{kind}/{}/{}",
         pct(&vh),
@@ -1880,7 +1898,9 @@ async fn delete_binding(
     } else {
         v.unbind_exchange(&short(&dest)?, &short(&b.source)?, &key, &b.arguments)?;
     }
-    s.broker.definitions_changed();
+    if durable_binding(&v, &b.source, &kind, &dest) {
+        s.broker.definitions_changed();
+    }
     no_content()
 }
 
