@@ -35,6 +35,51 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Checks a login: `password` against the user's stored hash, or, when there is no such
+/// user, against a dummy hash of the same cost whose answer is ignored. Both paths run one
+/// argon2 verification, so the response time does not tell which user names exist.
+pub fn verify_login(stored_hash: Option<&str>, password: &str) -> bool {
+    verify_login_with(stored_hash, password, verify_password)
+}
+
+/// [`verify_login`] with the verifier as a parameter (the unit tests count its calls).
+fn verify_login_with(
+    stored_hash: Option<&str>,
+    password: &str,
+    verify: impl FnOnce(&str, &str) -> bool,
+) -> bool {
+    match stored_hash {
+        Some(hash) => verify(password, hash),
+        None => {
+            // Same work as for a known user; the result cannot let anyone in.
+            let _ = std::hint::black_box(verify(password, dummy_hash()));
+            false
+        }
+    }
+}
+
+/// An argon2 hash made with the same parameters as [`hash_password`]'s (of a random
+/// password nobody knows), computed once. [`warm_up`] computes it at start-up, so that the
+/// first unknown-user login is not the slow one.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let secret = SaltString::generate(&mut OsRng);
+        hash_password(secret.as_str()).unwrap_or_else(|_| {
+            // Hashing with the default parameters does not fail; if it ever did, a fixed
+            // hash of the default cost still keeps the timing.
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$\
+             XlNMlK5KeaCSoFQkSSmV0kpFbVfTjCgUMYlu6Pfq7XQ"
+                .to_owned()
+        })
+    })
+}
+
+/// Prepares what logins need (the dummy hash), so the first one costs what the others do.
+pub fn warm_up() {
+    let _ = dummy_hash();
+}
+
 /// The claims of a grader token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -120,6 +165,45 @@ mod tests {
         assert!(verify_password("s3cret", &h));
         assert!(!verify_password("s3creT", &h));
         assert!(!verify_password("s3cret", "not a hash"));
+    }
+
+    #[test]
+    fn unknown_users_cost_one_verification_too() {
+        // An unknown user: the verifier runs once, on a real argon2 hash with the cost of
+        // a stored one, and the login fails even if the verifier said yes.
+        let mut seen = Vec::new();
+        let ok = verify_login_with(None, "guess", |pw, hash| {
+            seen.push((pw.to_owned(), hash.to_owned()));
+            true
+        });
+        assert!(!ok, "no user, no login");
+        assert_eq!(seen.len(), 1, "the verifier ran for the unknown user");
+        assert_eq!(seen[0].0, "guess");
+        let dummy = PasswordHash::new(&seen[0].1).expect("the dummy is a PHC string");
+        let stored_hash = hash_password("s3cret").unwrap();
+        let stored = PasswordHash::new(&stored_hash).unwrap();
+        assert_eq!(dummy.algorithm, stored.algorithm);
+        assert_eq!(dummy.version, stored.version);
+        assert_eq!(
+            dummy.params, stored.params,
+            "same memory, time and lanes cost"
+        );
+        assert!(!verify_password("guess", &seen[0].1));
+
+        // A known user: one call, on that user's hash, whose answer is the answer.
+        let mut calls = 0;
+        assert!(verify_login_with(
+            Some(&stored_hash),
+            "s3cret",
+            |pw, hash| {
+                calls += 1;
+                verify_password(pw, hash)
+            }
+        ));
+        assert_eq!(calls, 1);
+        assert!(verify_login(Some(&stored_hash), "s3cret"));
+        assert!(!verify_login(Some(&stored_hash), "wrong"));
+        assert!(!verify_login(None, "s3cret"));
     }
 
     #[test]

@@ -76,6 +76,10 @@ struct WorkerArgs {
     /// Simulated memory of each run, in MiB.
     #[arg(long, default_value_t = 64)]
     memory_mib: usize,
+    /// Wall-clock limit of one job (all its cases), in milliseconds; a job over it is graded
+    /// with the error "time limit exceeded".
+    #[arg(long, default_value_t = WorkerConfig::DEFAULT_JOB_TIMEOUT.as_millis() as u64)]
+    job_timeout_ms: u64,
 }
 
 #[derive(Subcommand)]
@@ -149,6 +153,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<u8> {
             memory_bytes: args.memory_mib.saturating_mul(1 << 20),
             ..mips::Limits::default()
         },
+        job_timeout: Duration::from_millis(args.job_timeout_ms.max(1)),
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker::run(config, rx));

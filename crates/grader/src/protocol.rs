@@ -75,7 +75,9 @@ pub struct GradeResult {
     pub total: u32,
     /// One entry per case, in the assignment's order (empty when the program did not assemble).
     pub cases: Vec<CaseResult>,
-    /// Assembly errors, one per line as `FILE:LINE: error: MESSAGE`; nothing ran then.
+    /// Why no case counts: assembly errors, one per line as `FILE:LINE: error: MESSAGE`
+    /// (nothing ran), or `time limit exceeded: ...` (the job ran past the worker's
+    /// wall-clock limit). `cases` is empty then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

@@ -113,6 +113,8 @@ impl Service {
             let n = crate::users::load_users_file(&db, path)?;
             info!("loaded {n} users from {}", path.display());
         }
+        // The dummy hash unknown-user logins are checked against (one argon2 hash).
+        let _ = tokio::task::spawn_blocking(auth::warm_up).await;
         let secret = match &config.jwt_secret {
             Some(s) => s.clone().into_bytes(),
             None => load_or_create_secret(&config.data_dir)?,
@@ -484,10 +486,13 @@ async fn login(
     let Json(req) = body?;
     let name = req.username.clone();
     let user = state.db.call(move |db| db.user(&name)).await?;
-    // Password hashing is deliberately slow: keep it off the async runtime.
+    // Password hashing is deliberately slow: keep it off the async runtime. An unknown user
+    // costs one verification too (against a dummy hash), so timing does not reveal names.
     let role = tokio::task::spawn_blocking(move || {
-        user.filter(|u| auth::verify_password(&req.password, &u.password_hash))
-            .map(|u| u.role)
+        let hash = user.as_ref().map(|u| u.password_hash.as_str());
+        auth::verify_login(hash, &req.password)
+            .then(|| user.map(|u| u.role))
+            .flatten()
     })
     .await
     .ok()

@@ -10,12 +10,16 @@
 //!   SIGKILL, lost network) leaves the job unacked, and the broker redelivers it to another
 //!   worker when the connection goes away. The worst case is grading twice, never losing it.
 //! * **Bounded work per job.** The simulator runs with a step limit and a memory limit, so a
-//!   program that loops forever costs one step limit, not a worker. Grading is CPU-bound
-//!   and synchronous, so it runs on the blocking thread pool, never on the async runtime.
+//!   program that loops forever costs one step limit, not a worker. A job also has a
+//!   wall-clock limit (`job_timeout`, for the sum of its cases): past it the job is graded
+//!   with the error "time limit exceeded" and acked, so its prefetch slot goes to the next
+//!   job; the blocking run stops at the end of its current case (bounded by the step limit).
+//!   Grading is CPU-bound and synchronous, so it runs on the blocking thread pool, never on
+//!   the async runtime.
 //! * **Poison messages are dropped, not retried forever.** A body that is not a valid job is
 //!   rejected without requeue (with a dead-letter exchange on the queue it would go there).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::StreamExt;
 use lapin::message::Delivery;
@@ -30,7 +34,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
 
 use crate::amqp::{self, AmqpError, Publisher};
-use crate::grade::grade;
+use crate::grade::{grade_until, time_limit_result, TIME_LIMIT_EXCEEDED};
 use crate::protocol::{Job, ResultEvent, JOBS_QUEUE, RESULTS_QUEUE};
 
 /// How a worker is set up.
@@ -42,6 +46,13 @@ pub struct WorkerConfig {
     pub concurrency: u16,
     /// Step and memory limits of every run.
     pub limits: mips::Limits,
+    /// Wall-clock limit of one job (all its cases).
+    pub job_timeout: Duration,
+}
+
+impl WorkerConfig {
+    /// Default wall-clock limit of a job.
+    pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(10);
 }
 
 /// A running worker (see [`Worker::start`]).
@@ -158,7 +169,12 @@ impl Session {
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
                 next = self.consumer.next() => match next {
                     Some(Ok(delivery)) => {
-                        in_flight.spawn(handle_job(delivery, self.publisher.clone(), config.limits));
+                        in_flight.spawn(handle_job(
+                            delivery,
+                            self.publisher.clone(),
+                            config.limits,
+                            config.job_timeout,
+                        ));
                     }
                     Some(Err(e)) => break Err(e.into()),
                     None => break Err(lapin::Error::InvalidChannelState(
@@ -186,7 +202,12 @@ impl Session {
 }
 
 /// Grades one delivery and acks it once its result is confirmed.
-async fn handle_job(delivery: Delivery, publisher: Publisher, limits: mips::Limits) {
+async fn handle_job(
+    delivery: Delivery,
+    publisher: Publisher,
+    limits: mips::Limits,
+    job_timeout: Duration,
+) {
     let job: Job = match serde_json::from_slice(&delivery.data) {
         Ok(job) => job,
         Err(e) => {
@@ -215,9 +236,18 @@ async fn handle_job(delivery: Delivery, publisher: Publisher, limits: mips::Limi
         warn!("submission {id}: cannot report progress: {e}");
         return;
     }
-    let result = match tokio::task::spawn_blocking(move || grade(&job, limits)).await {
-        Ok(result) => result,
-        Err(e) => {
+    let deadline = (Instant::now() + job_timeout, job_timeout);
+    let over_time = time_limit_result(&job, job_timeout);
+    let grading = tokio::task::spawn_blocking(move || grade_until(&job, limits, Some(deadline)));
+    let result = match tokio::time::timeout(job_timeout, grading).await {
+        Ok(Ok(result)) => result,
+        Err(_elapsed) => {
+            // The run goes on in its blocking thread until its current case ends (then it
+            // sees the deadline); its result will be dropped. The slot is free now.
+            warn!("submission {id}: {TIME_LIMIT_EXCEEDED} ({job_timeout:?})");
+            over_time
+        }
+        Ok(Err(e)) => {
             // `grade` does not panic; if it ever did, do not retry the job forever.
             error!("submission {id}: grading task failed: {e}");
             let _ = delivery

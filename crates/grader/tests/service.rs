@@ -217,6 +217,55 @@ async fn status_goes_queued_running_graded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_over_the_time_limit_is_graded_with_an_error_and_frees_its_slot() {
+    let s = setup().await;
+    let (_, assignment) = times10_assignment(&s.api).await;
+    let sam = s.api.login("sam").await;
+    // One slot, a step limit far beyond the wall-clock limit: each case of the endless
+    // program would run for seconds, three of them longer still.
+    let mut config = worker_config(&s.amqp, 1);
+    config.limits.max_steps = 30_000_000;
+    config.job_timeout = Duration::from_millis(200);
+    let worker = within(grader::worker::Worker::start(config)).await.unwrap();
+    let started = Instant::now();
+    let spin = s.api.submit(&sam, assignment, LOOP_FOREVER).await;
+    let graded = within(s.api.wait_graded(&sam, spin)).await;
+    let took = started.elapsed();
+    let r = &graded["result"];
+    assert_eq!(
+        r["error"], "time limit exceeded: grading took longer than 200 ms",
+        "{graded}"
+    );
+    assert_eq!(
+        (r["passed"].as_u64(), r["total"].as_u64()),
+        (Some(0), Some(3))
+    );
+    assert_eq!(r["cases"], serde_json::json!([]));
+    // The next job gets the slot and is graded normally.
+    let next = s.api.submit(&sam, assignment, TIMES10).await;
+    let graded = within(s.api.wait_graded(&sam, next)).await;
+    assert_eq!(graded["result"]["passed"], 3, "{graded}");
+    assert!(graded["result"]["error"].is_null());
+    // Without the limit the same job would have taken all three cases.
+    let one_case = Instant::now();
+    let program = mips::assemble(LOOP_FOREVER, "p.s").unwrap();
+    let _ = program.run(
+        b"",
+        mips::Limits {
+            max_steps: 30_000_000,
+            ..mips::Limits::default()
+        },
+    );
+    assert!(
+        took < one_case.elapsed() * 3,
+        "graded after {took:?}: not after three full cases"
+    );
+    worker.stop().await;
+    s.service.stop().await;
+    s.broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_of_the_service_keeps_results() {
     let s = setup().await;
     let (teacher, assignment) = times10_assignment(&s.api).await;

@@ -211,8 +211,11 @@ impl Channel {
             }
             Method::ExchangeDelete(m) => {
                 access::exchange(ctx, Access::Configure, &m.exchange)?;
+                let durable = ctx.vhost.exchange(&m.exchange).is_ok_and(|x| x.durable);
                 ctx.vhost.delete_exchange(&m.exchange, m.if_unused)?;
-                ctx.broker.definitions_changed();
+                if durable {
+                    ctx.broker.definitions_changed();
+                }
                 if !m.no_wait {
                     self.reply(ctx, &Method::ExchangeDeleteOk);
                 }
@@ -223,7 +226,9 @@ impl Channel {
                 access::bind_source(ctx, &m.source, &m.routing_key)?;
                 ctx.vhost
                     .bind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?;
-                ctx.broker.definitions_changed();
+                if durable_pair(ctx, &m.source, &m.destination) {
+                    ctx.broker.definitions_changed();
+                }
                 if !m.no_wait {
                     self.reply(ctx, &Method::ExchangeBindOk);
                 }
@@ -238,7 +243,9 @@ impl Channel {
                     &m.routing_key,
                     &m.arguments,
                 )?;
-                ctx.broker.definitions_changed();
+                if durable_pair(ctx, &m.source, &m.destination) {
+                    ctx.broker.definitions_changed();
+                }
                 if !m.no_wait {
                     self.reply(ctx, &Method::ExchangeUnbindOk);
                 }
@@ -334,10 +341,18 @@ impl Channel {
             Method::QueueDelete(m) => {
                 let name = self.queue_name(&m.queue)?;
                 access::queue(ctx, Access::Configure, &name)?;
+                // Only a durable queue is in the definitions file: deleting a transient one
+                // must not cost a rewrite of it.
+                let durable = ctx
+                    .vhost
+                    .queue(&name, ctx.conn_id)
+                    .is_ok_and(|q| q.durable && q.exclusive_owner.is_none());
                 let n = ctx
                     .vhost
                     .delete_queue(&name, ctx.conn_id, m.if_unused, m.if_empty)?;
-                ctx.broker.definitions_changed();
+                if durable {
+                    ctx.broker.definitions_changed();
+                }
                 if !m.no_wait {
                     self.reply(
                         ctx,
@@ -1126,6 +1141,12 @@ impl Channel {
             counts: self.counts,
         }
     }
+}
+
+/// Is an exchange-to-exchange binding between these two in the definitions (both durable)?
+fn durable_pair(ctx: &Ctx<'_>, source: &str, destination: &str) -> bool {
+    let durable = |name: &str| ctx.vhost.exchange(name).is_ok_and(|x| x.durable);
+    durable(source) && durable(destination)
 }
 
 /// Groups settled deliveries by queue (keeping tag order), gives credit back to consumers, and

@@ -182,10 +182,16 @@ fn load_broker(
     let path = definitions_path(data_dir);
     let defs = warren_core::Definitions::load(&path)?;
     let broker = warren_core::Broker::new(limits);
-    if !defs.users.is_empty() {
-        // The node's own saved users replace the default guest (a deleted guest stays
-        // deleted).
+    let saved = saved_sections(&path)?;
+    if saved.users || !defs.users.is_empty() {
+        // The node's own saved users replace the default guest: a deleted guest stays
+        // deleted, even when it was the last user (an empty `users` list means no users).
         broker.auth().clear();
+    }
+    if saved.vhosts && !defs.vhosts.iter().any(|v| v.name == "/") {
+        // Likewise a deleted default vhost stays deleted (unless something in the file
+        // still lives in it: the import below creates it again).
+        broker.delete_vhost("/");
     }
     if let Some(d) = durability {
         broker.enable_durability(d);
@@ -194,6 +200,32 @@ fn load_broker(
         .import_definitions(&defs)
         .with_context(|| format!("loading {}", path.display()))?;
     Ok(broker)
+}
+
+/// Which sections a saved definitions file has (a file written by Warren has all of them;
+/// one from before users and vhosts were saved has neither, and keeps the defaults).
+struct SavedSections {
+    users: bool,
+    vhosts: bool,
+}
+
+fn saved_sections(path: &std::path::Path) -> anyhow::Result<SavedSections> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(SavedSections {
+                users: false,
+                vhosts: false,
+            })
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    Ok(SavedSections {
+        users: v.get("users").is_some(),
+        vhosts: v.get("vhosts").is_some(),
+    })
 }
 
 fn definitions_command(action: DefinitionsAction, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
@@ -292,6 +324,9 @@ fn permissions_command(action: PermissionsAction, data_dir: Option<PathBuf>) -> 
                 println!("set permissions of '{user}' in vhost '{vhost}'");
             }
             PermissionsAction::Clear { user, vhost } => {
+                // As rabbitmqctl clear_permissions: an unknown user or vhost is an error.
+                anyhow::ensure!(db.user(&user).is_some(), "no such user '{user}'");
+                anyhow::ensure!(b.vhost(&vhost).is_some(), "no vhost '{vhost}'");
                 db.clear_permissions(&user, &vhost);
                 println!("cleared permissions of '{user}' in vhost '{vhost}'");
             }

@@ -84,6 +84,9 @@ pub fn run(action: PolicyAction, data_dir: PathBuf) -> anyhow::Result<()> {
             println!("Clearing policy \"{name}\" on vhost \"{vhost}\"");
         }
         PolicyAction::List { vhost } => {
+            if let Some(want) = &vhost {
+                anyhow::ensure!(broker.vhost(want).is_some(), "no vhost '{want}'");
+            }
             for v in broker.vhosts() {
                 if vhost.as_deref().is_some_and(|want| want != v.name.as_str()) {
                     continue;

@@ -397,3 +397,59 @@ async fn a_persistent_message_is_visible_to_the_next_method_on_its_channel() {
         assert_eq!(m.map(|m| m.delivery.data.clone()), Some(vec![i]));
     }
 }
+
+#[tokio::test]
+async fn transient_changes_do_not_rewrite_the_definitions_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = BrokerProcess::start(dir.path());
+    let conn = within(Connection::connect(
+        &b.url(),
+        ConnectionProperties::default(),
+    ))
+    .await
+    .unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    within(ch.queue_declare("kept", durable, FieldTable::default()))
+        .await
+        .unwrap();
+    let file = dir.path().join("definitions.json");
+    let before = std::fs::metadata(&file).unwrap().modified().unwrap();
+    for i in 0..20 {
+        let name = format!("transient-{i}");
+        within(ch.queue_declare(&name, QueueDeclareOptions::default(), FieldTable::default()))
+            .await
+            .unwrap();
+        within(ch.queue_delete(&name, QueueDeleteOptions::default()))
+            .await
+            .unwrap();
+        within(ch.exchange_declare(
+            &name,
+            ExchangeKind::Fanout,
+            ExchangeDeclareOptions::default(),
+            FieldTable::default(),
+        ))
+        .await
+        .unwrap();
+        within(ch.exchange_delete(&name, ExchangeDeleteOptions::default()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        before,
+        "deleting transient queues and exchanges rewrote the definitions"
+    );
+    // A durable delete does rewrite it.
+    within(ch.queue_delete("kept", QueueDeleteOptions::default()))
+        .await
+        .unwrap();
+    assert_ne!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        before
+    );
+    assert!(!std::fs::read_to_string(&file).unwrap().contains("\"kept\""));
+}

@@ -100,6 +100,7 @@ pub fn worker_config(amqp: &str, concurrency: u16) -> WorkerConfig {
             memory_bytes: 8 << 20,
             ..mips::Limits::default()
         },
+        job_timeout: WorkerConfig::DEFAULT_JOB_TIMEOUT,
     }
 }
 
