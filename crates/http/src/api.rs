@@ -131,6 +131,13 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(get_policy).put(put_policy).delete(delete_policy),
         )
         .route("/api/operator-policies", get(empty_list))
+        .route("/api/vhost-limits", get(empty_list))
+        .route("/api/user-limits", get(empty_list))
+        .route("/api/feature-flags", get(empty_list))
+        .route("/api/deprecated-features", get(empty_list))
+        .route("/api/federation-links", get(empty_list))
+        .route("/api/shovels", get(empty_list))
+        .route("/api/auth", get(auth_settings))
         .route("/api/parameters", get(empty_list))
         .route("/api/global-parameters", get(empty_list))
         .route("/api/health/checks/alarms", get(health_alarms))
@@ -185,6 +192,16 @@ async fn not_found() -> ApiError {
 
 async fn empty_list(User(_): User) -> ApiResult {
     ok(json!([]))
+}
+
+/// What the login page needs to know (RabbitMQ's UI asks before logging in): no OAuth
+/// redirect flow here; tokens are pasted or come from POST /api/auth/token.
+async fn auth_settings(State(s): S) -> ApiResult {
+    ok(json!({
+        "oauth_enabled": false,
+        "token_issuer": s.token_issuer.is_some(),
+        "jwt": s.broker.jwt_verifier().is_some(),
+    }))
 }
 
 /// The node's name, as RabbitMQ's `rabbit@host`.

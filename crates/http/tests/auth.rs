@@ -310,6 +310,9 @@ async fn connections_are_private_unless_monitoring() {
 #[tokio::test]
 async fn bearer_tokens_from_the_issuer() {
     let env = start_with_jwt("a-test-secret-of-some-length").await;
+    let (_, v) = env.call_as(None, Method::GET, "/api/auth", None).await;
+    assert_eq!(v["token_issuer"], true);
+    assert_eq!(v["jwt"], true);
     let r = within(
         env.client
             .post(format!("{}/api/auth/token", env.base))
@@ -400,6 +403,10 @@ async fn bearer_tokens_from_the_issuer() {
 #[tokio::test]
 async fn no_issuer_no_tokens() {
     let env = start().await;
+    let (s, v) = env.call_as(None, Method::GET, "/api/auth", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["token_issuer"], false);
+    assert_eq!(v["oauth_enabled"], false);
     let r = within(
         env.client
             .post(format!("{}/api/auth/token", env.base))
