@@ -92,6 +92,14 @@
     } else {
       const u = $('#login-username').value, p = $('#login-password').value;
       authHeader = 'Basic ' + btoa(unescape(encodeURIComponent(u + ':' + p)));
+      // With a token issuer, the session holds a short-lived token rather than the password.
+      try {
+        const r = await fetch('/api/auth/token', {
+          method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Requested-With': 'XMLHttpRequest' },
+          body: JSON.stringify({ username: u, password: p }),
+        });
+        if (r.ok) authHeader = 'Bearer ' + (await r.json()).access_token;
+      } catch (_) { /* no issuer: basic auth */ }
     }
     try {
       const who = await api('GET', '/api/whoami');

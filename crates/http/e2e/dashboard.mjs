@@ -57,6 +57,11 @@ try {
   await page.click('#login-submit');
   await page.waitForSelector('#stat-queues');
   check((await page.textContent('#whoami')).includes('guest'), 'logged in as guest');
+  const settings = await (await fetch(base + '/api/auth')).json();
+  if (settings.token_issuer) {
+    const held = await page.evaluate(() => sessionStorage.getItem('warren.auth'));
+    check(held.startsWith('Bearer '), 'with a token issuer the session holds a token, not the password');
+  }
 
   // Declare a queue from the queues page.
   await page.click('nav a[data-page=queues]');
@@ -127,6 +132,20 @@ try {
   await page.waitForSelector('#queues-table');
   const r = await fetch(base + '/api/queues/%2F/' + queue, { headers: { Authorization: 'Basic ' + Buffer.from('guest:guest').toString('base64') } });
   check(r.status === 404, 'the queue was deleted from the UI');
+  // Log out and in again with a pasted token (when the broker issues them).
+  if (settings.token_issuer) {
+    const t = await (await fetch(base + '/api/auth/token', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'guest', password: 'guest' }),
+    })).json();
+    await page.click('#logout');
+    await page.waitForSelector('#login-form');
+    await page.click('.login .tab[data-mode=token]');
+    await page.fill('#login-token', t.access_token);
+    await page.click('#login-submit');
+    await page.waitForSelector('#whoami:has-text("guest")');
+    check(true, 'logged in with a pasted token');
+  }
   console.log('dashboard e2e: all checks passed');
 } finally {
   await browser.close();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the dashboard's browser test: needs Debian's chromium and node/npm. Starts a Warren
-# (the binary given as $1, default target/debug/warren) on free ports, runs dashboard.mjs.
+# (the binary given as $1, default target/debug/warren) on free ports with a token issuer,
+# runs dashboard.mjs.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
@@ -8,7 +9,9 @@ WARREN=${1:-$ROOT/target/debug/warren}
 command -v chromium >/dev/null || { echo "chromium not installed (apt-get install chromium)"; exit 1; }
 [ -d "$HERE/node_modules/playwright-core" ] || (cd "$HERE" && npm install --no-audit --no-fund --silent)
 DATA=$(mktemp -d)
-"$WARREN" server --amqp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --data-dir "$DATA" >"$DATA/log" 2>&1 &
+# With [jwt], password logins get a token from POST /api/auth/token and the token tab is tested.
+printf '[jwt]\n[[jwt.keys]]\nalgorithm = "HS256"\nsecret = "dashboard-e2e-secret-%s"\n' "$RANDOM$RANDOM" >"$DATA/warren.toml"
+NO_COLOR=1 "$WARREN" server --amqp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --data-dir "$DATA" --config "$DATA/warren.toml" >"$DATA/log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 100); do grep -q "management HTTP listening on" "$DATA/log" && break; sleep 0.1; done

@@ -919,6 +919,14 @@ async fn whoami(User(u): User) -> ApiResult {
     ok(json!({"name": u.username, "tags": u.tags}))
 }
 
+/// A 401 without `WWW-Authenticate`: the credentials were in the body, not basic auth.
+fn no_challenge(e: ApiError) -> ApiError {
+    ApiError {
+        challenge: false,
+        ..e
+    }
+}
+
 #[derive(Deserialize)]
 struct TokenRequest {
     username: String,
@@ -945,10 +953,10 @@ async fn issue_token(
         .broker
         .auth()
         .authenticate(&req.username, &req.password, peer.ip())
-        .map_err(|_| ApiError::unauthorized("Not_Authorized"))?;
+        .map_err(|_| no_challenge(ApiError::unauthorized("Not_Authorized")))?;
     let t = issuer
         .issue(s.broker.auth(), &who.username)
-        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+        .map_err(|e| no_challenge(ApiError::unauthorized(e.to_string())))?;
     ok(serde_json::to_value(t).unwrap_or_default())
 }
 

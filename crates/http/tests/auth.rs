@@ -389,6 +389,10 @@ async fn bearer_tokens_from_the_issuer() {
     .await
     .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        r.headers().get("www-authenticate").is_none(),
+        "no browser login dialog for a form login"
+    );
     let r = within(
         env.client
             .post(format!("{}/api/auth/token", env.base))
