@@ -38,10 +38,12 @@ pub struct MessageStats {
     pub get_empty: u64,
 }
 
-/// Adds `n` to a counter (relaxed: counters order nothing).
+/// Adds `n` to a counter (relaxed: counters order nothing). Adding 0 touches nothing.
 #[inline]
 pub fn bump(c: &AtomicU64, n: u64) {
-    c.fetch_add(n, Ordering::Relaxed);
+    if n != 0 {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 impl MessageCounters {
