@@ -18,6 +18,7 @@ pub mod error;
 pub mod metrics;
 pub mod paging;
 pub mod rates;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -98,6 +99,23 @@ pub struct HttpServer {
 impl HttpServer {
     /// Serves the management API on `listener` until stopped.
     pub fn start(listener: TcpListener, broker: Arc<Broker>, cfg: HttpConfig) -> HttpServer {
+        HttpServer::serve(listener, broker, cfg)
+    }
+
+    /// Serves the management API over HTTPS: TLS with `acceptor` on `listener`.
+    pub fn start_tls(
+        listener: TcpListener,
+        acceptor: tokio_rustls::TlsAcceptor,
+        broker: Arc<Broker>,
+        cfg: HttpConfig,
+    ) -> HttpServer {
+        HttpServer::serve(tls::TlsListener::new(listener, acceptor), broker, cfg)
+    }
+
+    fn serve<L>(listener: L, broker: Arc<Broker>, cfg: HttpConfig) -> HttpServer
+    where
+        L: axum::serve::Listener<Addr = SocketAddr>,
+    {
         let addr = listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -118,7 +136,9 @@ impl HttpServer {
         });
         let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            // `tap_io` (a no-op here) is what gives any listener's address to ConnectInfo.
+            use axum::serve::ListenerExt;
+            if let Err(e) = axum::serve(listener.tap_io(|_| ()), app).await {
                 tracing::error!("management HTTP listener failed: {e}");
             }
         });

@@ -1312,3 +1312,76 @@ async fn amqps_connections_say_ssl() {
     assert_eq!(conns[0]["ssl"], true, "{conns}");
     assert_eq!(conns[0]["port"], tls_server.addr.port());
 }
+
+#[tokio::test]
+async fn the_management_api_is_served_over_https() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    let config = warren_server::tls::server_config(
+        cert.pem().as_bytes(),
+        key.serialize_pem().as_bytes(),
+        None,
+        false,
+    )
+    .unwrap();
+    let broker = std::sync::Arc::new(warren_core::Broker::new(Default::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = warren_http::HttpServer::start_tls(
+        listener,
+        warren_server::tls::TlsAcceptor::from(config),
+        broker,
+        warren_http::HttpConfig::new(None),
+    );
+    // A client that trusts only the test CA.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+    let get = |path: &'static str, auth: bool| {
+        let connector = connector.clone();
+        let addr = http.addr;
+        async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let mut tls = within(connector.connect(name, tcp)).await.unwrap();
+            let auth = if auth {
+                "Authorization: Basic Z3Vlc3Q6Z3Vlc3Q=\r\n" // guest:guest
+            } else {
+                ""
+            };
+            let req = format!(
+                "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+            );
+            tls.write_all(req.as_bytes()).await.unwrap();
+            let mut resp = String::new();
+            within(tls.read_to_string(&mut resp)).await.unwrap();
+            resp
+        }
+    };
+    let ok = get("/api/overview", true).await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    assert!(ok.contains("\"management_version\""), "{ok}");
+    let refused = get("/api/overview", false).await;
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    // A plain-HTTP request on the HTTPS port gets no answer in clear text.
+    let mut plain = tokio::net::TcpStream::connect(http.addr).await.unwrap();
+    plain
+        .write_all(b"GET /api/overview HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = within(plain.read_to_end(&mut buf)).await;
+    assert!(!String::from_utf8_lossy(&buf).contains("HTTP/1.1"));
+}

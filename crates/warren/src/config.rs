@@ -39,6 +39,8 @@ pub const DEFAULT_DATA_DIR: &str = "./warren-data";
 /// key_file = "server-key.pem"
 /// amqps_listen = "127.0.0.1:5671"
 /// amqp_plain = true             # false: AMQPS only
+/// https_listen = "127.0.0.1:15671"  # management API over HTTPS (default: none)
+/// http_plain = true             # false: no plain-HTTP management listener
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +86,11 @@ pub struct TlsConfig {
     /// Keep the plain AMQP listener. Default true.
     #[serde(default = "yes")]
     pub amqp_plain: bool,
+    /// HTTPS listener for the management API (RabbitMQ uses 15671). Default: none.
+    pub https_listen: Option<String>,
+    /// Keep the plain HTTP management listener (`http_listen`). Default true.
+    #[serde(default = "yes")]
+    pub http_plain: bool,
 }
 
 fn yes() -> bool {
@@ -233,6 +240,8 @@ lifetime = 600
 cert_file = "c.pem"
 key_file = "k.pem"
 amqp_plain = false
+https_listen = "127.0.0.1:15671"
+http_plain = false
 "#,
         )
         .unwrap();
@@ -246,6 +255,8 @@ amqp_plain = false
         let tls = s.tls.unwrap();
         assert!(!tls.amqp_plain);
         assert!(tls.amqps_listen.is_none());
+        assert_eq!(tls.https_listen.as_deref(), Some("127.0.0.1:15671"));
+        assert!(!tls.http_plain);
         assert!(toml::from_str::<FileConfig>(
             "[jwt]
 bogus = 1

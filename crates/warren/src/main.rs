@@ -525,7 +525,7 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
         None => None,
     };
     let amqp_addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
-    let http = warren_http::HttpServer::bind(&settings.http_listen.to_string(), broker.clone(), {
+    let http_config = || {
         let mut c = warren_http::HttpConfig::new(amqp_addr);
         let dir = settings.data_dir.clone();
         c.node = warren_http::NodeResources {
@@ -541,13 +541,40 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
             .and_then(|j| warren_auth::TokenIssuer::from_config(j).ok())
             .map(Arc::new);
         c
-    })
-    .await
-    .with_context(|| format!("binding HTTP listener {}", settings.http_listen))?;
-    info!(
-        "management HTTP listening on http://{} (API, dashboard, /metrics)",
-        http.addr
-    );
+    };
+    let mut http_servers = Vec::new();
+    if tls.as_ref().is_none_or(|(t, _)| t.http_plain) {
+        let http = warren_http::HttpServer::bind(
+            &settings.http_listen.to_string(),
+            broker.clone(),
+            http_config(),
+        )
+        .await
+        .with_context(|| format!("binding HTTP listener {}", settings.http_listen))?;
+        info!(
+            "management HTTP listening on http://{} (API, dashboard, /metrics)",
+            http.addr
+        );
+        http_servers.push(http);
+    }
+    if let Some((t, cfg)) = &tls {
+        if let Some(addr) = &t.https_listen {
+            let l = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding HTTPS listener {addr}"))?;
+            let https = warren_http::HttpServer::start_tls(
+                l,
+                warren_server::tls::TlsAcceptor::from(cfg.clone()),
+                broker.clone(),
+                http_config(),
+            );
+            info!(
+                "management HTTPS listening on https://{} (API, dashboard, /metrics)",
+                https.addr
+            );
+            http_servers.push(https);
+        }
+    }
     info!(
         "publishers are blocked above {} MiB of memory or under {} MB of free disk",
         settings.resources.memory >> 20,
@@ -590,7 +617,9 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
     if let Some(h) = housekeeping {
         h.abort();
     }
-    http.stop();
+    for h in http_servers {
+        h.stop();
+    }
     // Acks and publishes still queued for the store are written before we exit.
     let _ = tokio::task::spawn_blocking(move || durability.flush()).await;
     info!("stopped");

@@ -1,0 +1,87 @@
+//! HTTPS for the management listener: TLS (rustls) in front of axum.
+//!
+//! TCP connections are accepted and their TLS handshakes done in tasks of their own, so a slow or
+//! broken client's handshake holds up no one; finished TLS streams are handed to axum.
+
+use std::net::SocketAddr;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+/// Handshakes in progress or done and not yet taken by axum.
+const PENDING: usize = 64;
+
+pub struct TlsListener {
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: std::io::Result<SocketAddr>,
+    acceptor_task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsListener {
+    pub fn new(listener: TcpListener, acceptor: TlsAcceptor) -> TlsListener {
+        let local = listener.local_addr();
+        let (tx, ready) = mpsc::channel(PENDING);
+        let acceptor_task = tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait a little, go on.
+                        tracing::warn!("HTTPS accept failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let acceptor = acceptor.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let handshake = tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        acceptor.accept(tcp),
+                    )
+                    .await;
+                    match handshake {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, "HTTPS handshake failed: {e}"),
+                        Err(_) => tracing::debug!(%peer, "HTTPS handshake timed out"),
+                    }
+                });
+            }
+        });
+        TlsListener {
+            ready,
+            local,
+            acceptor_task,
+        }
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.acceptor_task.abort();
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(conn) => conn,
+            // The accepting task is gone (it never ends on its own): serve nothing more.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        match &self.local {
+            Ok(a) => Ok(*a),
+            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+        }
+    }
+}
