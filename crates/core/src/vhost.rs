@@ -562,7 +562,8 @@ impl VHost {
         }
     }
 
-    /// Deletes the `x-expires` queues that have gone unused for their time; returns how many.
+    /// Deletes the `x-expires` queues that have gone unused for their time; returns how many of
+    /// them were durable (in the definitions file, which then needs saving).
     pub fn expire_queues(&self) -> usize {
         let now = crate::queue::now_ms();
         let expired: Vec<Arc<Queue>> = self
@@ -576,7 +577,10 @@ impl VHost {
             tracing::info!("{} expired (x-expires) and was deleted", q.describe());
             let _ = self.remove_queue(q, false, false);
         }
-        expired.len()
+        expired
+            .iter()
+            .filter(|q| q.durable && q.exclusive_owner.is_none())
+            .count()
     }
 
     fn queue_policy(&self, name: &str) -> Option<Policy> {

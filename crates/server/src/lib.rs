@@ -36,8 +36,8 @@ pub fn spawn_housekeeping(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
                 v.expire_messages();
             }
             if n % 10 == 0 {
-                let expired: usize = vhosts.iter().map(|v| v.expire_queues()).sum();
-                if expired > 0 {
+                let durable_expired: usize = vhosts.iter().map(|v| v.expire_queues()).sum();
+                if durable_expired > 0 {
                     broker.definitions_changed();
                 }
             }
