@@ -53,6 +53,10 @@ pub struct Broker {
     alarm: tokio::sync::watch::Sender<Option<String>>,
     /// Where durable definitions are saved after every change (None: not saved).
     definitions_file: Mutex<Option<PathBuf>>,
+    /// Definition changes announced so far, and the last one a saved file is known to include
+    /// (group commit: callers waiting on the lock find their change already saved by another).
+    definitions_changes: AtomicU64,
+    definitions_saved: AtomicU64,
     /// The open connections (management API, metrics).
     pub connections: crate::registry::ConnectionRegistry,
     /// Users, passwords, permissions (exported with the definitions).
@@ -70,6 +74,8 @@ impl Broker {
             next_connection: AtomicU64::new(1),
             retained: Mutex::new(Definitions::default()),
             definitions_file: Mutex::new(None),
+            definitions_changes: AtomicU64::new(0),
+            definitions_saved: AtomicU64::new(0),
             durability: Arc::new(OnceLock::new()),
             alarm: tokio::sync::watch::channel(None).0,
             connections: Default::default(),
@@ -235,10 +241,19 @@ impl Broker {
     /// before the client hears the declare-ok, so a declared durable object survives a crash.
     /// The lock also orders concurrent writers: the last export written is the latest state.
     pub fn definitions_changed(&self) {
+        let mine = self.definitions_changes.fetch_add(1, Ordering::AcqRel) + 1;
         let file = self.definitions_file.lock();
+        // A save that started after our change (while we waited for the lock) has it already.
+        if self.definitions_saved.load(Ordering::Acquire) >= mine {
+            return;
+        }
         if let Some(path) = file.as_ref() {
-            if let Err(e) = self.export_definitions().save(path) {
-                tracing::error!("could not save definitions to {}: {e}", path.display());
+            let covered = self.definitions_changes.load(Ordering::Acquire);
+            match self.export_definitions().save(path) {
+                Ok(()) => self.definitions_saved.store(covered, Ordering::Release),
+                Err(e) => {
+                    tracing::error!("could not save definitions to {}: {e}", path.display())
+                }
             }
         }
     }

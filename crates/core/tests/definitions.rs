@@ -132,3 +132,48 @@ fn save_is_atomic_and_load_reads_it_back() {
     std::fs::write(&path, "{ not json").unwrap();
     assert!(Definitions::load(&path).is_err());
 }
+
+#[test]
+fn concurrent_durable_changes_all_reach_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("definitions.json");
+    let b = Arc::new(Broker::new(Limits::default()));
+    b.persist_definitions_to(path.clone());
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let b = b.clone();
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let v = b.vhost("/").unwrap();
+                for i in 0..25 {
+                    v.declare_queue(
+                        0,
+                        &warren_amqp::QueueDeclare {
+                            queue: ShortStr::try_from(format!("q-{t}-{i}")).unwrap(),
+                            passive: false,
+                            durable: true,
+                            exclusive: false,
+                            auto_delete: false,
+                            no_wait: false,
+                            arguments: Default::default(),
+                        },
+                    )
+                    .unwrap();
+                    // As a channel does before its declare-ok: the file must have the queue
+                    // when this returns, whoever wrote it.
+                    b.definitions_changed();
+                    let saved = Definitions::load(&path).unwrap();
+                    let name = format!("q-{t}-{i}");
+                    assert!(
+                        saved.queues.iter().any(|q| q.name == name),
+                        "{name} missing from the file after definitions_changed returned"
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(Definitions::load(&path).unwrap().queues.len(), 200);
+}
