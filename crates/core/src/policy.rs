@@ -234,13 +234,6 @@ pub fn effective_queue_args(args: &QueueArgs, policy: Option<&Policy>) -> QueueA
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let declared = |key_present: bool, arg: Option<ShortStr>, pol: &Option<ShortStr>| {
-        if key_present {
-            arg
-        } else {
-            pol.clone()
-        }
-    };
     QueueArgs {
         message_ttl: min(args.message_ttl, p.message_ttl),
         expires: min(args.expires, p.expires),
@@ -251,16 +244,14 @@ pub fn effective_queue_args(args: &QueueArgs, policy: Option<&Policy>) -> QueueA
         } else {
             p.overflow.unwrap_or(args.overflow)
         },
-        dead_letter_exchange: declared(
-            args.dead_letter_exchange.is_some(),
-            args.dead_letter_exchange.clone(),
-            &p.dead_letter_exchange,
-        ),
-        dead_letter_routing_key: declared(
-            args.dead_letter_routing_key.is_some(),
-            args.dead_letter_routing_key.clone(),
-            &p.dead_letter_routing_key,
-        ),
+        dead_letter_exchange: args
+            .dead_letter_exchange
+            .clone()
+            .or_else(|| p.dead_letter_exchange.clone()),
+        dead_letter_routing_key: args
+            .dead_letter_routing_key
+            .clone()
+            .or_else(|| p.dead_letter_routing_key.clone()),
         consumer_timeout: args.consumer_timeout.or(p.consumer_timeout),
         ..args.clone()
     }

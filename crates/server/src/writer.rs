@@ -74,10 +74,6 @@ impl WriteQueue {
         self.queued.load(Ordering::Relaxed)
     }
 
-    pub fn is_congested(&self) -> bool {
-        self.queued() >= WRITE_HIGH_WATER
-    }
-
     pub fn has_failed(&self) -> bool {
         self.failed.load(Ordering::Relaxed)
     }
