@@ -351,6 +351,10 @@ impl Connection {
                 }
                 _ = async { sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => {
                     if self.state == State::CloseOkPending {
+                        // The client asked to close: its channels are undone and its exclusive
+                        // queues gone before it hears close-ok, so what it (or anyone) does
+                        // next sees the connection's state released.
+                        self.cleanup(&mut rx);
                         self.send(0, &Method::ConnectionCloseOk);
                         self.state = State::Draining;
                         self.deadline = Some(Instant::now() + DRAIN_TIMEOUT);
@@ -385,7 +389,7 @@ impl Connection {
                 break;
             }
         }
-        self.cleanup(rx);
+        self.cleanup(&mut rx);
         self.flush();
         self.wq.close();
         info!(peer = %self.peer, user = self.user.as_deref().unwrap_or(""), "connection closed");
@@ -1033,7 +1037,9 @@ impl Connection {
 
     /// The connection is over: undelivered and unacked messages go back to their queues (in
     /// order: unacked first, then what was still in the outbox), exclusive queues are deleted.
-    fn cleanup(&mut self, mut rx: mpsc::UnboundedReceiver<ConnEvent>) {
+    /// Runs when the client's connection.close is answered and again when the socket is gone;
+    /// the second run finds nothing left to do.
+    fn cleanup(&mut self, rx: &mut mpsc::UnboundedReceiver<ConnEvent>) {
         rx.close();
         let mut undelivered = Vec::new();
         while let Ok(ev) = rx.try_recv() {
