@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
@@ -29,7 +29,7 @@ use warren_core::{
 
 use crate::auth;
 use crate::channel::{Channel, ChannelState, Ctx};
-use crate::writer::WriteQueue;
+use crate::writer::{Sink, Stream, Tcp, WriteQueue};
 use warren_auth::Identity;
 
 /// Time a client has from TCP connect to connection.open-ok (RabbitMQ's handshake_timeout).
@@ -103,6 +103,10 @@ pub struct Connection {
     deadline: Option<Instant>,
     /// This connection has published: a resource alarm blocks it.
     published: bool,
+    /// A resource alarm is up (as of this wake-up).
+    alarm_up: bool,
+    /// Frames read before an alarm blocked us wait in the read buffer.
+    held: bool,
     /// The clock of this wake-up (delivery times for the consumer timeout).
     now: Instant,
     /// We told the client connection.blocked and not yet connection.unblocked.
@@ -126,7 +130,9 @@ pub async fn serve_connection(
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
     let (rd, wr) = stream.into_split();
-    serve_stream(rd, wr, peer, (local, false), broker, shutdown).await
+    let wr = Arc::new(wr);
+    let wq = WriteQueue::with_direct(wr.clone());
+    serve_stream(rd, Tcp(wr), wq, peer, (local, false), broker, shutdown).await
 }
 
 /// Serves one accepted AMQPS connection: the TLS handshake (within the handshake timeout),
@@ -152,19 +158,21 @@ pub async fn serve_tls_connection(
         }
     };
     let (rd, wr) = tokio::io::split(tls);
-    serve_stream(rd, wr, peer, (local, true), broker, shutdown).await
+    let wq = WriteQueue::new();
+    serve_stream(rd, Stream(wr), wq, peer, (local, true), broker, shutdown).await
 }
 
-async fn serve_stream<R, W>(
+async fn serve_stream<R, S>(
     mut rd: R,
-    mut wr: W,
+    mut wr: S,
+    wq: Arc<WriteQueue>,
     peer: SocketAddr,
     (local, tls): (Option<SocketAddr>, bool),
     broker: Arc<Broker>,
     shutdown: watch::Receiver<bool>,
 ) where
     R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin + Send + 'static,
+    S: Sink,
 {
     let mut header = [0u8; 8];
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, rd.read_exact(&mut header)).await {
@@ -178,7 +186,6 @@ async fn serve_stream<R, W>(
         let _ = wr.shutdown().await;
         return;
     }
-    let wq = WriteQueue::new();
     tokio::spawn(wq.clone().run(wr));
     let (outbox, rx) = Outbox::new();
     let now = Instant::now();
@@ -205,6 +212,8 @@ async fn serve_stream<R, W>(
         last_send: now,
         deadline: Some(now + HANDSHAKE_TIMEOUT),
         published: false,
+        alarm_up: false,
+        held: false,
         blocked_sent: false,
         now,
         local,
@@ -291,7 +300,8 @@ impl Connection {
             let can_deliver = open && !self.congested();
             // Under a resource alarm a publishing connection is not read: TCP pushes back on
             // the publisher, while its deliveries (and other connections) go on.
-            let paused = self.published && alarm.borrow().is_some();
+            self.alarm_up = alarm.borrow().is_some();
+            let paused = self.published && self.alarm_up;
             let reading = !matches!(self.state, State::Closed) && !paused;
             let deadline = self.deadline;
             tokio::select! {
@@ -371,6 +381,12 @@ impl Connection {
             }
             self.now = Instant::now();
             self.tell_blocked(alarm.borrow().clone());
+            if self.held && alarm.borrow().is_none() {
+                // Unblocked: the frames read before the alarm stopped us come first.
+                self.held = false;
+                self.alarm_up = false;
+                self.process_frames(&mut rbuf);
+            }
             if let Some(e) = &self.entry {
                 e.channels.store(
                     self.channels.len() as u64,
@@ -493,6 +509,15 @@ impl Connection {
                 State::Closed | State::Draining | State::CloseOkPending
             ) {
                 rbuf.clear();
+                return;
+            }
+            if self.published
+                && self.alarm_up
+                && rbuf.first() == Some(&warren_amqp::constants::frame_type::METHOD)
+            {
+                // Blocked, as RabbitMQ: a publisher's next method is not handled, even when
+                // already read, until the alarm clears (the content of a message under way is).
+                self.held = !rbuf.is_empty();
                 return;
             }
             match decode_frame(rbuf, frame_max) {

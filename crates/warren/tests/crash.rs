@@ -28,17 +28,27 @@ struct Seen {
 }
 
 async fn connect(url: &str) -> Connection {
+    try_connect(url).await.expect("connects in time")
+}
+
+/// A connection, or None if the broker went away first (it may be killed at any moment, even
+/// before a slow machine has finished the handshake).
+async fn try_connect(url: &str) -> Option<Connection> {
     tokio::time::timeout(
         Duration::from_secs(10),
         Connection::connect(url, ConnectionProperties::default()),
     )
     .await
-    .expect("connect in time")
-    .expect("connects")
+    .ok()?
+    .ok()
 }
 
 async fn declare(conn: &Connection) -> lapin::Channel {
-    let ch = conn.create_channel().await.unwrap();
+    try_declare(conn).await.expect("declared")
+}
+
+async fn try_declare(conn: &Connection) -> Option<lapin::Channel> {
+    let ch = conn.create_channel().await.ok()?;
     ch.queue_declare(
         QUEUE,
         QueueDeclareOptions {
@@ -48,17 +58,25 @@ async fn declare(conn: &Connection) -> lapin::Channel {
         FieldTable::default(),
     )
     .await
-    .unwrap();
-    ch
+    .ok()?;
+    Some(ch)
 }
 
 /// Publishes ids from `next` on with a window of confirms until the connection dies.
 async fn publish(url: String, seen: Arc<Mutex<Seen>>, mut next: u64, stop: u64) -> u64 {
-    let conn = connect(&url).await;
-    let ch = declare(&conn).await;
-    ch.confirm_select(ConfirmSelectOptions::default())
+    let Some(conn) = try_connect(&url).await else {
+        return next;
+    };
+    let Some(ch) = try_declare(&conn).await else {
+        return next;
+    };
+    if ch
+        .confirm_select(ConfirmSelectOptions::default())
         .await
-        .unwrap();
+        .is_err()
+    {
+        return next;
+    }
     let props = BasicProperties::default().with_delivery_mode(2);
     while next < stop {
         let mut window = Vec::new();
@@ -94,9 +112,15 @@ async fn publish(url: String, seen: Arc<Mutex<Seen>>, mut next: u64, stop: u64) 
 /// Consumes with manual acks (leaving one id in seven unacked, so some are delivered but
 /// unacked when the broker dies) until the connection dies.
 async fn consume(url: String, seen: Arc<Mutex<Seen>>) {
-    let conn = connect(&url).await;
-    let ch = declare(&conn).await;
-    ch.basic_qos(500, BasicQosOptions::default()).await.unwrap();
+    let Some(conn) = try_connect(&url).await else {
+        return;
+    };
+    let Some(ch) = try_declare(&conn).await else {
+        return;
+    };
+    if ch.basic_qos(500, BasicQosOptions::default()).await.is_err() {
+        return;
+    }
     let Ok(mut c) = ch
         .basic_consume(
             QUEUE,
