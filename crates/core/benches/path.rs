@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use divan::{AllocProfiler, Bencher};
-use warren_amqp::{ExchangeDeclare, FieldTable, QueueDeclare, RawProperties, ShortStr};
+use warren_amqp::{ExchangeDeclare, FieldTable, QueueDeclare, RawProperties, Route, ShortStr};
 use warren_core::{Broker, ChannelLimit, ConnEvent, Consumer, Limits, Message, Outbox};
 
 #[global_allocator]
@@ -91,12 +91,11 @@ fn message(buffers: &str) -> Message {
             b
         }
     };
-    Message {
-        exchange: ShortStr::from_bytes(frame.slice(1..2)).expect("utf-8"),
-        routing_key: ShortStr::from_bytes(frame.slice(3..4)).expect("utf-8"),
-        properties: RawProperties(frame.slice(4..7)),
-        body: frame.slice(7..),
-    }
+    Message::new(
+        Route::from_bytes(frame.slice(..4)).expect("a route"),
+        RawProperties(frame.slice(4..7)),
+        frame.slice(7..),
+    )
 }
 
 /// Exchange "x" and routing key "k" (as in basic.publish), properties (delivery-mode 2), body.
@@ -112,7 +111,7 @@ fn publish_route_deliver_ack(bencher: Bencher, buffers: &str) {
     let mut scratch = Vec::with_capacity(4);
     let template = message(buffers);
     bencher.bench_local(|| {
-        let m = Arc::new(template.clone());
+        let m = template.clone();
         v.publish(&x, m, &mut scratch);
         scratch.clear();
         match s.rx.try_recv() {
@@ -135,7 +134,7 @@ fn publish_route_deliver_autoack(bencher: Bencher, buffers: &str) {
     let mut scratch = Vec::with_capacity(4);
     let template = message(buffers);
     bencher.bench_local(|| {
-        let m = Arc::new(template.clone());
+        let m = template.clone();
         v.publish(&x, m, &mut scratch);
         scratch.clear();
         match s.rx.try_recv() {
