@@ -151,8 +151,7 @@ fn write_seeds(dir: &Path) {
                 Frame::Method {
                     channel: 1,
                     method: Method::BasicPublish(BasicPublish {
-                        exchange: s("amq.topic"),
-                        routing_key: s("a.b"),
+                        route: Route::from_short(&s("amq.topic"), &s("a.b")),
                         mandatory: true,
                         immediate: false,
                     }),

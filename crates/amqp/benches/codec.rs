@@ -32,8 +32,7 @@ fn sample_properties() -> RawProperties {
 fn publish_sequence(body_len: usize) -> Vec<u8> {
     let mut buf = BytesMut::new();
     let publish = Method::BasicPublish(BasicPublish {
-        exchange: ShortStr::from_static("amq.topic"),
-        routing_key: ShortStr::from_static("orders.eu.created"),
+        route: Route::new("amq.topic", "orders.eu.created").expect("short strings"),
         mandatory: false,
         immediate: false,
     });

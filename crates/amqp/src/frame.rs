@@ -6,6 +6,7 @@ use crate::constants::{frame_type, FRAME_END, FRAME_HEADER_SIZE, FRAME_OVERHEAD}
 use crate::error::{DecodeError, FrameError};
 use crate::method::Method;
 use crate::properties::RawProperties;
+use crate::types::Route;
 use crate::wire;
 
 /// A content header. The weight field is always 0 (ignored on decode).
@@ -250,6 +251,32 @@ pub fn encode_deliver_frame(
     buf.put_u8(u8::from(redelivered));
     wire::put_shortstr_bytes(buf, exchange.as_bytes());
     wire::put_shortstr_bytes(buf, routing_key.as_bytes());
+    buf.put_u8(FRAME_END);
+}
+
+/// Hot path: [`encode_deliver_frame`] for a message that kept its exchange and routing key
+/// as a [`Route`]: they are copied as they are (length bytes included).
+pub fn encode_deliver_frame_route(
+    buf: &mut BytesMut,
+    channel: u16,
+    consumer_tag: &str,
+    delivery_tag: u64,
+    redelivered: bool,
+    route: &Route,
+) {
+    let c = consumer_tag.len().min(255);
+    let route = route.as_bytes();
+    let size = 4 + 1 + c + 8 + 1 + route.len();
+    buf.reserve(size + FRAME_OVERHEAD);
+    buf.put_u8(frame_type::METHOD);
+    buf.put_u16(channel);
+    buf.put_u32(size as u32);
+    buf.put_u16(60);
+    buf.put_u16(60);
+    wire::put_shortstr_bytes(buf, consumer_tag.as_bytes());
+    buf.put_u64(delivery_tag);
+    buf.put_u8(u8::from(redelivered));
+    buf.put_slice(route);
     buf.put_u8(FRAME_END);
 }
 

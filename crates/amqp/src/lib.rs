@@ -11,8 +11,8 @@
 //!   [`DecodeError`]. Nesting of tables/arrays is capped at
 //!   [`MAX_NESTING_DEPTH`] so hostile input cannot overflow the stack.
 //! * **Zero-copy decode.** [`decode_frame`] splits the frame off the receive
-//!   buffer (`split_to` + `freeze`); body payloads, [`ShortStr`]s, long strings
-//!   and [`RawProperties`] are slices of that frame's `Bytes`. Decoding a
+//!   buffer (`split_to` + `freeze`); body payloads, [`ShortStr`]s, long strings,
+//!   a publish's [`Route`] and [`RawProperties`] are slices of that frame's `Bytes`. Decoding a
 //!   basic.publish + header + body allocates nothing per message (a method
 //!   argument table, if any, allocates its entry vector).
 //! * **Properties are forwarded verbatim.** A content header keeps its
@@ -35,8 +35,7 @@
 //! // What a client sends...
 //! let mut wire = BytesMut::new();
 //! let publish = BasicPublish {
-//!     exchange: ShortStr::from_static("amq.topic"),
-//!     routing_key: ShortStr::from_static("a.b"),
+//!     route: Route::new("amq.topic", "a.b").unwrap(),
 //!     ..Default::default()
 //! };
 //! encode_method_frame(&mut wire, 1, &publish.into());
@@ -50,7 +49,7 @@
 //!     frames.push(frame);
 //! }
 //! let Frame::Method { method: Method::BasicPublish(p), .. } = &frames[0] else { panic!() };
-//! assert_eq!(p.routing_key, "a.b");
+//! assert_eq!(p.routing_key(), "a.b");
 //! let Frame::Header { header, .. } = &frames[1] else { panic!() };
 //! assert_eq!(header.properties.delivery_mode(), Some(2));
 //! assert_eq!(frames[2], Frame::Body { channel: 1, payload: "hello".into() });
@@ -77,9 +76,10 @@ pub use constants::{
 };
 pub use error::{DecodeError, FrameError, MAX_NESTING_DEPTH};
 pub use frame::{
-    decode_frame, encode_ack_frame, encode_body_frames, encode_deliver_frame, encode_header_frame,
-    encode_heartbeat_frame, encode_method_frame, encode_nack_frame, ContentHeader, Frame,
+    decode_frame, encode_ack_frame, encode_body_frames, encode_deliver_frame,
+    encode_deliver_frame_route, encode_header_frame, encode_heartbeat_frame, encode_method_frame,
+    encode_nack_frame, ContentHeader, Frame,
 };
 pub use method::*;
 pub use properties::{BasicProperties, RawProperties};
-pub use types::{FieldTable, FieldValue, ShortStr};
+pub use types::{FieldTable, FieldValue, Route, ShortStr};

@@ -5,7 +5,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::DecodeError;
-use crate::types::{FieldTable, ShortStr};
+use crate::types::{FieldTable, Route, ShortStr};
 use crate::wire;
 
 /// Arguments of `connection.start` (10, 10).
@@ -849,25 +849,35 @@ impl BasicCancelOk {
 }
 
 /// Arguments of `basic.publish` (60, 40).
+///
+/// The exchange and routing key are kept as one [`Route`] (a zero-copy slice of the frame
+/// when decoded), so the broker's message keeps them in one buffer.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BasicPublish {
-    pub exchange: ShortStr,
-    pub routing_key: ShortStr,
+    pub route: Route,
     pub mandatory: bool,
     pub immediate: bool,
 }
 
 impl BasicPublish {
+    /// The exchange name.
+    pub fn exchange(&self) -> &str {
+        self.route.exchange()
+    }
+
+    /// The routing key.
+    pub fn routing_key(&self) -> &str {
+        self.route.routing_key()
+    }
+
     fn decode_args(buf: &mut Bytes) -> Result<Self, DecodeError> {
         wire::skip_short(buf)?;
-        let exchange = wire::get_shortstr(buf)?;
-        let routing_key = wire::get_shortstr(buf)?;
+        let route = Route::decode(buf)?;
         let bits = wire::get_u8(buf)?;
         let mandatory = bits & 0x01 != 0;
         let immediate = bits & 0x02 != 0;
         Ok(Self {
-            exchange,
-            routing_key,
+            route,
             mandatory,
             immediate,
         })
@@ -875,8 +885,7 @@ impl BasicPublish {
 
     fn encode_args(&self, buf: &mut BytesMut) {
         wire::put_empty_short(buf);
-        wire::put_shortstr(buf, &self.exchange);
-        wire::put_shortstr(buf, &self.routing_key);
+        buf.put_slice(self.route.as_bytes());
         buf.put_u8(u8::from(self.mandatory) | (u8::from(self.immediate) << 1));
     }
 }

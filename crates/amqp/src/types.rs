@@ -164,6 +164,127 @@ impl fmt::Debug for ShortStr {
     }
 }
 
+/// The exchange and routing key of a message, as `basic.publish` carries them and
+/// `basic.deliver`, `basic.get-ok` and `basic.return` send them back: two short strings,
+/// each after its length byte, in one buffer (`[len] exchange [len] routing key`).
+///
+/// Decoded from a publish it is one zero-copy slice of the frame, so a message keeps its
+/// routing information in one [`Bytes`] instead of two; encoding copies it verbatim.
+///
+/// Invariant: exactly those two length-prefixed strings, both valid UTF-8 (every
+/// constructor checks). As the crate forbids `unsafe`, [`exchange`](Self::exchange) and
+/// [`routing_key`](Self::routing_key) re-run the (fast, at most 255 bytes) UTF-8 check;
+/// they never fail.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Route(Bytes);
+
+impl Route {
+    /// A route from two strings (copies them into a new buffer).
+    pub fn new(exchange: &str, routing_key: &str) -> Result<Route, DecodeError> {
+        if exchange.len() > ShortStr::MAX_LEN || routing_key.len() > ShortStr::MAX_LEN {
+            return Err(DecodeError::ShortStrTooLong);
+        }
+        let mut b = BytesMut::with_capacity(2 + exchange.len() + routing_key.len());
+        wire::put_shortstr_bytes(&mut b, exchange.as_bytes());
+        wire::put_shortstr_bytes(&mut b, routing_key.as_bytes());
+        Ok(Route(b.freeze()))
+    }
+
+    /// A route from two short strings (which always fit; copies them into a new buffer).
+    pub fn from_short(exchange: &ShortStr, routing_key: &ShortStr) -> Route {
+        let mut b = BytesMut::with_capacity(2 + exchange.len() + routing_key.len());
+        wire::put_shortstr(&mut b, exchange);
+        wire::put_shortstr(&mut b, routing_key);
+        Route(b.freeze())
+    }
+
+    /// Takes a route off the front of `buf` (zero-copy), checking both strings.
+    pub fn decode(buf: &mut Bytes) -> Result<Route, DecodeError> {
+        // The same checks, in the same order, as two `get_shortstr` calls.
+        let e = usize::from(*buf.first().ok_or(DecodeError::Truncated)?);
+        wire::need(buf, 1 + e)?;
+        std::str::from_utf8(&buf[1..1 + e]).map_err(|_| DecodeError::InvalidUtf8)?;
+        let r = usize::from(*buf.get(1 + e).ok_or(DecodeError::Truncated)?);
+        let end = 2 + e + r;
+        wire::need(buf, end)?;
+        std::str::from_utf8(&buf[2 + e..end]).map_err(|_| DecodeError::InvalidUtf8)?;
+        Ok(Route(buf.split_to(end)))
+    }
+
+    /// A route that is exactly `bytes` (zero-copy), checked: `[len] exchange [len] key`.
+    pub fn from_bytes(bytes: Bytes) -> Result<Route, DecodeError> {
+        let mut rest = bytes;
+        let route = Route::decode(&mut rest)?;
+        if rest.is_empty() {
+            Ok(route)
+        } else {
+            Err(DecodeError::TrailingBytes)
+        }
+    }
+
+    fn exchange_range(&self) -> std::ops::Range<usize> {
+        let e = self.0.first().map_or(0, |&n| usize::from(n));
+        1..1 + e
+    }
+
+    fn routing_key_range(&self) -> std::ops::Range<usize> {
+        let at = self.exchange_range().end;
+        let r = self.0.get(at).map_or(0, |&n| usize::from(n));
+        at + 1..at + 1 + r
+    }
+
+    fn str_at(&self, range: std::ops::Range<usize>) -> &str {
+        self.0
+            .get(range)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+
+    /// The exchange name.
+    #[inline]
+    pub fn exchange(&self) -> &str {
+        self.str_at(self.exchange_range())
+    }
+
+    /// The routing key.
+    #[inline]
+    pub fn routing_key(&self) -> &str {
+        self.str_at(self.routing_key_range())
+    }
+
+    /// The exchange name as a [`ShortStr`] (a zero-copy slice).
+    pub fn exchange_short(&self) -> ShortStr {
+        ShortStr::from_bytes(self.0.slice(self.exchange_range())).unwrap_or_default()
+    }
+
+    /// The routing key as a [`ShortStr`] (a zero-copy slice).
+    pub fn routing_key_short(&self) -> ShortStr {
+        ShortStr::from_bytes(self.0.slice(self.routing_key_range())).unwrap_or_default()
+    }
+
+    /// The wire form: both strings with their length bytes, as encoders write them.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Default for Route {
+    /// The default exchange and an empty routing key.
+    fn default() -> Route {
+        Route(Bytes::from_static(b"\0\0"))
+    }
+}
+
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Route")
+            .field("exchange", &self.exchange())
+            .field("routing_key", &self.routing_key())
+            .finish()
+    }
+}
+
 /// A field table: `(key, value)` pairs in the order received (duplicates kept
 /// as received; [`get`](Self::get) returns the first).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -615,5 +736,65 @@ mod tests {
             let decoded = FieldValue::decode(&mut Bytes::copy_from_slice(wire)).unwrap();
             assert_eq!(decoded, value);
         }
+    }
+
+    #[test]
+    fn a_route_is_two_short_strings_in_one_buffer() {
+        let r = Route::new("amq.topic", "a.b").unwrap();
+        assert_eq!((r.exchange(), r.routing_key()), ("amq.topic", "a.b"));
+        assert_eq!(r.as_bytes(), b"\x09amq.topic\x03a.b");
+        assert_eq!(r.exchange_short(), "amq.topic");
+        assert_eq!(r.routing_key_short(), "a.b");
+        assert_eq!(
+            Route::from_short(
+                &ShortStr::from_static("amq.topic"),
+                &ShortStr::from_static("a.b")
+            ),
+            r
+        );
+        let d = Route::default();
+        assert_eq!((d.exchange(), d.routing_key()), ("", ""));
+        assert_eq!(
+            format!("{r:?}"),
+            r#"Route { exchange: "amq.topic", routing_key: "a.b" }"#
+        );
+        assert_eq!(
+            Route::new(&"x".repeat(256), "k"),
+            Err(DecodeError::ShortStrTooLong)
+        );
+        assert_eq!(
+            Route::new("", &"k".repeat(256)),
+            Err(DecodeError::ShortStrTooLong)
+        );
+    }
+
+    #[test]
+    fn route_decoding_is_zero_copy_and_checks_like_two_short_strings() {
+        let mut buf = Bytes::from_static(b"\x01x\x02rk\x01");
+        let r = Route::decode(&mut buf).unwrap();
+        assert_eq!((r.exchange(), r.routing_key()), ("x", "rk"));
+        assert_eq!(&buf[..], b"\x01");
+        let cases: [(&[u8], DecodeError); 5] = [
+            (b"", DecodeError::Truncated),
+            (b"\x02x", DecodeError::Truncated),
+            (b"\x01x", DecodeError::Truncated),
+            (b"\x01\xff\x00", DecodeError::InvalidUtf8),
+            (b"\x00\x01\xff", DecodeError::InvalidUtf8),
+        ];
+        for (wire, err) in cases {
+            assert_eq!(
+                Route::decode(&mut Bytes::from_static(wire)),
+                Err(err),
+                "{wire:?}"
+            );
+        }
+        assert_eq!(
+            Route::from_bytes(Bytes::from_static(b"\x00\x00\x00")),
+            Err(DecodeError::TrailingBytes)
+        );
+        assert_eq!(
+            Route::from_bytes(Bytes::from_static(b"\x00\x01k")).map(|r| r.routing_key().to_owned()),
+            Ok("k".to_owned())
+        );
     }
 }

@@ -146,10 +146,14 @@ proptest! {
     ) {
         let mut fast = BytesMut::new();
         encode_deliver_frame(&mut fast, channel, &consumer_tag, delivery_tag, redelivered, &exchange, &routing_key);
+        let route = Route::from_short(&exchange, &routing_key);
         let mut slow = BytesMut::new();
-        let method = Method::BasicDeliver(BasicDeliver { consumer_tag, delivery_tag, redelivered, exchange, routing_key });
+        let method = Method::BasicDeliver(BasicDeliver { consumer_tag: consumer_tag.clone(), delivery_tag, redelivered, exchange, routing_key });
         encode_method_frame(&mut slow, channel, &method);
         prop_assert_eq!(&fast, &slow);
+        let mut from_route = BytesMut::new();
+        encode_deliver_frame_route(&mut from_route, channel, &consumer_tag, delivery_tag, redelivered, &route);
+        prop_assert_eq!(&from_route, &slow);
     }
 
     #[test]
@@ -255,8 +259,7 @@ fn reserved_fields_are_written_as_zero() {
         ),
         (
             Method::BasicPublish(BasicPublish {
-                exchange: ShortStr::from_static("x"),
-                routing_key: ShortStr::from_static("rk"),
+                route: Route::new("x", "rk").unwrap(),
                 mandatory: true,
                 immediate: false,
             }),
@@ -335,8 +338,7 @@ fn body_payload_is_zero_copy() {
 fn shortstrs_are_slices_of_the_frame() {
     let mut buf = BytesMut::new();
     let method = Method::BasicPublish(BasicPublish {
-        exchange: ShortStr::from_static("amq.topic"),
-        routing_key: ShortStr::from_static("a.b.c"),
+        route: Route::new("amq.topic", "a.b.c").unwrap(),
         mandatory: false,
         immediate: false,
     });
@@ -349,6 +351,8 @@ fn shortstrs_are_slices_of_the_frame() {
     else {
         panic!("expected basic.publish");
     };
-    assert!(range.contains(&(p.exchange.as_bytes().as_ptr() as usize)));
-    assert!(range.contains(&(p.routing_key.as_bytes().as_ptr() as usize)));
+    assert!(range.contains(&(p.exchange().as_ptr() as usize)));
+    assert!(range.contains(&(p.routing_key().as_ptr() as usize)));
+    assert!(range.contains(&(p.route.as_bytes().as_ptr() as usize)));
+    assert_eq!((p.exchange(), p.routing_key()), ("amq.topic", "a.b.c"));
 }

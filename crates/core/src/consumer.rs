@@ -51,7 +51,7 @@ pub enum ConnEvent {
 pub struct Delivery {
     pub consumer: Arc<Consumer>,
     pub queue: Arc<Queue>,
-    pub message: Arc<Message>,
+    pub message: Message,
     pub redelivered: bool,
     /// The message's id in the store, when it is stored (acked there when settled).
     pub stored: Option<warren_store::MsgId>,
@@ -82,6 +82,9 @@ impl Outbox {
     }
 
     /// Sends an event; gives it back if the connection is gone.
+    // The error is the event itself, handed back by move as tokio's `SendError` does; a
+    // delivery holds its message inline (136 bytes), which is what the lint counts.
+    #[allow(clippy::result_large_err)]
     pub fn send(&self, ev: ConnEvent) -> Result<(), ConnEvent> {
         let is_delivery = matches!(ev, ConnEvent::Deliver(_));
         if is_delivery {

@@ -8,10 +8,8 @@
 //! queue it would reach, with no rejection on the way, is dropped there (a dead-letter cycle
 //! that only expiry drives would otherwise never end).
 
-use std::sync::Arc;
-
 use bytes::Bytes;
-use warren_amqp::{FieldTable, FieldValue, ShortStr};
+use warren_amqp::{FieldTable, FieldValue, Route, ShortStr};
 
 use crate::message::Message;
 use crate::queue::Queue;
@@ -81,10 +79,10 @@ pub fn dead_letter(vhost: &VHost, queue: &Queue, message: &Message, reason: Reas
     entry.insert(key("reason"), s(reason.as_str()));
     entry.insert(key("queue"), s(&queue.name));
     entry.insert(key("time"), FieldValue::Timestamp(now));
-    entry.insert(key("exchange"), s(&message.exchange));
+    entry.insert(key("exchange"), s(message.exchange()));
     entry.insert(
         key("routing-keys"),
-        FieldValue::Array(vec![s(&message.routing_key)]),
+        FieldValue::Array(vec![s(message.routing_key())]),
     );
     if let Some(exp) = props.expiration.take() {
         // The per-message TTL is removed so the dead letter does not expire again.
@@ -95,22 +93,18 @@ pub fn dead_letter(vhost: &VHost, queue: &Queue, message: &Message, reason: Reas
     if headers.get("x-first-death-reason").is_none() {
         headers.insert(key("x-first-death-reason"), s(reason.as_str()));
         headers.insert(key("x-first-death-queue"), s(&queue.name));
-        headers.insert(key("x-first-death-exchange"), s(&message.exchange));
+        headers.insert(key("x-first-death-exchange"), s(message.exchange()));
     }
     headers.insert(key("x-last-death-reason"), s(reason.as_str()));
     headers.insert(key("x-last-death-queue"), s(&queue.name));
-    headers.insert(key("x-last-death-exchange"), s(&message.exchange));
+    headers.insert(key("x-last-death-exchange"), s(message.exchange()));
     props.headers = Some(headers);
-    let routing_key = args
-        .dead_letter_routing_key
-        .clone()
-        .unwrap_or_else(|| message.routing_key.clone());
-    let dead = Arc::new(Message {
-        exchange: dlx.clone(),
-        routing_key,
-        properties: props.encode(),
-        body: message.body.clone(),
-    });
+    // A new message, made off the hot path: its route is a small new buffer.
+    let route = match &args.dead_letter_routing_key {
+        Some(key) => Route::from_short(dlx, key),
+        None => Route::from_short(dlx, &message.route.routing_key_short()),
+    };
+    let dead = Message::new(route, props.encode(), message.body.clone());
     let rejected_on_the_way = deaths.iter().any(|d| {
         d.as_table()
             .and_then(|t| t.get("reason"))

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
-use warren_amqp::{RawProperties, ShortStr};
+use warren_amqp::{RawProperties, Route};
 use warren_store::{Location, MsgId, QueueId, Store, StoreError};
 
 use crate::consumer::{ConnEvent, Outbox};
@@ -210,25 +210,16 @@ fn send_confirm(t: ConfirmTicket) {
 /// and the body follow as their own parts of the record.
 fn encode_header(buf: &mut BytesMut, m: &Message) {
     buf.clear();
-    buf.put_u8(m.exchange.len() as u8);
-    buf.put_slice(m.exchange.as_bytes());
-    buf.put_u8(m.routing_key.len() as u8);
-    buf.put_slice(m.routing_key.as_bytes());
+    // The route is both short strings with their length bytes.
+    buf.put_slice(m.route.as_bytes());
     buf.put_u32(m.properties.0.len() as u32);
 }
 
 /// Decodes a stored record back into a message (zero-copy slices of `record`).
 pub fn decode_message(record: Bytes) -> Option<Message> {
-    let mut at = 0usize;
-    let short = |at: &mut usize| -> Option<ShortStr> {
-        let len = usize::from(*record.get(*at)?);
-        let s = record.get(*at + 1..*at + 1 + len)?;
-        let v = ShortStr::try_from(std::str::from_utf8(s).ok()?).ok()?;
-        *at += 1 + len;
-        Some(v)
-    };
-    let exchange = short(&mut at)?;
-    let routing_key = short(&mut at)?;
+    let mut rest = record.clone();
+    let route = Route::decode(&mut rest).ok()?;
+    let mut at = record.len() - rest.len();
     let plen = u32::from_be_bytes(record.get(at..at + 4)?.try_into().ok()?) as usize;
     at += 4;
     if record.len() < at + plen {
@@ -236,12 +227,7 @@ pub fn decode_message(record: Bytes) -> Option<Message> {
     }
     let properties = RawProperties(record.slice(at..at + plen));
     let body = record.slice(at + plen..);
-    Some(Message {
-        exchange,
-        routing_key,
-        properties,
-        body,
-    })
+    Some(Message::new(route, properties, body))
 }
 
 #[cfg(test)]
@@ -258,20 +244,21 @@ mod tests {
 
     #[test]
     fn messages_round_trip_through_the_record_format() {
-        let m = Message {
-            exchange: ShortStr::from_static("ex"),
-            routing_key: ShortStr::from_static("a.b"),
-            properties: RawProperties(Bytes::from_static(&[0x10, 0x00, 2])),
-            body: Bytes::from_static(b"payload"),
-        };
+        let m = Message::new(
+            Route::new("ex", "a.b").unwrap(),
+            RawProperties(Bytes::from_static(&[0x10, 0x00, 2])),
+            Bytes::from_static(b"payload"),
+        );
         let mut h = BytesMut::new();
         encode_header(&mut h, &m);
         let mut rec = h.to_vec();
         rec.extend_from_slice(&m.properties.0);
         rec.extend_from_slice(&m.body);
         let back = decode_message(Bytes::from(rec.clone())).unwrap();
-        assert_eq!(back.exchange, m.exchange);
-        assert_eq!(back.routing_key, m.routing_key);
+        assert_eq!(back.exchange(), "ex");
+        assert_eq!(back.routing_key(), "a.b");
+        // the same bytes as two short strings written one after the other
+        assert_eq!(&rec[..7], b"\x02ex\x03a.b");
         assert_eq!(back.properties, m.properties);
         assert_eq!(back.body, m.body);
         // every cut inside the header or the properties is refused, never a panic

@@ -4,8 +4,9 @@
 //! and queues hand deliveries back to connections through each connection's [`Outbox`].
 //!
 //! Invariants worth naming:
-//! - A message body is stored once (`Arc<Message>` holding `Bytes`) whatever the number of
-//!   queues it is routed to.
+//! - A message body is stored once whatever the number of queues it is routed to: a
+//!   [`Message`] is three `Bytes` (route, properties, body) over the publisher's frames, and
+//!   each queue, delivery and unacked entry holds a clone (reference counts, no allocation).
 //! - Every error is an [`AmqpError`] with RabbitMQ's reply code and text; the code decides whether
 //!   it closes the channel or the connection.
 //! - Lock order: vhost maps, then an exchange's bindings, then a queue. A queue's lock is never

@@ -15,6 +15,9 @@
 //! - Memory stays flat however long a durable queue gets: past [`MEMORY_WINDOW`] ready
 //!   messages, a stored message is kept as its disk location only (16 bytes) and its body is
 //!   read back when it reaches the head.
+//! - A ready message costs a 32-byte entry in its priority level's FIFO; the message itself
+//!   (a [`Message`] value, 96 bytes) sits in the backlog's slab while it is in memory, so
+//!   entries of messages left on disk stay 32 bytes.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
@@ -23,7 +26,8 @@ use parking_lot::{Mutex, MutexGuard};
 use warren_amqp::{FieldTable, ShortStr};
 use warren_store::{Location, MsgId, QueueId};
 
-const _: () = assert!(std::mem::size_of::<Ready>() == 32);
+const _: () = assert!(std::mem::size_of::<Entry>() == 32);
+const _: () = assert!(std::mem::size_of::<Slot>() == std::mem::size_of::<Message>());
 
 use crate::arguments::{Overflow, QueueArgs};
 use crate::consumer::{ConnEvent, ConnectionId, Consumer, Delivery, NoCredit};
@@ -144,11 +148,11 @@ impl Drop for Locked<'_> {
     }
 }
 
-/// One ready message: 32 bytes, so a queue of millions stays small.
+/// One ready message on its way into or out of the backlog (which keeps it as an [`Entry`]).
 #[derive(Debug)]
 struct Ready {
     /// The message, or None when only its store id is kept (the store knows where it is).
-    body: Option<Arc<Message>>,
+    body: Option<Message>,
     /// The message's id in the store plus one (0: not stored).
     stored: u64,
     /// When the message expires, in ms since the Unix epoch (0: never).
@@ -160,10 +164,99 @@ struct Ready {
     priority: u8,
 }
 
+/// No slot: the message is on disk only.
+const NO_SLOT: u32 = u32::MAX;
+
+/// One ready message as the backlog keeps it: 32 bytes, so a queue of millions stays small.
+/// The fields are those of [`Ready`]; the message itself is in [`Backlog::messages`].
+#[derive(Debug)]
+struct Entry {
+    /// The message's index in the backlog's slab, or [`NO_SLOT`].
+    slot: u32,
+    size: u32,
+    stored: u64,
+    expires_at: u64,
+    redelivered: bool,
+    priority: u8,
+}
+
+/// The messages of a backlog's entries that are in memory, each at a fixed index until it
+/// leaves; freed slots are reused (most recently freed first, while still in cache).
+#[derive(Debug)]
+struct Slab {
+    slots: Vec<Slot>,
+    /// The first free slot (each free slot names the next), or [`NO_SLOT`].
+    free: u32,
+    len: usize,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Full(Message),
+    Free(u32),
+}
+
+/// An emptied slab keeps at most this many slots' memory (a burst's slots are given back).
+const SLAB_KEEP: usize = 1024;
+
+impl Default for Slab {
+    fn default() -> Self {
+        Slab {
+            slots: Vec::new(),
+            free: NO_SLOT,
+            len: 0,
+        }
+    }
+}
+
+impl Slab {
+    fn insert(&mut self, m: Message) -> u32 {
+        self.len += 1;
+        if let Some(slot) = self.slots.get_mut(self.free as usize) {
+            let at = self.free;
+            let Slot::Free(next) = std::mem::replace(slot, Slot::Full(m)) else {
+                unreachable!("the free list holds free slots only");
+            };
+            self.free = next;
+            return at;
+        }
+        let at = u32::try_from(self.slots.len())
+            .ok()
+            .filter(|&i| i != NO_SLOT)
+            .expect("fewer than 4 billion messages in memory");
+        self.slots.push(Slot::Full(m));
+        at
+    }
+
+    fn take(&mut self, at: u32) -> Option<Message> {
+        let slot = self.slots.get_mut(at as usize)?;
+        if matches!(slot, Slot::Free(_)) {
+            return None;
+        }
+        let Slot::Full(m) = std::mem::replace(slot, Slot::Free(self.free)) else {
+            return None;
+        };
+        self.free = at;
+        self.len -= 1;
+        if self.len == 0 {
+            self.clear();
+        }
+        Some(m)
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.slots.shrink_to(SLAB_KEEP);
+        self.free = NO_SLOT;
+        self.len = 0;
+    }
+}
+
 /// Ready messages, one FIFO per priority level (one level for an ordinary queue).
 #[derive(Debug)]
 struct Backlog {
-    levels: Vec<VecDeque<Ready>>,
+    levels: Vec<VecDeque<Entry>>,
+    messages: Slab,
     len: usize,
     bytes: u64,
 }
@@ -178,6 +271,7 @@ impl Backlog {
     fn new(max_priority: u8) -> Backlog {
         Backlog {
             levels: (0..=max_priority).map(|_| VecDeque::new()).collect(),
+            messages: Slab::default(),
             len: 0,
             bytes: 0,
         }
@@ -191,35 +285,64 @@ impl Backlog {
         self.len == 0
     }
 
-    fn push_back(&mut self, r: Ready) {
+    /// The level for `r` and its entry (its message moves into the slab).
+    fn pack(&mut self, r: Ready) -> (usize, Entry) {
         self.len += 1;
         self.bytes += u64::from(r.size);
-        let l = usize::from(r.priority).min(self.levels.len() - 1);
-        self.levels[l].push_back(r);
+        let slot = match r.body {
+            Some(m) => self.messages.insert(m),
+            None => NO_SLOT,
+        };
+        let level = usize::from(r.priority).min(self.levels.len() - 1);
+        let entry = Entry {
+            slot,
+            size: r.size,
+            stored: r.stored,
+            expires_at: r.expires_at,
+            redelivered: r.redelivered,
+            priority: r.priority,
+        };
+        (level, entry)
+    }
+
+    fn push_back(&mut self, r: Ready) {
+        let (l, e) = self.pack(r);
+        self.levels[l].push_back(e);
     }
 
     fn push_front(&mut self, r: Ready) {
-        self.len += 1;
-        self.bytes += u64::from(r.size);
-        let l = usize::from(r.priority).min(self.levels.len() - 1);
-        self.levels[l].push_front(r);
+        let (l, e) = self.pack(r);
+        self.levels[l].push_front(e);
     }
 
     /// The next message to deliver: the oldest of the highest priority.
-    fn front(&self) -> Option<&Ready> {
+    fn front(&self) -> Option<&Entry> {
         self.levels.iter().rev().find_map(|l| l.front())
     }
 
     fn pop_front(&mut self) -> Option<Ready> {
-        let r = self.levels.iter_mut().rev().find_map(|l| l.pop_front())?;
+        let e = self.levels.iter_mut().rev().find_map(|l| l.pop_front())?;
         self.len -= 1;
-        self.bytes -= u64::from(r.size);
-        Some(r)
+        self.bytes -= u64::from(e.size);
+        let body = match e.slot {
+            NO_SLOT => None,
+            at => self.messages.take(at),
+        };
+        Some(Ready {
+            body,
+            stored: e.stored,
+            expires_at: e.expires_at,
+            size: e.size,
+            redelivered: e.redelivered,
+            priority: e.priority,
+        })
     }
 
-    fn drain(&mut self) -> impl Iterator<Item = Ready> + '_ {
+    /// Empties the backlog: its entries (their messages are dropped).
+    fn drain(&mut self) -> impl Iterator<Item = Entry> + '_ {
         self.len = 0;
         self.bytes = 0;
+        self.messages.clear();
         self.levels.iter_mut().flat_map(|l| l.drain(..))
     }
 }
@@ -287,7 +410,7 @@ fn stored_field(id: Option<MsgId>) -> u64 {
 /// What `basic.get` takes from a queue.
 #[derive(Debug)]
 pub struct Got {
-    pub message: Arc<Message>,
+    pub message: Message,
     pub redelivered: bool,
     /// The store's id when the message is on disk and must be acked there.
     pub stored: Option<MsgId>,
@@ -327,14 +450,9 @@ impl Queue {
         }
     }
 
-    /// A queue entry for `message`, with its priority, size and expiry.
-    fn entry(
-        &self,
-        st: &QueueState,
-        body: Option<Arc<Message>>,
-        message: &Message,
-        stored: Option<MsgId>,
-    ) -> Ready {
+    /// A queue entry for `message`, with its priority, size and expiry (without the message:
+    /// callers move it in, or a clone, or leave it on disk).
+    fn entry(&self, st: &QueueState, message: &Message, stored: Option<MsgId>) -> Ready {
         let priority = match self.args.max_priority {
             Some(max) => message.properties.priority().unwrap_or(0).min(max),
             None => 0,
@@ -352,7 +470,7 @@ impl Queue {
                 .store(true, std::sync::atomic::Ordering::Relaxed);
         }
         Ready {
-            body,
+            body: None,
             stored: stored_field(stored),
             expires_at: ttl.map_or(0, |t| now_ms().saturating_add(t).max(1)),
             size: u32::try_from(message.body.len()).unwrap_or(u32::MAX),
@@ -491,11 +609,17 @@ impl Queue {
 
     /// Rejected deliveries (nack/reject without requeue): settled, and dead-lettered if the
     /// queue has a dead-letter exchange.
-    pub fn reject(self: &Arc<Self>, settled: &[(Arc<Message>, Option<MsgId>)]) {
+    pub fn reject<I>(self: &Arc<Self>, settled: I)
+    where
+        I: IntoIterator<Item = (Message, Option<MsgId>)>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let settled = settled.into_iter();
         let mut st = self.lock();
         st.unacked = st.unacked.saturating_sub(settled.len());
         for (message, stored) in settled {
-            let r = self.entry(&st, Some(message.clone()), message, *stored);
+            let mut r = self.entry(&st, &message, stored);
+            r.body = Some(message);
             self.discard(&mut st, r, Reason::Rejected);
         }
         self.dispatch_locked(&mut st);
@@ -575,7 +699,7 @@ impl Queue {
 
     /// Enqueues a message that is not (to be) stored, and delivers what consumers have credit
     /// for. Returns false if the queue refused it (full, with x-overflow reject-publish).
-    pub fn publish(self: &Arc<Self>, message: Arc<Message>) -> bool {
+    pub fn publish(self: &Arc<Self>, message: Message) -> bool {
         let mut st = self.lock();
         if st.deleted {
             return true;
@@ -584,7 +708,8 @@ impl Queue {
             self.refused(&mut st, &message);
             return false;
         }
-        let r = self.entry(&st, Some(message.clone()), &message, None);
+        let mut r = self.entry(&st, &message, None);
+        r.body = Some(message);
         st.ready.push_back(r);
         bump(&self.counters.publish, 1);
         self.dispatch_locked(&mut st);
@@ -593,15 +718,16 @@ impl Queue {
     }
 
     /// A message the full queue refused: with reject-publish-dlx it is dead-lettered.
-    fn refused(&self, st: &mut QueueState, message: &Arc<Message>) {
+    fn refused(&self, st: &mut QueueState, message: &Message) {
         if st.effective.overflow == Overflow::RejectPublishDlx {
-            let r = self.entry(st, Some(message.clone()), message, None);
+            let mut r = self.entry(st, message, None);
+            r.body = Some(message.clone());
             self.discard(st, r, Reason::MaxLen);
         }
     }
 
     /// The channel found this queue full (reject-publish) before storing a message for it.
-    pub fn refuse(&self, message: &Arc<Message>) {
+    pub fn refuse(&self, message: &Message) {
         let mut st = self.lock();
         self.refused(&mut st, message);
     }
@@ -615,7 +741,7 @@ impl Queue {
 
     /// Enqueues a message appended to the store (durable with the next sync). Returns false if
     /// the queue refused it (then it is acked in the store at once).
-    pub fn publish_stored(self: &Arc<Self>, message: Arc<Message>, id: MsgId) -> bool {
+    pub fn publish_stored(self: &Arc<Self>, message: Message, id: MsgId) -> bool {
         let mut st = self.lock();
         if st.deleted || !self.admit(&mut st, message.body.len() as u64) {
             let refused = !st.deleted;
@@ -626,8 +752,8 @@ impl Queue {
             self.ack_stored(id);
             return !refused;
         }
-        let body = (st.ready.len() < MEMORY_WINDOW).then(|| message.clone());
-        let r = self.entry(&st, body, &message, Some(id));
+        let mut r = self.entry(&st, &message, Some(id));
+        r.body = (st.ready.len() < MEMORY_WINDOW).then_some(message);
         st.ready.push_back(r);
         bump(&self.counters.publish, 1);
         self.dispatch_locked(&mut st);
@@ -662,7 +788,7 @@ impl Queue {
 
     /// The message of a ready entry, read back from disk if it is not in memory. None if the
     /// record is unreadable (reported, and dropped from the store).
-    fn materialize(&self, r: Ready) -> Option<(Arc<Message>, Option<MsgId>, bool)> {
+    fn materialize(&self, r: Ready) -> Option<(Message, Option<MsgId>, bool)> {
         let id = stored_id(r.stored);
         let message = match r.body {
             Some(m) => m,
@@ -674,7 +800,7 @@ impl Queue {
                     .and_then(|((d, _), id)| d.store.read_msg(id).ok())
                     .and_then(decode_message);
                 match read {
-                    Some(m) => Arc::new(m),
+                    Some(m) => m,
                     None => {
                         tracing::warn!(
                             "{}: stored message {id:?} is unreadable; dropped",
@@ -739,7 +865,8 @@ impl Queue {
                 Err(ConnEvent::Deliver(d)) => {
                     // The connection is gone: keep the message, drop the consumer.
                     d.consumer.release_credit(1);
-                    let mut r = self.entry(st, Some(d.message.clone()), &d.message, d.stored);
+                    let mut r = self.entry(st, &d.message, d.stored);
+                    r.body = Some(d.message);
                     r.redelivered = d.redelivered;
                     r.expires_at = 0;
                     st.ready.push_front(r);
@@ -849,7 +976,7 @@ impl Queue {
     }
 
     /// Several deliveries settled at once (multiple ack, nack...).
-    pub fn settle_many(self: &Arc<Self>, settled: &[(Arc<Message>, Option<MsgId>)]) {
+    pub fn settle_many(self: &Arc<Self>, settled: &[(Message, Option<MsgId>)]) {
         for (_, id) in settled {
             if let Some(id) = id {
                 self.ack_stored(*id);
@@ -865,7 +992,7 @@ impl Queue {
     /// redelivered, and delivers again.
     pub fn requeue<I>(self: &Arc<Self>, messages: I)
     where
-        I: IntoIterator<Item = (Arc<Message>, Option<MsgId>)>,
+        I: IntoIterator<Item = (Message, Option<MsgId>)>,
         I::IntoIter: DoubleEndedIterator,
     {
         let mut st = self.lock();
@@ -876,7 +1003,8 @@ impl Queue {
                 // A requeued message keeps its priority; its TTL clock is not restarted
                 // (RabbitMQ keeps the original expiry; we do not track it per delivery, so it
                 // no longer expires once it has been delivered).
-                let mut r = self.entry(&st, Some(message.clone()), &message, stored);
+                let mut r = self.entry(&st, &message, stored);
+                r.body = Some(message);
                 r.redelivered = true;
                 r.expires_at = 0;
                 st.ready.push_front(r);
@@ -894,7 +1022,8 @@ impl Queue {
             st.unacked = st.unacked.saturating_sub(1);
         }
         if !st.deleted {
-            let mut r = self.entry(&st, Some(d.message.clone()), &d.message, d.stored);
+            let mut r = self.entry(&st, &d.message, d.stored);
+            r.body = Some(d.message);
             r.redelivered = d.redelivered;
             r.expires_at = 0;
             st.ready.push_front(r);
@@ -985,5 +1114,77 @@ impl Queue {
             d.delete_queue(*qid);
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use warren_amqp::{RawProperties, Route};
+
+    fn ready(body: Option<&'static str>, stored: u64, priority: u8) -> Ready {
+        Ready {
+            body: body.map(|b| {
+                Message::new(
+                    Route::default(),
+                    RawProperties::default(),
+                    Bytes::from_static(b.as_bytes()),
+                )
+            }),
+            stored,
+            expires_at: 0,
+            size: body.map_or(7, |b| b.len() as u32),
+            redelivered: false,
+            priority,
+        }
+    }
+
+    fn pop(b: &mut Backlog) -> Option<(Option<Bytes>, u64)> {
+        b.pop_front().map(|r| (r.body.map(|m| m.body), r.stored))
+    }
+
+    #[test]
+    fn the_backlog_keeps_order_with_messages_in_memory_or_on_disk() {
+        let mut b = Backlog::new(1);
+        b.push_back(ready(Some("a"), 0, 0));
+        b.push_back(ready(None, 5, 0));
+        b.push_back(ready(Some("hi"), 0, 1));
+        b.push_front(ready(Some("c"), 0, 0));
+        b.push_back(ready(None, 6, 1));
+        assert_eq!((b.len(), b.bytes), (5, 1 + 7 + 2 + 1 + 7));
+        assert_eq!(b.messages.len, 3);
+        assert_eq!(pop(&mut b), Some((Some(Bytes::from_static(b"hi")), 0)));
+        assert_eq!(pop(&mut b), Some((None, 6)));
+        assert_eq!(pop(&mut b), Some((Some(Bytes::from_static(b"c")), 0)));
+        // a freed slot is reused before the slab grows
+        b.push_back(ready(Some("d"), 0, 0));
+        assert_eq!(b.messages.slots.len(), 3);
+        assert_eq!(pop(&mut b), Some((Some(Bytes::from_static(b"a")), 0)));
+        assert_eq!(pop(&mut b), Some((None, 5)));
+        assert_eq!(pop(&mut b), Some((Some(Bytes::from_static(b"d")), 0)));
+        assert_eq!(pop(&mut b), None);
+        assert_eq!((b.len(), b.bytes, b.messages.len), (0, 0, 0));
+        // emptied: the slab starts over
+        assert!(b.messages.slots.is_empty());
+        assert_eq!(b.messages.free, NO_SLOT);
+    }
+
+    #[test]
+    fn an_emptied_slab_gives_a_burst_s_memory_back() {
+        let mut b = Backlog::new(0);
+        for _ in 0..SLAB_KEEP * 4 {
+            b.push_back(ready(Some("m"), 0, 0));
+        }
+        assert!(b.messages.slots.capacity() >= SLAB_KEEP * 4);
+        while b.pop_front().is_some() {}
+        assert!(b.messages.slots.capacity() <= SLAB_KEEP);
+        for _ in 0..10 {
+            b.push_back(ready(Some("m"), 0, 0));
+        }
+        let ids: Vec<u64> = b.drain().map(|e| e.stored).collect();
+        assert_eq!(ids.len(), 10);
+        assert_eq!((b.len(), b.messages.len), (0, 0));
+        assert!(b.messages.slots.is_empty());
     }
 }

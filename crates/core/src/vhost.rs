@@ -712,9 +712,9 @@ impl VHost {
     pub fn route_message(
         &self,
         exchange: &Arc<Exchange>,
-        message: &Arc<Message>,
+        message: &Message,
         out: &mut Vec<Arc<Queue>>,
-    ) -> Option<Arc<Message>> {
+    ) -> Option<Message> {
         // Decoding the headers table costs allocations: only when the raw properties can hold
         // a "CC" or "BCC" key (a shortstr: length byte, then the name) is it worth it.
         let raw = &message.properties.0[..];
@@ -739,12 +739,12 @@ impl VHost {
             None
         };
         let Some((cc, bcc)) = extra else {
-            self.route(exchange, &message.routing_key, &message.properties, out);
+            self.route(exchange, message.routing_key(), &message.properties, out);
             return None;
         };
         out.clear();
         let mut more = Vec::new();
-        for key in std::iter::once(message.routing_key.to_string())
+        for key in std::iter::once(message.routing_key().to_owned())
             .chain(cc)
             .chain(bcc.iter().cloned())
         {
@@ -760,10 +760,10 @@ impl VHost {
         let mut headers = props.headers.take()?;
         headers.remove("BCC")?;
         props.headers = Some(headers);
-        Some(Arc::new(Message {
+        Some(Message {
             properties: props.encode(),
-            ..(**message).clone()
-        }))
+            ..message.clone()
+        })
     }
 
     fn route_into(
@@ -818,16 +818,25 @@ impl VHost {
         }
     }
 
-    /// Routes and enqueues a message; returns the number of queues it reached.
+    /// Routes and enqueues a message; returns the number of queues it reached. Each queue
+    /// but the last gets a clone; the last takes `message`.
     pub fn publish(
         &self,
         exchange: &Arc<Exchange>,
-        message: Arc<Message>,
+        message: Message,
         scratch: &mut Vec<Arc<Queue>>,
     ) -> usize {
-        self.route(exchange, &message.routing_key, &message.properties, scratch);
-        for q in scratch.iter() {
-            q.publish(message.clone());
+        self.route(
+            exchange,
+            message.routing_key(),
+            &message.properties,
+            scratch,
+        );
+        if let Some((last, others)) = scratch.split_last() {
+            for q in others {
+                q.publish(message.clone());
+            }
+            last.publish(message);
         }
         scratch.len()
     }
@@ -840,13 +849,13 @@ impl VHost {
     pub fn publish_internal(
         &self,
         exchange: &Arc<Exchange>,
-        message: Arc<Message>,
+        message: Message,
         skip: impl Fn(&Queue) -> bool,
     ) -> usize {
         let mut targets = Vec::new();
         self.route(
             exchange,
-            &message.routing_key,
+            message.routing_key(),
             &message.properties,
             &mut targets,
         );

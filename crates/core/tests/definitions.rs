@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use warren_amqp::{RawProperties, ShortStr};
+use warren_amqp::{RawProperties, Route, ShortStr};
 use warren_core::{Broker, Definitions, Limits, Message};
 
 const RABBITMQ_EXPORT: &str = include_str!("fixtures/rabbitmq-3.10.8-definitions.json");
@@ -50,12 +50,11 @@ fn a_rabbitmq_export_imports_and_routes() {
         Some("unrouted")
     );
     // a message flows through the imported topology
-    let m = Arc::new(Message {
-        exchange: ShortStr::from_static("orders"),
-        routing_key: ShortStr::from_static("eu.fr"),
-        properties: RawProperties::default(),
-        body: Bytes::from_static(b"hi"),
-    });
+    let m = Message::new(
+        Route::new("orders", "eu.fr").unwrap(),
+        RawProperties::default(),
+        Bytes::from_static(b"hi"),
+    );
     let x = v.exchange("orders").unwrap();
     assert_eq!(v.publish(&x, m, &mut Vec::new()), 2);
     assert_eq!(eu.message_count(), 1);

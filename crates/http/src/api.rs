@@ -17,7 +17,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::Digest;
-use warren_amqp::{BasicProperties, ExchangeDeclare, FieldTable, QueueDeclare, ShortStr};
+use warren_amqp::{BasicProperties, ExchangeDeclare, FieldTable, QueueDeclare, Route, ShortStr};
 use warren_core::definitions::{json_to_table, table_to_json};
 use warren_core::{
     AmqpError, Binding, ChannelInfo, ConnectionEntry, Definitions, Destination, Exchange,
@@ -1549,13 +1549,9 @@ async fn publish(
         Some(Value::Array(a)) if a.is_empty() => BasicProperties::default(),
         Some(_) => return Err(ApiError::bad_request("properties must be an object")),
     };
-    let msg = Message {
-        exchange: x.name.clone(),
-        routing_key: short(routing_key)?,
-        properties: props.encode(),
-        body: payload,
-    };
-    let n = v.publish_internal(&x, Arc::new(msg), |_| false);
+    let route = Route::from_short(&x.name, &short(routing_key)?);
+    let msg = Message::new(route, props.encode(), payload);
+    let n = v.publish_internal(&x, msg, |_| false);
     s.broker.connections.count_external_publish();
     ok(json!({"routed": n > 0}))
 }
@@ -1737,8 +1733,8 @@ async fn get_messages(
         out.push(json!({
             "payload_bytes": body.len(),
             "redelivered": got.redelivered,
-            "exchange": got.message.exchange.as_str(),
-            "routing_key": got.message.routing_key.as_str(),
+            "exchange": got.message.exchange(),
+            "routing_key": got.message.routing_key(),
             "message_count": got.remaining,
             "properties": properties_to_json(&props),
             "payload": payload,
@@ -1750,7 +1746,7 @@ async fn get_messages(
     if requeue {
         queue.requeue(taken);
     } else if reject {
-        queue.reject(&taken);
+        queue.reject(taken);
     } else {
         queue.settle_many(&taken);
     }
@@ -2377,13 +2373,15 @@ async fn aliveness_test(State(s): S, User(u): User, Path(vh): Path<String>) -> A
     };
     let q = v.declare_queue(0, &decl)?.queue;
     let x = v.exchange("")?;
-    let msg = Message {
-        exchange: ShortStr::default(),
-        routing_key: ShortStr::from_static("aliveness-test"),
-        properties: BasicProperties::default().encode(),
-        body: bytes::Bytes::from_static(b"test_message"),
-    };
-    v.publish_internal(&x, Arc::new(msg), |_| false);
+    let msg = Message::new(
+        Route::from_short(
+            &ShortStr::default(),
+            &ShortStr::from_static("aliveness-test"),
+        ),
+        BasicProperties::default().encode(),
+        bytes::Bytes::from_static(b"test_message"),
+    );
+    v.publish_internal(&x, msg, |_| false);
     let mut found = false;
     while let Some(got) = q.get(true) {
         found |= got.message.body.as_ref() == b"test_message";

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use warren_amqp::{
     encode_body_frames, encode_header_frame, encode_method_frame, BasicProperties, BasicPublish,
-    ConfirmSelect, Method, FRAME_END,
+    ConfirmSelect, Method, Route, FRAME_END,
 };
 
 use crate::conn::{other_method, short, Conn, CHANNEL};
@@ -62,8 +62,7 @@ pub(crate) fn message_template(
 ) -> Result<(Vec<u8>, Option<usize>)> {
     let mut b = BytesMut::new();
     let publish = BasicPublish {
-        exchange: short(exchange)?,
-        routing_key: short(routing_key)?,
+        route: Route::from_short(&short(exchange)?, &short(routing_key)?),
         mandatory: false,
         immediate: false,
     };
@@ -422,7 +421,7 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!(p.routing_key, "q");
+        assert_eq!(p.routing_key(), "q");
         let Some(Frame::Header { header, .. }) = decode_frame(&mut b, 0).unwrap() else {
             panic!()
         };

@@ -17,7 +17,7 @@ use bytes::{Bytes, BytesMut};
 use warren_amqp::{
     encode_ack_frame, encode_body_frames, encode_header_frame, encode_method_frame,
     encode_nack_frame, reply_code as rc, BasicGetOk, BasicPublish, BasicReturn, ContentHeader,
-    Method, RawProperties, ShortStr,
+    Method, RawProperties, Route, ShortStr,
 };
 use warren_auth::Access;
 use warren_core::vhost::{REPLY_QUEUE, REPLY_QUEUE_PREFIX};
@@ -49,7 +49,7 @@ pub struct Ctx<'a> {
 pub struct Unacked {
     pub tag: u64,
     pub queue: Arc<Queue>,
-    pub message: Arc<Message>,
+    pub message: Message,
     /// None for basic.get deliveries, which take no credit.
     pub consumer: Option<Arc<Consumer>>,
     /// The message's id in the store (acked there when settled).
@@ -80,7 +80,7 @@ struct PendingPublish {
 enum TxOp {
     Publish {
         exchange: Arc<Exchange>,
-        message: Arc<Message>,
+        message: Message,
         mandatory: bool,
     },
     Settle {
@@ -494,8 +494,8 @@ impl Channel {
                         let ok = Method::BasicGetOk(BasicGetOk {
                             delivery_tag: tag,
                             redelivered: got.redelivered,
-                            exchange: got.message.exchange.clone(),
-                            routing_key: got.message.routing_key.clone(),
+                            exchange: got.message.route.exchange_short(),
+                            routing_key: got.message.route.routing_key_short(),
                             message_count: got.remaining,
                         });
                         self.reply(ctx, &ok);
@@ -699,10 +699,10 @@ impl Channel {
         if let Some(e) = header.properties.expiration() {
             warren_core::arguments::parse_expiration(&e)?;
         }
-        self.check_publish(ctx, &p.method.exchange)?;
+        self.check_publish(ctx, &p.method.route)?;
         access::publisher_user_id(ctx, header.properties.user_id())?;
-        let exchange = ctx.vhost.exchange(&p.method.exchange)?;
-        access::topic(ctx, Access::Write, &exchange, &p.method.routing_key)?;
+        let exchange = ctx.vhost.exchange(p.method.exchange())?;
+        access::topic(ctx, Access::Write, &exchange, p.method.routing_key())?;
         if exchange.internal {
             return Err(AmqpError::access_refused(format!(
                 "cannot publish to internal exchange '{}' in vhost '{}'",
@@ -715,12 +715,7 @@ impl Channel {
                 properties = self.direct_reply_address(properties)?;
             }
         }
-        let message = Arc::new(Message {
-            exchange: p.method.exchange,
-            routing_key: p.method.routing_key,
-            properties,
-            body,
-        });
+        let message = Message::new(p.method.route, properties, body);
         if let Some(ops) = self.tx.as_mut() {
             ops.push(TxOp::Publish {
                 exchange,
@@ -735,17 +730,18 @@ impl Channel {
 
     /// Write permission on the exchange of a publish, remembered while permissions do not
     /// change (one atomic load per message instead of a lock and a regex search).
-    fn check_publish(&mut self, ctx: &Ctx<'_>, exchange: &ShortStr) -> Result<()> {
+    fn check_publish(&mut self, ctx: &Ctx<'_>, route: &Route) -> Result<()> {
         let generation = ctx.identity.generation();
+        let exchange = route.exchange();
         if self
             .write_allowed
             .as_ref()
-            .is_some_and(|(x, g)| x == exchange && *g == generation)
+            .is_some_and(|(x, g)| x.as_str() == exchange && *g == generation)
         {
             return Ok(());
         }
         access::exchange(ctx, Access::Write, exchange)?;
-        self.write_allowed = Some((exchange.clone(), generation));
+        self.write_allowed = Some((route.exchange_short(), generation));
         Ok(())
     }
 
@@ -779,11 +775,11 @@ impl Channel {
         &mut self,
         ctx: &mut Ctx<'_>,
         exchange: &Arc<Exchange>,
-        message: Arc<Message>,
+        message: Message,
         mandatory: bool,
     ) {
         let mut scratch = std::mem::take(ctx.scratch);
-        let message = match ctx.vhost.route_message(exchange, &message, &mut scratch) {
+        let mut message = match ctx.vhost.route_message(exchange, &message, &mut scratch) {
             Some(without_bcc) => without_bcc,
             None => message,
         };
@@ -807,13 +803,23 @@ impl Channel {
         let mut rejected = false;
         let mut stored_ids = std::mem::take(&mut self.store_ids);
         stored_ids.clear();
-        for q in scratch.iter() {
+        // Each queue gets a clone of the message (reference counts), except the last one,
+        // which takes it when nothing is left to do with it: no queue stores it (below) and,
+        // having been routed, it is not returned.
+        let stores = |q: &Arc<Queue>| durability.is_some() && q.store_id().is_some();
+        let takes = if scratch.iter().any(stores) {
+            None
+        } else {
+            scratch.len().checked_sub(1)
+        };
+        for (i, q) in scratch.iter().enumerate() {
             match (durability, q.store_id()) {
                 (Some(_), Some(id)) if !q.refuses(message.body.len() as u64) => stored_ids.push(id),
                 (Some(_), Some(_)) => {
                     q.refuse(&message);
                     rejected = true;
                 }
+                _ if takes == Some(i) => rejected |= !q.publish(std::mem::take(&mut message)),
                 _ => rejected |= !q.publish(message.clone()),
             }
         }
@@ -844,8 +850,8 @@ impl Channel {
                 &Method::BasicReturn(BasicReturn {
                     reply_code: rc::NO_ROUTE,
                     reply_text: ShortStr::from_static("NO_ROUTE"),
-                    exchange: message.exchange.clone(),
-                    routing_key: message.routing_key.clone(),
+                    exchange: message.route.exchange_short(),
+                    routing_key: message.route.routing_key_short(),
                 }),
             );
             write_content(ctx, self.id, &message);
@@ -971,7 +977,7 @@ impl Channel {
                 self.counts.ack += taken.len() as u64;
                 settle_by_queue(taken, |q, msgs| q.settle_many(&msgs));
             } else if !requeue {
-                settle_by_queue(taken, |q, msgs| q.reject(&msgs));
+                settle_by_queue(taken, |q, msgs| q.reject(msgs));
             } else {
                 settle_by_queue(taken, |q, msgs| q.requeue(msgs));
             }
@@ -992,7 +998,7 @@ impl Channel {
                 self.counts.ack += 1;
                 u.queue.settle(u.stored);
             } else if !requeue {
-                u.queue.reject(&[(u.message, u.stored)]);
+                u.queue.reject(std::iter::once((u.message, u.stored)));
             } else {
                 u.queue.requeue(std::iter::once((u.message, u.stored)));
             }
@@ -1057,14 +1063,13 @@ impl Channel {
     pub fn deliver(&mut self, ctx: &mut Ctx<'_>, d: warren_core::Delivery) {
         let tag = self.next_tag;
         self.next_tag += 1;
-        warren_amqp::encode_deliver_frame(
+        warren_amqp::encode_deliver_frame_route(
             ctx.out,
             self.id,
             d.consumer.tag.as_str(),
             tag,
             d.redelivered,
-            d.message.exchange.as_str(),
-            d.message.routing_key.as_str(),
+            &d.message.route,
         );
         write_content(ctx, self.id, &d.message);
         if d.consumer.no_ack {
@@ -1151,7 +1156,7 @@ fn durable_pair(ctx: &Ctx<'_>, source: &str, destination: &str) -> bool {
 
 /// Groups settled deliveries by queue (keeping tag order), gives credit back to consumers, and
 /// calls `f` once per queue with its messages.
-type Settled = Vec<(Arc<Message>, Option<warren_store::MsgId>)>;
+type Settled = Vec<(Message, Option<warren_store::MsgId>)>;
 
 fn settle_by_queue(taken: Vec<Unacked>, mut f: impl FnMut(&Arc<Queue>, Settled)) {
     if taken.is_empty() {

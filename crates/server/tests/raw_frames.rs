@@ -17,7 +17,7 @@ use warren_amqp::{
     decode_frame, encode_body_frames, encode_header_frame, encode_heartbeat_frame,
     encode_method_frame, reply_code as rc, BasicGet, BasicPublish, BasicQos, ChannelClose,
     ConnectionClose, ConnectionOpen, ConnectionStartOk, ConnectionTuneOk, DecodeError, FieldTable,
-    Frame, Method, QueueDeclare, RawProperties, ShortStr, FRAME_END, PROTOCOL_HEADER,
+    Frame, Method, QueueDeclare, RawProperties, Route, ShortStr, FRAME_END, PROTOCOL_HEADER,
 };
 use warren_core::{Broker, Limits};
 use warren_server::RunningServer;
@@ -306,8 +306,7 @@ fn publish_frames(ch: u16, exchange: &str, key: &str, body: &[u8], frame_max: u3
         &mut out,
         ch,
         &BasicPublish {
-            exchange: s(exchange),
-            routing_key: s(key),
+            route: Route::from_short(&s(exchange), &s(key)),
             ..Default::default()
         }
         .into(),
@@ -535,7 +534,7 @@ async fn body_without_header_is_unexpected_frame() {
             &mut f,
             1,
             &BasicPublish {
-                routing_key: s("nowhere"),
+                route: Route::from_short(&s(""), &s("nowhere")),
                 ..Default::default()
             }
             .into(),
@@ -555,7 +554,7 @@ async fn method_while_body_expected_is_unexpected_frame() {
             &mut f,
             1,
             &BasicPublish {
-                routing_key: s("nowhere"),
+                route: Route::from_short(&s(""), &s("nowhere")),
                 ..Default::default()
             }
             .into(),
@@ -587,7 +586,7 @@ async fn method_while_header_expected_is_unexpected_frame() {
             &mut f,
             1,
             &BasicPublish {
-                routing_key: s("nowhere"),
+                route: Route::from_short(&s(""), &s("nowhere")),
                 ..Default::default()
             }
             .into(),
@@ -596,7 +595,7 @@ async fn method_while_header_expected_is_unexpected_frame() {
             &mut f,
             1,
             &BasicPublish {
-                routing_key: s("nowhere"),
+                route: Route::from_short(&s(""), &s("nowhere")),
                 ..Default::default()
             }
             .into(),
@@ -622,7 +621,7 @@ async fn body_larger_than_announced_is_frame_error() {
             &mut f,
             1,
             &BasicPublish {
-                routing_key: s("nowhere"),
+                route: Route::from_short(&s(""), &s("nowhere")),
                 ..Default::default()
             }
             .into(),
@@ -649,7 +648,7 @@ async fn frame_larger_than_frame_max_is_frame_error() {
             &mut f,
             1,
             &BasicPublish {
-                routing_key: s("nowhere"),
+                route: Route::from_short(&s(""), &s("nowhere")),
                 ..Default::default()
             }
             .into(),
@@ -738,7 +737,7 @@ async fn heartbeat_frames_are_accepted() {
         &mut f,
         1,
         &BasicPublish {
-            routing_key: s(&q),
+            route: Route::from_short(&s(""), &s(&q)),
             ..Default::default()
         }
         .into(),
@@ -868,7 +867,7 @@ async fn publish_immediate_is_not_implemented() {
             &mut f,
             1,
             &BasicPublish {
-                routing_key: s("nowhere"),
+                route: Route::from_short(&s(""), &s("nowhere")),
                 immediate: true,
                 ..Default::default()
             }
@@ -1133,7 +1132,7 @@ async fn method_while_body_expected_reports_like_rabbitmq() {
             &mut f,
             1,
             &BasicPublish {
-                routing_key: s("nowhere"),
+                route: Route::from_short(&s(""), &s("nowhere")),
                 ..Default::default()
             }
             .into(),

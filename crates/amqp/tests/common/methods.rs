@@ -310,8 +310,7 @@ pub fn arb_method() -> BoxedStrategy<Method> {
         (arb_shortstr(), arb_shortstr(), any::<bool>(), any::<bool>())
             .prop_map(|(exchange, routing_key, mandatory, immediate)| {
                 Method::BasicPublish(BasicPublish {
-                    exchange,
-                    routing_key,
+                    route: Route::from_short(&exchange, &routing_key),
                     mandatory,
                     immediate,
                 })
@@ -676,8 +675,8 @@ pub fn method_to_amq(method: &Method) -> amq::AMQPClass {
         }
         Method::BasicPublish(m) => {
             amq::AMQPClass::Basic(amq::basic::AMQPMethod::Publish(amq::basic::Publish {
-                exchange: m.exchange.as_str().into(),
-                routing_key: m.routing_key.as_str().into(),
+                exchange: m.exchange().into(),
+                routing_key: m.routing_key().into(),
                 mandatory: m.mandatory,
                 immediate: m.immediate,
             }))

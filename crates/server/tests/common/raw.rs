@@ -45,8 +45,7 @@ impl RawClient {
             &mut out,
             channel,
             &Method::BasicPublish(warren_amqp::BasicPublish {
-                exchange: ShortStr::from_static(""),
-                routing_key: ShortStr::from_static(queue),
+                route: warren_amqp::Route::new("", queue).expect("a short queue name"),
                 mandatory: false,
                 immediate: false,
             }),
