@@ -55,6 +55,8 @@ pub struct Delivery {
     pub redelivered: bool,
     /// The message's id in the store, when it is stored (acked there when settled).
     pub stored: Option<warren_store::MsgId>,
+    /// Its place in the queue's delivery order (a requeue puts it back there).
+    pub order: u64,
 }
 
 /// A connection's inbound mailbox for deliveries and broker events.

@@ -36,7 +36,7 @@ pub use durable::{ConfirmTicket, Durability};
 pub use error::{AmqpError, Result};
 pub use exchange::{Binding, Destination, Exchange, ExchangeKind};
 pub use message::Message;
-pub use queue::{ConsumerInfo, Got, Queue, QueueInfo};
+pub use queue::{ConsumerInfo, Got, Queue, QueueInfo, Returned};
 pub use registry::{ChannelInfo, ConnectionEntry, ConnectionRegistry};
 pub use stats::{MessageCounters, MessageStats};
 pub use vhost::{generate_consumer_tag, generate_queue_name, Declared, VHost};

@@ -256,6 +256,13 @@ impl Slab {
 #[derive(Debug)]
 struct Backlog {
     levels: Vec<VecDeque<Entry>>,
+    /// Per level, the delivery orders of the requeued entries at its front, ascending: a
+    /// requeued message goes back to its original place among them (RabbitMQ puts it back
+    /// "to its original position in its queue"), and always ahead of the never-delivered
+    /// ones, which are all newer. Empty unless something was requeued.
+    requeued: Vec<VecDeque<u64>>,
+    /// The order the next message taken for delivery gets.
+    next_order: u64,
     messages: Slab,
     len: usize,
     bytes: u64,
@@ -271,6 +278,8 @@ impl Backlog {
     fn new(max_priority: u8) -> Backlog {
         Backlog {
             levels: (0..=max_priority).map(|_| VecDeque::new()).collect(),
+            requeued: (0..=max_priority).map(|_| VecDeque::new()).collect(),
+            next_order: 0,
             messages: Slab::default(),
             len: 0,
             bytes: 0,
@@ -310,9 +319,21 @@ impl Backlog {
         self.levels[l].push_back(e);
     }
 
-    fn push_front(&mut self, r: Ready) {
+    /// Puts back a message taken for delivery with [`Backlog::take_order`]'s `order`: where it
+    /// was, ahead of everything never delivered of its level.
+    fn put_back(&mut self, r: Ready, order: u64) {
         let (l, e) = self.pack(r);
-        self.levels[l].push_front(e);
+        let side = &mut self.requeued[l];
+        let at = side.partition_point(|&o| o < order);
+        side.insert(at, order);
+        self.levels[l].insert(at, e);
+    }
+
+    /// The delivery order of a message just taken with `pop_front` for delivery.
+    fn take_order(&mut self) -> u64 {
+        let o = self.next_order;
+        self.next_order += 1;
+        o
     }
 
     /// The next message to deliver: the oldest of the highest priority.
@@ -321,7 +342,13 @@ impl Backlog {
     }
 
     fn pop_front(&mut self) -> Option<Ready> {
-        let e = self.levels.iter_mut().rev().find_map(|l| l.pop_front())?;
+        let (l, e) = self
+            .levels
+            .iter_mut()
+            .enumerate()
+            .rev()
+            .find_map(|(i, l)| l.pop_front().map(|e| (i, e)))?;
+        self.requeued[l].pop_front();
         self.len -= 1;
         self.bytes -= u64::from(e.size);
         let body = match e.slot {
@@ -343,6 +370,7 @@ impl Backlog {
         self.len = 0;
         self.bytes = 0;
         self.messages.clear();
+        self.requeued.iter_mut().for_each(VecDeque::clear);
         self.levels.iter_mut().flat_map(|l| l.drain(..))
     }
 }
@@ -407,6 +435,16 @@ fn stored_field(id: Option<MsgId>) -> u64 {
     id.map_or(0, |i| i + 1)
 }
 
+/// A delivered message coming back to its queue to be settled: acked, rejected or requeued.
+#[derive(Debug)]
+pub struct Returned {
+    pub message: Message,
+    /// The store's id when the message is on disk and must be acked there.
+    pub stored: Option<MsgId>,
+    /// Its place in the queue's delivery order, from the delivery: a requeue puts it back there.
+    pub order: u64,
+}
+
 /// What `basic.get` takes from a queue.
 #[derive(Debug)]
 pub struct Got {
@@ -414,6 +452,8 @@ pub struct Got {
     pub redelivered: bool,
     /// The store's id when the message is on disk and must be acked there.
     pub stored: Option<MsgId>,
+    /// Its place in the queue's delivery order (see [`Returned`]).
+    pub order: u64,
     /// Messages left ready after this one.
     pub remaining: u32,
 }
@@ -611,13 +651,16 @@ impl Queue {
     /// queue has a dead-letter exchange.
     pub fn reject<I>(self: &Arc<Self>, settled: I)
     where
-        I: IntoIterator<Item = (Message, Option<MsgId>)>,
+        I: IntoIterator<Item = Returned>,
         I::IntoIter: ExactSizeIterator,
     {
         let settled = settled.into_iter();
         let mut st = self.lock();
         st.unacked = st.unacked.saturating_sub(settled.len());
-        for (message, stored) in settled {
+        for Returned {
+            message, stored, ..
+        } in settled
+        {
             let mut r = self.entry(&st, &message, stored);
             r.body = Some(message);
             self.discard(&mut st, r, Reason::Rejected);
@@ -839,6 +882,7 @@ impl Queue {
                 st.consumers[idx].release_credit(1);
                 continue;
             };
+            let order = st.ready.take_order();
             let consumer = st.consumers[idx].clone();
             let no_ack = consumer.no_ack;
             let delivery = Delivery {
@@ -847,6 +891,7 @@ impl Queue {
                 message,
                 redelivered,
                 stored,
+                order,
             };
             match st.consumers[idx].outbox.send(ConnEvent::Deliver(delivery)) {
                 Ok(()) => {
@@ -869,7 +914,7 @@ impl Queue {
                     r.body = Some(d.message);
                     r.redelivered = d.redelivered;
                     r.expires_at = 0;
-                    st.ready.push_front(r);
+                    st.ready.put_back(r, d.order);
                     st.consumers.remove(idx);
                     st.next = 0;
                 }
@@ -942,6 +987,7 @@ impl Queue {
             let Some((message, stored, redelivered)) = self.materialize(ready) else {
                 continue;
             };
+            let order = st.ready.take_order();
             if !no_ack {
                 st.unacked += 1;
                 bump(&self.counters.get, 1);
@@ -958,6 +1004,7 @@ impl Queue {
                 message,
                 redelivered,
                 stored,
+                order,
                 remaining: st.ready.len() as u32,
             });
         }
@@ -976,10 +1023,10 @@ impl Queue {
     }
 
     /// Several deliveries settled at once (multiple ack, nack...).
-    pub fn settle_many(self: &Arc<Self>, settled: &[(Message, Option<MsgId>)]) {
-        for (_, id) in settled {
-            if let Some(id) = id {
-                self.ack_stored(*id);
+    pub fn settle_many(self: &Arc<Self>, settled: &[Returned]) {
+        for r in settled {
+            if let Some(id) = r.stored {
+                self.ack_stored(id);
             }
         }
         bump(&self.counters.ack, settled.len() as u64);
@@ -988,16 +1035,20 @@ impl Queue {
         self.dispatch_locked(&mut st);
     }
 
-    /// Puts unacknowledged messages back at the head, in the order given (oldest first), marked
-    /// redelivered, and delivers again.
+    /// Puts unacknowledged messages back where they were in the queue (whatever order they
+    /// come in), marked redelivered, and delivers again.
     pub fn requeue<I>(self: &Arc<Self>, messages: I)
     where
-        I: IntoIterator<Item = (Message, Option<MsgId>)>,
-        I::IntoIter: DoubleEndedIterator,
+        I: IntoIterator<Item = Returned>,
     {
         let mut st = self.lock();
         let mut n = 0;
-        for (message, stored) in messages.into_iter().rev() {
+        for Returned {
+            message,
+            stored,
+            order,
+        } in messages
+        {
             n += 1;
             if !st.deleted {
                 // A requeued message keeps its priority; its TTL clock is not restarted
@@ -1007,7 +1058,7 @@ impl Queue {
                 r.body = Some(message);
                 r.redelivered = true;
                 r.expires_at = 0;
-                st.ready.push_front(r);
+                st.ready.put_back(r, order);
             }
         }
         st.unacked = st.unacked.saturating_sub(n);
@@ -1026,7 +1077,7 @@ impl Queue {
             r.body = Some(d.message);
             r.redelivered = d.redelivered;
             r.expires_at = 0;
-            st.ready.push_front(r);
+            st.ready.put_back(r, d.order);
         }
         self.dispatch_locked(&mut st);
     }
@@ -1150,7 +1201,7 @@ mod tests {
         b.push_back(ready(Some("a"), 0, 0));
         b.push_back(ready(None, 5, 0));
         b.push_back(ready(Some("hi"), 0, 1));
-        b.push_front(ready(Some("c"), 0, 0));
+        b.put_back(ready(Some("c"), 0, 0), 0);
         b.push_back(ready(None, 6, 1));
         assert_eq!((b.len(), b.bytes), (5, 1 + 7 + 2 + 1 + 7));
         assert_eq!(b.messages.len, 3);
@@ -1168,6 +1219,33 @@ mod tests {
         // emptied: the slab starts over
         assert!(b.messages.slots.is_empty());
         assert_eq!(b.messages.free, NO_SLOT);
+    }
+
+    #[test]
+    fn messages_put_back_in_any_order_return_to_their_places() {
+        let mut b = Backlog::new(1);
+        for (id, prio) in [(1, 0), (2, 1), (3, 0), (4, 0)] {
+            b.push_back(ready(None, id, prio));
+        }
+        // taken for delivery: 2 (priority 1) first, then 1, 3, 4
+        let mut taken = Vec::new();
+        for _ in 0..4 {
+            let r = b.pop_front().unwrap();
+            taken.push((r, b.take_order()));
+        }
+        assert_eq!(b.len(), 0);
+        b.push_back(ready(None, 5, 0));
+        // back in a scrambled order: 4, 2, 1 (3 stays out)
+        let mut put = |i: usize| {
+            let (r, o) = std::mem::replace(&mut taken[i], (ready(None, 0, 0), 0));
+            b.put_back(r, o);
+        };
+        put(3);
+        put(0);
+        put(1);
+        let order: Vec<u64> = std::iter::from_fn(|| pop(&mut b).map(|(_, id)| id)).collect();
+        assert_eq!(order, [2, 1, 4, 5]);
+        assert!(b.requeued.iter().all(VecDeque::is_empty));
     }
 
     #[test]

@@ -1740,7 +1740,11 @@ async fn get_messages(
             "payload": payload,
             "payload_encoding": enc,
         }));
-        taken.push((got.message, got.stored));
+        taken.push(warren_core::Returned {
+            message: got.message,
+            stored: got.stored,
+            order: got.order,
+        });
     }
     // Settled only after all were taken, so a requeued message is not fetched twice.
     if requeue {

@@ -23,7 +23,7 @@ use warren_auth::Access;
 use warren_core::vhost::{REPLY_QUEUE, REPLY_QUEUE_PREFIX};
 use warren_core::{
     generate_consumer_tag, AmqpError, Broker, ChannelLimit, ConfirmTicket, ConnectionId, Consumer,
-    Exchange, Message, Outbox, Queue, Result, VHost,
+    Exchange, Message, Outbox, Queue, Result, Returned, VHost,
 };
 
 /// Class id of `basic`, the only class with content.
@@ -54,9 +54,23 @@ pub struct Unacked {
     pub consumer: Option<Arc<Consumer>>,
     /// The message's id in the store (acked there when settled).
     pub stored: Option<warren_store::MsgId>,
+    /// Its place in the queue's delivery order (a requeue puts it back there).
+    pub order: u64,
     /// When it was delivered (the connection's clock of this wake-up), for the consumer
     /// timeout.
     pub delivered_at: tokio::time::Instant,
+}
+
+impl Unacked {
+    /// Its queue, and what goes back there to settle it.
+    fn returned(self) -> (Arc<Queue>, Returned) {
+        let r = Returned {
+            message: self.message,
+            stored: self.stored,
+            order: self.order,
+        };
+        (self.queue, r)
+    }
 }
 
 #[derive(Debug)]
@@ -507,6 +521,7 @@ impl Channel {
                                 message: got.message,
                                 consumer: None,
                                 stored: got.stored,
+                                order: got.order,
                                 delivered_at: ctx.now,
                             });
                         }
@@ -998,9 +1013,11 @@ impl Channel {
                 self.counts.ack += 1;
                 u.queue.settle(u.stored);
             } else if !requeue {
-                u.queue.reject(std::iter::once((u.message, u.stored)));
+                let (q, r) = u.returned();
+                q.reject(std::iter::once(r));
             } else {
-                u.queue.requeue(std::iter::once((u.message, u.stored)));
+                let (q, r) = u.returned();
+                q.requeue(std::iter::once(r));
             }
         }
         if self
@@ -1084,6 +1101,7 @@ impl Channel {
                 message: d.message,
                 consumer: Some(d.consumer),
                 stored: d.stored,
+                order: d.order,
                 delivered_at: ctx.now,
             });
         } else if let Some(id) = d.stored {
@@ -1156,7 +1174,7 @@ fn durable_pair(ctx: &Ctx<'_>, source: &str, destination: &str) -> bool {
 
 /// Groups settled deliveries by queue (keeping tag order), gives credit back to consumers, and
 /// calls `f` once per queue with its messages.
-type Settled = Vec<(Message, Option<warren_store::MsgId>)>;
+type Settled = Vec<Returned>;
 
 fn settle_by_queue(taken: Vec<Unacked>, mut f: impl FnMut(&Arc<Queue>, Settled)) {
     if taken.is_empty() {
@@ -1167,9 +1185,10 @@ fn settle_by_queue(taken: Vec<Unacked>, mut f: impl FnMut(&Arc<Queue>, Settled))
         if let Some(c) = &u.consumer {
             c.release_credit(1);
         }
-        match groups.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &u.queue)) {
-            Some((_, v)) => v.push((u.message, u.stored)),
-            None => groups.push((u.queue, vec![(u.message, u.stored)])),
+        let (queue, r) = u.returned();
+        match groups.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &queue)) {
+            Some((_, v)) => v.push(r),
+            None => groups.push((queue, vec![r])),
         }
     }
     for (q, msgs) in groups {
