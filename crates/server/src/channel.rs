@@ -843,7 +843,10 @@ impl Channel {
             match d.append(&message, &stored_ids) {
                 Ok((id, _)) => {
                     await_sync = true;
-                    for q in scratch.iter().filter(|q| q.store_id().is_some()) {
+                    // The queues it was stored for: not those that refused it above.
+                    let stored_for =
+                        |q: &&Arc<Queue>| q.store_id().is_some_and(|qid| stored_ids.contains(&qid));
+                    for q in scratch.iter().filter(stored_for) {
                         rejected |= !q.publish_stored(message.clone(), id);
                     }
                 }

@@ -453,3 +453,97 @@ async fn transient_changes_do_not_rewrite_the_definitions_file() {
     );
     assert!(!std::fs::read_to_string(&file).unwrap().contains("\"kept\""));
 }
+
+#[tokio::test]
+async fn a_persistent_message_refused_by_one_durable_queue_is_dead_lettered_once() {
+    // A fanout to two durable queues: "full" (x-max-length 1, reject-publish-dlx, dead letters
+    // to "dead") and "open". The second message is stored for "open" only, refused by "full"
+    // once: one dead letter, and both queues keep their counts across a restart.
+    let dir = tempfile::tempdir().unwrap();
+    let url;
+    {
+        let b = BrokerProcess::start(dir.path());
+        url = b.url();
+        let conn = within(Connection::connect(&url, ConnectionProperties::default()))
+            .await
+            .unwrap();
+        let ch = within(conn.create_channel()).await.unwrap();
+        within(ch.confirm_select(ConfirmSelectOptions::default()))
+            .await
+            .unwrap();
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        let mut full = FieldTable::default();
+        full.insert("x-max-length".into(), lapin::types::AMQPValue::LongInt(1));
+        full.insert(
+            "x-overflow".into(),
+            lapin::types::AMQPValue::LongString("reject-publish-dlx".into()),
+        );
+        full.insert(
+            "x-dead-letter-exchange".into(),
+            lapin::types::AMQPValue::LongString("".into()),
+        );
+        full.insert(
+            "x-dead-letter-routing-key".into(),
+            lapin::types::AMQPValue::LongString("dead".into()),
+        );
+        within(ch.queue_declare("full", durable, full))
+            .await
+            .unwrap();
+        for q in ["open", "dead"] {
+            within(ch.queue_declare(q, durable, FieldTable::default()))
+                .await
+                .unwrap();
+        }
+        within(ch.exchange_declare(
+            "both",
+            ExchangeKind::Fanout,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        ))
+        .await
+        .unwrap();
+        for q in ["full", "open"] {
+            within(ch.queue_bind(
+                q,
+                "both",
+                "",
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            ))
+            .await
+            .unwrap();
+        }
+        for i in 0..2u8 {
+            let c = within(ch.basic_publish(
+                "both",
+                "",
+                BasicPublishOptions::default(),
+                &[i],
+                lapin::BasicProperties::default().with_delivery_mode(2),
+            ))
+            .await
+            .unwrap();
+            // RabbitMQ nacks a message that any reject-publish(-dlx) queue refused
+            assert_eq!(within(c).await.unwrap().is_ack(), i == 0);
+        }
+        assert_eq!(passive_queue(&conn, "full").await, Ok(1));
+        assert_eq!(passive_queue(&conn, "open").await, Ok(2));
+        assert_eq!(passive_queue(&conn, "dead").await, Ok(1));
+    }
+    let b = BrokerProcess::start(dir.path());
+    let conn = within(Connection::connect(
+        &b.url(),
+        ConnectionProperties::default(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(passive_queue(&conn, "full").await, Ok(1));
+    assert_eq!(passive_queue(&conn, "open").await, Ok(2));
+    assert_eq!(passive_queue(&conn, "dead").await, Ok(1));
+}
