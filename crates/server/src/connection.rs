@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
@@ -29,7 +29,7 @@ use warren_core::{
 
 use crate::auth;
 use crate::channel::{Channel, ChannelState, Ctx};
-use crate::writer::{Sink, Stream, Tcp, WriteQueue};
+use crate::writer::WriteQueue;
 use warren_auth::Identity;
 
 /// Time a client has from TCP connect to connection.open-ok (RabbitMQ's handshake_timeout).
@@ -130,9 +130,7 @@ pub async fn serve_connection(
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
     let (rd, wr) = stream.into_split();
-    let wr = Arc::new(wr);
-    let wq = WriteQueue::with_direct(wr.clone());
-    serve_stream(rd, Tcp(wr), wq, peer, (local, false), broker, shutdown).await
+    serve_stream(rd, wr, peer, (local, false), broker, shutdown).await
 }
 
 /// Serves one accepted AMQPS connection: the TLS handshake (within the handshake timeout),
@@ -158,21 +156,19 @@ pub async fn serve_tls_connection(
         }
     };
     let (rd, wr) = tokio::io::split(tls);
-    let wq = WriteQueue::new();
-    serve_stream(rd, Stream(wr), wq, peer, (local, true), broker, shutdown).await
+    serve_stream(rd, wr, peer, (local, true), broker, shutdown).await
 }
 
-async fn serve_stream<R, S>(
+async fn serve_stream<R, W>(
     mut rd: R,
-    mut wr: S,
-    wq: Arc<WriteQueue>,
+    mut wr: W,
     peer: SocketAddr,
     (local, tls): (Option<SocketAddr>, bool),
     broker: Arc<Broker>,
     shutdown: watch::Receiver<bool>,
 ) where
     R: AsyncRead + Unpin,
-    S: Sink,
+    W: AsyncWrite + Unpin + Send + 'static,
 {
     let mut header = [0u8; 8];
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, rd.read_exact(&mut header)).await {
@@ -186,6 +182,7 @@ async fn serve_stream<R, S>(
         let _ = wr.shutdown().await;
         return;
     }
+    let wq = WriteQueue::new();
     tokio::spawn(wq.clone().run(wr));
     let (outbox, rx) = Outbox::new();
     let now = Instant::now();
