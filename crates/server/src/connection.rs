@@ -195,7 +195,7 @@ async fn serve_stream<R, W>(
         broker,
         wq,
         outbox,
-        out: BytesMut::with_capacity(64 * 1024),
+        out: BytesMut::new(),
         state: State::AwaitStartOk,
         caps: ClientCaps::default(),
         mechanism: String::new(),
@@ -282,7 +282,7 @@ impl Connection {
         mut rx: mpsc::UnboundedReceiver<ConnEvent>,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let mut rbuf = BytesMut::with_capacity(64 * 1024);
+        let mut rbuf = BytesMut::with_capacity(4096);
         let mut alarm = self.broker.alarm();
         let mut heartbeat_tick = tokio::time::interval(Duration::from_secs(3600));
         // Checks the consumer timeout of the oldest unacked delivery of each channel.
