@@ -484,6 +484,16 @@ pub struct Returned {
     pub order: u64,
 }
 
+impl From<Delivery> for Returned {
+    fn from(d: Delivery) -> Returned {
+        Returned {
+            message: d.message,
+            stored: d.stored,
+            order: d.order,
+        }
+    }
+}
+
 /// What `basic.get` takes from a queue.
 #[derive(Debug)]
 pub struct Got {
@@ -949,11 +959,8 @@ impl Queue {
                 Err(ConnEvent::Deliver(d)) => {
                     // The connection is gone: keep the message, drop the consumer.
                     d.consumer.release_credit(1);
-                    let mut r = self.entry(st, &d.message, d.stored);
-                    r.body = Some(d.message);
-                    r.redelivered = d.redelivered;
-                    r.expires_at = 0;
-                    st.ready.put_back(r, d.order);
+                    let redelivered = d.redelivered;
+                    self.put_back(st, d.into(), redelivered);
                     st.consumers.remove(idx);
                     st.next = 0;
                 }
@@ -1082,26 +1089,25 @@ impl Queue {
     {
         let mut st = self.lock();
         let mut n = 0;
-        for Returned {
-            message,
-            stored,
-            order,
-        } in messages
-        {
+        for r in messages {
             n += 1;
             if !st.deleted {
-                // A requeued message keeps its priority; its TTL clock is not restarted
-                // (RabbitMQ keeps the original expiry; we do not track it per delivery, so it
-                // no longer expires once it has been delivered).
-                let mut r = self.entry(&st, &message, stored);
-                r.body = Some(message);
-                r.redelivered = true;
-                r.expires_at = 0;
-                st.ready.put_back(r, order);
+                self.put_back(&mut st, r, true);
             }
         }
         st.unacked = st.unacked.saturating_sub(n);
         self.dispatch_locked(&mut st);
+    }
+
+    /// A delivered message back at its place in the queue. It keeps its priority; its TTL clock
+    /// is not restarted (RabbitMQ keeps the original expiry; we do not track it per delivery,
+    /// so it no longer expires once it has been delivered).
+    fn put_back(&self, st: &mut QueueState, r: Returned, redelivered: bool) {
+        let mut ready = self.entry(st, &r.message, r.stored);
+        ready.body = Some(r.message);
+        ready.redelivered = redelivered;
+        ready.expires_at = 0;
+        st.ready.put_back(ready, r.order);
     }
 
     /// Puts back a delivery that never reached the client (still in a closed connection's
@@ -1112,11 +1118,8 @@ impl Queue {
             st.unacked = st.unacked.saturating_sub(1);
         }
         if !st.deleted {
-            let mut r = self.entry(&st, &d.message, d.stored);
-            r.body = Some(d.message);
-            r.redelivered = d.redelivered;
-            r.expires_at = 0;
-            st.ready.put_back(r, d.order);
+            let redelivered = d.redelivered;
+            self.put_back(&mut st, d.into(), redelivered);
         }
         self.dispatch_locked(&mut st);
     }
