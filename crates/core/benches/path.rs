@@ -30,7 +30,7 @@ fn main() {
 
 struct Setup {
     broker: Broker,
-    rx: tokio::sync::mpsc::UnboundedReceiver<ConnEvent>,
+    rx: warren_core::Mailbox,
 }
 
 /// A direct exchange bound to one queue with one consumer (manual ack, no prefetch limit).
@@ -115,8 +115,7 @@ fn publish_route_deliver_ack(bencher: Bencher, buffers: &str) {
         v.publish(&x, m, &mut scratch);
         scratch.clear();
         match s.rx.try_recv() {
-            Ok(ConnEvent::Deliver(d)) => {
-                d.consumer.outbox.taken(1);
+            Some(ConnEvent::Deliver(d)) => {
                 d.consumer.release_credit(1);
                 d.queue.settle(d.stored);
             }
@@ -138,7 +137,7 @@ fn publish_route_deliver_autoack(bencher: Bencher, buffers: &str) {
         v.publish(&x, m, &mut scratch);
         scratch.clear();
         match s.rx.try_recv() {
-            Ok(ConnEvent::Deliver(d)) => d.consumer.outbox.taken(1),
+            Some(ConnEvent::Deliver(_)) => {}
             _ => panic!("the consumer got no delivery"),
         }
     });

@@ -30,7 +30,7 @@ pub mod topic;
 pub mod vhost;
 
 pub use broker::{Broker, Limits};
-pub use consumer::{ChannelLimit, ConnEvent, ConnectionId, Consumer, Delivery, Outbox};
+pub use consumer::{ChannelLimit, ConnEvent, ConnectionId, Consumer, Delivery, Mailbox, Outbox};
 pub use definitions::{Definitions, DefinitionsError};
 pub use durable::{ConfirmTicket, Durability};
 pub use error::{AmqpError, Result};

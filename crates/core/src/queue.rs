@@ -482,6 +482,8 @@ pub struct Returned {
     pub stored: Option<MsgId>,
     /// Its place in the queue's delivery order, from the delivery: a requeue puts it back there.
     pub order: u64,
+    /// When it expires (ms since the Unix epoch, 0: never): a requeue keeps it, as RabbitMQ.
+    pub expires_at: u64,
 }
 
 impl From<Delivery> for Returned {
@@ -490,6 +492,7 @@ impl From<Delivery> for Returned {
             message: d.message,
             stored: d.stored,
             order: d.order,
+            expires_at: d.expires_at,
         }
     }
 }
@@ -503,6 +506,8 @@ pub struct Got {
     pub stored: Option<MsgId>,
     /// Its place in the queue's delivery order (see [`Returned`]).
     pub order: u64,
+    /// When it expires (see [`Returned`]).
+    pub expires_at: u64,
     /// Messages left ready after this one.
     pub remaining: u32,
 }
@@ -927,6 +932,7 @@ impl Queue {
             let Some(ready) = st.ready.pop_front() else {
                 break;
             };
+            let expires_at = ready.expires_at;
             let Some((message, stored, redelivered)) = self.materialize(ready) else {
                 st.consumers[idx].release_credit(1);
                 continue;
@@ -941,6 +947,7 @@ impl Queue {
                 redelivered,
                 stored,
                 order,
+                expires_at,
             };
             match st.consumers[idx].outbox.send(ConnEvent::Deliver(delivery)) {
                 Ok(()) => {
@@ -1030,6 +1037,7 @@ impl Queue {
         loop {
             self.expire_head(&mut st);
             let ready = st.ready.pop_front()?;
+            let expires_at = ready.expires_at;
             let Some((message, stored, redelivered)) = self.materialize(ready) else {
                 continue;
             };
@@ -1051,6 +1059,7 @@ impl Queue {
                 redelivered,
                 stored,
                 order,
+                expires_at,
                 remaining: st.ready.len() as u32,
             });
         }
@@ -1099,14 +1108,14 @@ impl Queue {
         self.dispatch_locked(&mut st);
     }
 
-    /// A delivered message back at its place in the queue. It keeps its priority; its TTL clock
-    /// is not restarted (RabbitMQ keeps the original expiry; we do not track it per delivery,
-    /// so it no longer expires once it has been delivered).
+    /// A delivered message back at its place in the queue. It keeps its priority and its
+    /// original expiry (as RabbitMQ: the TTL clock is not restarted), so an expired message
+    /// that comes back is dead-lettered from the head like any other.
     fn put_back(&self, st: &mut QueueState, r: Returned, redelivered: bool) {
         let mut ready = self.entry(st, &r.message, r.stored);
         ready.body = Some(r.message);
         ready.redelivered = redelivered;
-        ready.expires_at = 0;
+        ready.expires_at = r.expires_at;
         st.ready.put_back(ready, r.order);
     }
 

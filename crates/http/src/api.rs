@@ -615,7 +615,7 @@ fn connection_state(state: &AppState, c: &ConnectionEntry) -> &'static str {
 
 fn connection_json(state: &AppState, c: &ConnectionEntry) -> Value {
     let rates = state.rates.connection(c.id);
-    let props = &c.client_properties;
+    let props = c.client_properties();
     json!({
         "name": c.name,
         "node": node_name(),
@@ -1744,6 +1744,7 @@ async fn get_messages(
             message: got.message,
             stored: got.stored,
             order: got.order,
+            expires_at: got.expires_at,
         });
     }
     // Settled only after all were taken, so a requeued message is not fetched twice.

@@ -56,6 +56,8 @@ pub struct Unacked {
     pub stored: Option<warren_store::MsgId>,
     /// Its place in the queue's delivery order (a requeue puts it back there).
     pub order: u64,
+    /// When it expires (ms since the Unix epoch, 0: never), kept if it is requeued.
+    pub expires_at: u64,
     /// When it was delivered (the connection's clock of this wake-up), for the consumer
     /// timeout.
     pub delivered_at: tokio::time::Instant,
@@ -68,6 +70,7 @@ impl Unacked {
             message: self.message,
             stored: self.stored,
             order: self.order,
+            expires_at: self.expires_at,
         };
         (self.queue, r)
     }
@@ -522,6 +525,7 @@ impl Channel {
                                 consumer: None,
                                 stored: got.stored,
                                 order: got.order,
+                                expires_at: got.expires_at,
                                 delivered_at: ctx.now,
                             });
                         }
@@ -1105,6 +1109,7 @@ impl Channel {
                 consumer: Some(d.consumer),
                 stored: d.stored,
                 order: d.order,
+                expires_at: d.expires_at,
                 delivered_at: ctx.now,
             });
         } else if let Some(id) = d.stored {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn};
 use warren_amqp::{
@@ -24,7 +24,7 @@ use warren_amqp::{
 };
 use warren_core::stats::bump;
 use warren_core::{
-    AmqpError, Broker, ConnEvent, ConnectionEntry, ConnectionId, Outbox, Queue, VHost,
+    AmqpError, Broker, ConnEvent, ConnectionEntry, ConnectionId, Mailbox, Outbox, Queue, VHost,
 };
 
 use crate::auth;
@@ -47,6 +47,10 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_OK_DELAY: Duration = Duration::from_millis(5);
 /// Smallest frame_max a client may ask for.
 const FRAME_MIN: u32 = 8192;
+/// The read buffer: its size when idle, and when the client keeps it full.
+const READ_BUF_MIN: usize = 4096;
+const READ_BUF_MAX: usize = 64 * 1024;
+
 /// Outbox events taken per wake-up before writing (keeps latency bounded under load).
 const EVENTS_PER_WAKEUP: usize = 512;
 /// The class/method ids we report in a close caused by content frames (basic.publish).
@@ -94,7 +98,9 @@ pub struct Connection {
     /// Who logged in (set after connection.start-ok); checked by every channel operation.
     identity: Option<Identity>,
     vhost: Option<Arc<VHost>>,
-    channels: HashMap<u16, Channel>,
+    /// Boxed: a map allocates room for several entries at its first insert, and a channel
+    /// is several hundred bytes, most of which a connection with one channel never uses.
+    channels: HashMap<u16, Box<Channel>>,
     /// Channels with publisher confirms to write at the end of this wake-up.
     confirm_dirty: Vec<u16>,
     scratch: Vec<Arc<Queue>>,
@@ -279,10 +285,10 @@ impl Connection {
     async fn run<R: AsyncRead + Unpin>(
         mut self,
         mut rd: R,
-        mut rx: mpsc::UnboundedReceiver<ConnEvent>,
+        mut rx: Mailbox,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let mut rbuf = BytesMut::with_capacity(4096);
+        let mut rbuf = BytesMut::with_capacity(READ_BUF_MIN);
         let mut alarm = self.broker.alarm();
         let mut heartbeat_tick = tokio::time::interval(Duration::from_secs(3600));
         // Checks the consumer timeout of the oldest unacked delivery of each channel.
@@ -301,6 +307,7 @@ impl Connection {
             let paused = self.published && self.alarm_up;
             let reading = !matches!(self.state, State::Closed) && !paused;
             let deadline = self.deadline;
+            let spare = rbuf.capacity() - rbuf.len();
             tokio::select! {
                 biased;
                 _ = shutdown.changed(), if !shutting_down => {
@@ -318,27 +325,29 @@ impl Connection {
                         }
                         self.last_recv = Instant::now();
                         self.process_frames(&mut rbuf);
-                        if rbuf.capacity() - rbuf.len() < 4096 {
-                            rbuf.reserve(64 * 1024);
+                        if rbuf.capacity() - rbuf.len() < READ_BUF_MIN {
+                            // A read that filled the buffer means traffic: room for large
+                            // batched reads. Otherwise a small buffer does (an empty one is
+                            // reclaimed in place), so an idle connection holds 4 KiB, not 64.
+                            rbuf.reserve(if n >= spare { READ_BUF_MAX } else { READ_BUF_MIN });
                         }
                     }
                 },
                 ev = rx.recv(), if can_deliver => {
-                    if let Some(ev) = ev {
-                        self.on_event(ev);
-                        let mut n = 1;
-                        while n < EVENTS_PER_WAKEUP && !self.congested() && self.state == State::Open {
-                            match rx.try_recv() {
-                                Ok(ev) => self.on_event(ev),
-                                Err(_) => break,
-                            }
-                            n += 1;
+                    self.on_event(ev);
+                    let mut n = 1;
+                    while n < EVENTS_PER_WAKEUP && !self.congested() && self.state == State::Open {
+                        match rx.try_recv() {
+                            Some(ev) => self.on_event(ev),
+                            None => break,
                         }
+                        n += 1;
                     }
                 }
                 _ = self.wq.space.notified(), if open && !can_deliver => {}
                 _ = alarm.changed() => {}
                 _ = ack_timeout_tick.tick(), if open => {
+                    rx.trim();
                     self.check_ack_timeouts();
                     self.check_credentials();
                 }
@@ -819,7 +828,8 @@ impl Connection {
                         ids,
                     );
                 }
-                self.channels.insert(channel, Channel::new(channel));
+                self.channels
+                    .insert(channel, Box::new(Channel::new(channel)));
                 self.send(channel, &Method::ChannelOpenOk);
                 return;
             }
@@ -998,7 +1008,6 @@ impl Connection {
     fn on_event(&mut self, ev: ConnEvent) {
         match ev {
             ConnEvent::Deliver(d) => {
-                self.outbox.taken(1);
                 let channel = d.consumer.channel;
                 let live = self.state == State::Open
                     && self.channels.get(&channel).is_some_and(|ch| {
@@ -1041,7 +1050,7 @@ impl Connection {
                 self.on_store_confirm(channel, |ch| ch.store_refused(seq))
             }
             ConnEvent::Inspect(tx) => {
-                let mut chans: Vec<_> = self.channels.values().map(Channel::info).collect();
+                let mut chans: Vec<_> = self.channels.values().map(|c| c.info()).collect();
                 chans.sort_by_key(|c| c.number);
                 let _ = tx.send(chans);
             }
@@ -1061,16 +1070,12 @@ impl Connection {
     /// order: unacked first, then what was still in the outbox), exclusive queues are deleted.
     /// Runs when the client's connection.close is answered and again when the socket is gone;
     /// the second run finds nothing left to do.
-    fn cleanup(&mut self, rx: &mut mpsc::UnboundedReceiver<ConnEvent>) {
-        rx.close();
-        let mut undelivered = Vec::new();
-        while let Ok(ev) = rx.try_recv() {
-            if let ConnEvent::Deliver(d) = ev {
-                self.outbox.taken(1);
-                undelivered.push(d);
-            }
-        }
-        for d in undelivered.into_iter().rev() {
+    fn cleanup(&mut self, rx: &mut Mailbox) {
+        let undelivered = rx.close().into_iter().filter_map(|ev| match ev {
+            ConnEvent::Deliver(d) => Some(d),
+            _ => None,
+        });
+        for d in undelivered {
             d.consumer.release_credit(1);
             d.queue.clone().return_undelivered(d);
         }

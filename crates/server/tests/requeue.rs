@@ -141,3 +141,58 @@ async fn requeued_messages_keep_their_place_within_their_priority() {
         .await
         .unwrap();
 }
+
+/// The number of messages ready in `queue` (a passive declare).
+async fn ready(ch: &Channel, queue: &str) -> u32 {
+    within(ch.queue_declare(
+        queue,
+        QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap()
+    .message_count()
+}
+
+#[tokio::test]
+async fn a_requeued_message_keeps_its_expiry() {
+    // RabbitMQ keeps a requeued message's original expiry: once its TTL has passed it is
+    // dead-lettered from the head like the others (it does not block the queue's expiry).
+    let server = start().await;
+    let (_conn, ch) = open(&server).await;
+    declare(&ch, "rq-ttl-dead", None).await;
+    let mut args = FieldTable::default();
+    args.insert("x-message-ttl".into(), AMQPValue::LongInt(300));
+    args.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString("".into()),
+    );
+    args.insert(
+        "x-dead-letter-routing-key".into(),
+        AMQPValue::LongString("rq-ttl-dead".into()),
+    );
+    within(ch.queue_delete("rq-ttl", QueueDeleteOptions::default()))
+        .await
+        .unwrap();
+    within(ch.queue_declare("rq-ttl", QueueDeclareOptions::default(), args))
+        .await
+        .unwrap();
+    publish(&ch, "rq-ttl", "a", None).await;
+    publish(&ch, "rq-ttl", "b", None).await;
+    let (body, tag, _) = get(&ch, "rq-ttl").await.expect("a message");
+    assert_eq!(body, "a");
+    reject(&ch, tag).await;
+    // Both expire (a included) and are dead-lettered in order; nothing stays behind.
+    within(async {
+        while ready(&ch, "rq-ttl-dead").await < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(ready(&ch, "rq-ttl").await, 0);
+    let (bodies, _) = drain(&ch, "rq-ttl-dead").await;
+    assert_eq!(bodies, ["a", "b"]);
+}
