@@ -9,7 +9,8 @@ ROOT=$(cd "$HERE/../../.." && pwd)
 WARREN=${1:-$ROOT/target/debug/warren}
 GRADER=${2:-$ROOT/target/debug/grader}
 command -v chromium >/dev/null || { echo "chromium not installed (apt-get install chromium)"; exit 1; }
-[ -d "$HERE/node_modules/playwright-core" ] || (cd "$HERE" && npm install --no-audit --no-fund --silent)
+# The exact version in package-lock.json (one that drives Debian's chromium).
+[ -d "$HERE/node_modules/playwright-core" ] || (cd "$HERE" && npm ci --no-audit --no-fund --silent)
 DATA=$(mktemp -d)
 PIDS=()
 cleanup() {

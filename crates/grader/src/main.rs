@@ -60,6 +60,10 @@ struct ServeArgs {
     /// Largest upload in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     max_upload_bytes: usize,
+    /// How long an upload waits for the broker to confirm its job, in milliseconds, before it
+    /// is answered 503 (a broker under a resource alarm blocks publishers).
+    #[arg(long, default_value_t = ServeConfig::DEFAULT_PUBLISH_TIMEOUT.as_millis() as u64)]
+    publish_timeout_ms: u64,
 }
 
 #[derive(Args)]
@@ -136,6 +140,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         jwt_secret: args.jwt_secret,
         token_ttl: Duration::from_secs(args.token_ttl),
         max_upload_bytes: args.max_upload_bytes,
+        publish_timeout: Duration::from_millis(args.publish_timeout_ms.max(1)),
     };
     let service = Service::start(config).await?;
     println!("grader service on http://{}", service.addr);

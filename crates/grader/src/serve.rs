@@ -61,10 +61,18 @@ pub struct ServeConfig {
     pub token_ttl: Duration,
     /// Largest accepted upload, in bytes.
     pub max_upload_bytes: usize,
+    /// How long an upload waits for Warren to take its job (connect if needed, publish, confirm)
+    /// before it is answered 503. Under a resource alarm Warren stops reading publishers
+    /// (`connection.blocked`): without this bound the upload would hang until the alarm clears.
+    pub publish_timeout: Duration,
 }
 
 impl ServeConfig {
-    /// Defaults: listen on 127.0.0.1:8080, tokens valid 1 hour, uploads up to 64 KiB.
+    /// How long an upload waits for the broker's confirm by default.
+    pub const DEFAULT_PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// Defaults: listen on 127.0.0.1:8080, tokens valid 1 hour, uploads up to 64 KiB, a job
+    /// confirmed within [`DEFAULT_PUBLISH_TIMEOUT`](Self::DEFAULT_PUBLISH_TIMEOUT).
     pub fn new(amqp_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> ServeConfig {
         ServeConfig {
             amqp_url: amqp_url.into(),
@@ -74,6 +82,7 @@ impl ServeConfig {
             jwt_secret: None,
             token_ttl: Duration::from_secs(3600),
             max_upload_bytes: 64 << 10,
+            publish_timeout: ServeConfig::DEFAULT_PUBLISH_TIMEOUT,
         }
     }
 }
@@ -137,6 +146,7 @@ impl Service {
             keys: TokenKeys::new(&secret, config.token_ttl),
             publisher: publisher.clone(),
             max_upload_bytes: config.max_upload_bytes,
+            publish_timeout: config.publish_timeout,
         };
         let listener = tokio::net::TcpListener::bind(&config.http_listen)
             .await
@@ -361,6 +371,7 @@ struct AppState {
     keys: TokenKeys,
     publisher: Arc<PublisherSlot>,
     max_upload_bytes: usize,
+    publish_timeout: Duration,
 }
 
 fn router(state: AppState) -> Router {
@@ -457,14 +468,23 @@ impl FromRequestParts<AppState> for AuthUser {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
+            .and_then(bearer_token)
             .ok_or_else(|| ApiError::unauthorized("expected Authorization: Bearer <token>"))?;
         state
             .keys
-            .verify(token.trim())
+            .verify(token)
             .map(AuthUser)
             .map_err(|e| ApiError::unauthorized(e.to_string()))
     }
+}
+
+/// The token of an `Authorization` header value `Bearer <token>`. The scheme is matched
+/// case-insensitively (RFC 7235: `bearer`, `BEARER` are the same scheme) and may be followed
+/// by more than one space.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Parses an id from the path; anything else is a resource that does not exist.
@@ -642,24 +662,53 @@ async fn submit(
         source,
         cases: assignment.cases,
     };
-    // 202 only once the broker has confirmed the persistent job.
-    let published = match state.publisher.get().await {
-        Ok(p) => p.publish(JOBS_QUEUE, &job, &id.to_string()).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = published {
+    // 202 only once the broker has confirmed the persistent job, within the time limit.
+    if let Err(e) = queue_job(&state, &job).await {
         warn!("cannot queue submission {id}: {e}");
-        // Not accepted: forget it, so that no submission stays "queued" forever.
+        // Not accepted: forget it, so that no submission stays "queued" forever. (After a
+        // timeout the broker may still take the job later; its results then match no row
+        // and are ignored: ids are never reused.)
         state.db.call(move |db| db.delete_submission(id)).await?;
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "the job queue is unavailable; try again later",
+            e.to_string(),
         ));
     }
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "id": id, "status": "queued" })),
     ))
+}
+
+/// Why a job was not queued (each answered 503, with this text).
+#[derive(Debug, thiserror::Error)]
+enum QueueJobError {
+    #[error("the job queue is unavailable ({0}); try again later")]
+    Unavailable(AmqpError),
+    #[error("the job queue refused the job (it may be full); try again later")]
+    Refused,
+    #[error(
+        "the job queue did not confirm the job within {} ms (Warren may be blocking \
+         publishers under a resource alarm); try again later",
+        .0.as_millis()
+    )]
+    Timeout(Duration),
+}
+
+/// Publishes the job and waits for Warren's confirm, at most `publish_timeout`.
+async fn queue_job(state: &AppState, job: &Job) -> Result<(), QueueJobError> {
+    let publish = async {
+        let publisher = state.publisher.get().await?;
+        publisher
+            .publish(JOBS_QUEUE, job, &job.submission_id.to_string())
+            .await
+    };
+    match tokio::time::timeout(state.publish_timeout, publish).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(AmqpError::Nacked)) => Err(QueueJobError::Refused),
+        Ok(Err(e)) => Err(QueueJobError::Unavailable(e)),
+        Err(_elapsed) => Err(QueueJobError::Timeout(state.publish_timeout)),
+    }
 }
 
 /// Students see their own submissions; teachers those to their assignments.
@@ -714,5 +763,36 @@ async fn list_assignment_submissions(
                 .await?,
         )),
         _ => Err(ApiError::not_found("no such assignment")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for header in [
+            "Bearer abc.def",
+            "bearer abc.def",
+            "BEARER abc.def",
+            "bEaReR  abc.def ",
+        ] {
+            assert_eq!(bearer_token(header), Some("abc.def"), "{header:?}");
+        }
+    }
+
+    #[test]
+    fn other_schemes_and_empty_tokens_are_not_bearer_tokens() {
+        for header in [
+            "Basic c2FtOnNhbS1wdw==",
+            "Bearer",
+            "Bearer ",
+            "Bearerabc",
+            "abc",
+            "",
+        ] {
+            assert_eq!(bearer_token(header), None, "{header:?}");
+        }
     }
 }

@@ -59,6 +59,48 @@ spin:   addiu $t0, $t0, 1
 msg:    .asciiz \"Looping forever...\\n\"
 ";
 
+/// The seed's times-10 program (`tests/fixtures/times10/`) and its cases `(name, stdin,
+/// expected_stdout)`: one per `NAME.in` there, with SPIM's output in `NAME.out`, by name.
+pub struct Fixture {
+    pub source: String,
+    pub cases: Vec<(String, String, String)>,
+}
+
+impl Fixture {
+    pub fn times10() -> Fixture {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/times10");
+        let read = |name: &str| {
+            std::fs::read_to_string(dir.join(name))
+                .unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+        };
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter_map(|n| n.strip_suffix(".in").map(str::to_owned))
+            .collect();
+        names.sort();
+        let cases = names
+            .into_iter()
+            .map(|n| {
+                let (stdin, out) = (read(&format!("{n}.in")), read(&format!("{n}.out")));
+                (n, stdin, out)
+            })
+            .collect();
+        Fixture {
+            source: read("times10.s"),
+            cases,
+        }
+    }
+
+    /// `(stdin, expected_stdout)` pairs, for [`Api::create_assignment`].
+    pub fn case_pairs(&self) -> Vec<(&str, &str)> {
+        self.cases
+            .iter()
+            .map(|(_, i, o)| (i.as_str(), o.as_str()))
+            .collect()
+    }
+}
+
 /// `(stdin, expected_stdout)` of the times-10 assignment.
 pub const TIMES10_CASES: [(&str, &str); 3] = [
     ("4\n", "Please, type a number: The result is 40\n"),
@@ -70,6 +112,19 @@ pub async fn start_broker() -> RunningServer {
     RunningServer::start("127.0.0.1:0", Arc::new(Broker::new(Limits::default())))
         .await
         .expect("broker starts on a free port")
+}
+
+/// A queue of the broker's default vhost, looked up through the in-process broker handle
+/// (what the management API reads).
+pub fn broker_queue(server: &RunningServer, name: &str) -> Arc<warren_core::Queue> {
+    server
+        .broker
+        .vhost("/")
+        .expect("default vhost")
+        .queues()
+        .into_iter()
+        .find(|q| &*q.name == name)
+        .unwrap_or_else(|| panic!("no queue {name}"))
 }
 
 pub fn amqp_url(server: &RunningServer) -> String {
@@ -86,7 +141,11 @@ pub fn serve_config(amqp: &str, data_dir: &Path) -> ServeConfig {
 }
 
 pub async fn start_service(amqp: &str, data_dir: &Path) -> Service {
-    within(Service::start(serve_config(amqp, data_dir)))
+    start_service_with(serve_config(amqp, data_dir)).await
+}
+
+pub async fn start_service_with(config: ServeConfig) -> Service {
+    within(Service::start(config))
         .await
         .expect("service starts")
 }
@@ -198,6 +257,15 @@ impl Api {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Uploads `source` as `prog.s`; returns the status and the JSON body.
+    pub async fn try_submit(&self, token: &str, assignment: i64, source: &str) -> (u16, Value) {
+        let res = self
+            .upload(token, assignment, "prog.s", source.as_bytes().to_vec())
+            .await;
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
     }
 
     /// Uploads and expects 202 `{"id", "status": "queued"}`; returns the id.
