@@ -708,8 +708,20 @@ impl VHost {
     /// Routes a message as a client publish does: its routing key plus the ones in its `CC`
     /// and `BCC` headers (sender-selected distribution), then the alternate exchange if nothing
     /// matched. Returns the message to deliver when it must differ from `message` (`BCC` is
-    /// removed before delivery).
+    /// removed before delivery). Counts the publish on the exchange (`publish_in`, and
+    /// `publish_out` for each queue reached).
     pub fn route_message(
+        &self,
+        exchange: &Arc<Exchange>,
+        message: &Message,
+        out: &mut Vec<Arc<Queue>>,
+    ) -> Option<Message> {
+        let without_bcc = self.route_cc(exchange, message, out);
+        exchange.count_publish(out.len());
+        without_bcc
+    }
+
+    fn route_cc(
         &self,
         exchange: &Arc<Exchange>,
         message: &Message,

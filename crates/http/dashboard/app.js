@@ -468,7 +468,11 @@
       id: 'exchanges', title: 'Exchanges', path: '/api/exchanges',
       cols: [{ key: 'name', label: 'Name', fmt: (v) => v || '(AMQP default)' }, { key: 'vhost', label: 'Vhost' }, { key: 'type', label: 'Type' },
         { key: 'durable', label: 'Durable', fmt: (v) => (v ? 'D' : '') }, { key: 'auto_delete', label: 'Auto-delete', fmt: (v) => (v ? 'AD' : '') },
-        { key: 'internal', label: 'Internal', fmt: (v) => (v ? 'I' : '') }, { key: 'arguments', label: 'Arguments', fmt: (v) => (v && Object.keys(v).length ? JSON.stringify(v) : ''), sort: false }],
+        { key: 'internal', label: 'Internal', fmt: (v) => (v ? 'I' : '') }, { key: 'arguments', label: 'Arguments', fmt: (v) => (v && Object.keys(v).length ? JSON.stringify(v) : ''), sort: false },
+        // RabbitMQ's exchange stats: published in, routed out (one per queue reached).
+        { key: 'message_stats.publish_in_details.rate', label: 'Rate in', num: true, fmt: rate },
+        { key: 'message_stats.publish_out_details.rate', label: 'Rate out', num: true, fmt: rate }],
+      columns: 'name,vhost,type,durable,auto_delete,internal,arguments,message_stats.publish_in_details.rate,message_stats.publish_out_details.rate',
       onclick: (r) => go('#/exchanges/' + enc(r.vhost) + '/' + enc(r.name || 'amq.default')),
     });
     const form = h('form', { class: 'card' }, h('h2', {}, 'Add an exchange'),
@@ -504,7 +508,10 @@
       builtin ? null : h('div', { class: 'card' }, h('button', { class: 'danger', onclick: () => confirm('Delete exchange ' + name + '?') && act(async () => { await api('DELETE', base); go('#/exchanges'); }, 'Exchange deleted') }, 'Delete exchange')));
     return async () => {
       const x = await api('GET', base);
-      info.replaceChildren(...[['Type', x.type], ['Durable', String(x.durable)], ['Auto-delete', String(x.auto_delete)], ['Internal', String(x.internal)], ['Arguments', JSON.stringify(x.arguments)]]
+      const ms = x.message_stats || {};
+      const stat = (k) => h('span', { 'data-testid': 'exchange-' + k.replace('_', '-') }, num(ms[k] || 0) + ' · ' + (rate(get(ms, k + '_details.rate')) || '0/s'));
+      info.replaceChildren(...[['Type', x.type], ['Durable', String(x.durable)], ['Auto-delete', String(x.auto_delete)], ['Internal', String(x.internal)], ['Arguments', JSON.stringify(x.arguments)],
+        ['Published in', stat('publish_in')], ['Routed out', stat('publish_out')]]
         .flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
       if (name === 'amq.default') { bindings.replaceChildren(h('p', { class: 'muted' }, 'The default exchange is bound to every queue by its name.')); return; }
       const bs = await api('GET', base + '/bindings/source');

@@ -7,7 +7,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 WARREN=${1:-$ROOT/target/debug/warren}
 command -v chromium >/dev/null || { echo "chromium not installed (apt-get install chromium)"; exit 1; }
-[ -d "$HERE/node_modules/playwright-core" ] || (cd "$HERE" && npm install --no-audit --no-fund --silent)
+# Playwright as pinned in package-lock.json (the version whose Chromium matches Debian's):
+# `npm ci` when node_modules lacks it or holds another version.
+want=$(node -p "require('$HERE/package-lock.json').packages['node_modules/playwright-core'].version")
+have=$(node -p "require('$HERE/node_modules/playwright-core/package.json').version" 2>/dev/null || true)
+[ "$want" = "$have" ] || (cd "$HERE" && npm ci --no-audit --no-fund --silent)
 DATA=$(mktemp -d)
 # With [jwt], password logins get a token from POST /api/auth/token and the token tab is tested.
 printf '[jwt]\n[[jwt.keys]]\nalgorithm = "HS256"\nsecret = "dashboard-e2e-secret-%s"\n' "$RANDOM$RANDOM" >"$DATA/warren.toml"

@@ -491,8 +491,26 @@ fn consumer_arguments(c: &warren_core::ConsumerInfo) -> Value {
     }
 }
 
-fn exchange_json(v: &VHost, x: &Exchange) -> Value {
-    json!({
+/// An exchange's `message_stats` as RabbitMQ shows it: absent until a message was published
+/// to the exchange; `publish_out` only once one was routed out of it.
+fn exchange_stats(state: &AppState, v: &VHost, x: &Exchange) -> Option<Value> {
+    let (publish_in, publish_out) = x.counters.snapshot();
+    if publish_in == 0 && publish_out == 0 {
+        return None;
+    }
+    let rates = state.rates.exchange(&v.name, &x.name);
+    let mut m = Map::new();
+    m.insert("publish_in".into(), json!(publish_in));
+    m.insert("publish_in_details".into(), details(rates.gauges[0]));
+    if publish_out > 0 {
+        m.insert("publish_out".into(), json!(publish_out));
+        m.insert("publish_out_details".into(), details(rates.gauges[1]));
+    }
+    Some(Value::Object(m))
+}
+
+fn exchange_json(state: &AppState, v: &VHost, x: &Exchange) -> Value {
+    let mut j = json!({
         "name": x.name.as_str(),
         "vhost": v.name.as_str(),
         "type": x.kind.as_str(),
@@ -504,7 +522,11 @@ fn exchange_json(v: &VHost, x: &Exchange) -> Value {
         "user_who_performed_action": "rmq-internal",
         "incoming": [],
         "outgoing": [],
-    })
+    });
+    if let Some(stats) = exchange_stats(state, v, x) {
+        j["message_stats"] = stats;
+    }
+    j
 }
 
 /// RabbitMQ's `properties_key`: the routing key, escaped, plus `~` and a hash of the
@@ -1274,11 +1296,10 @@ fn list_exchanges_of(s: &AppState, vs: Vec<Arc<VHost>>, q: &ListQuery) -> ApiRes
         .into_iter()
         .flat_map(|v| v.exchanges().into_iter().map(move |x| (v.clone(), x)))
         .collect();
-    let _ = s;
     ok(q.apply(
         items,
         |(v, x)| (v.name.to_string(), x.name.to_string()),
-        |(v, x)| exchange_json(v, x),
+        |(v, x)| exchange_json(s, v, x),
     )?)
 }
 
@@ -1306,7 +1327,7 @@ async fn get_exchange(
     let x = v
         .exchange(exchange_name(&name))
         .map_err(|_| ApiError::not_found())?;
-    ok(exchange_json(&v, &x))
+    ok(exchange_json(&s, &v, &x))
 }
 
 async fn put_exchange(
@@ -1552,6 +1573,7 @@ async fn publish(
     let route = Route::from_short(&x.name, &short(routing_key)?);
     let msg = Message::new(route, props.encode(), payload);
     let n = v.publish_internal(&x, msg, |_| false);
+    x.count_publish(n);
     s.broker.connections.count_external_publish();
     ok(json!({"routed": n > 0}))
 }

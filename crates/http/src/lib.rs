@@ -85,7 +85,22 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api::routes())
         .merge(metrics::routes())
         .merge(dashboard::routes())
+        // Last: it applies to the routes registered before it.
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// A known path asked with a method it does not take: 405 with the `Allow` header (axum adds
+/// it, as RabbitMQ does) and, unlike RabbitMQ's empty body, the JSON error every other
+/// refusal has. Answered before authentication, as RabbitMQ does.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    let mut e = ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "Method Not Allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    );
+    e.challenge = false;
+    e
 }
 
 /// A management listener running in the background.

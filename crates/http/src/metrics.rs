@@ -54,6 +54,9 @@ struct Totals {
     unacked: u64,
     queues: u64,
     consumers: u64,
+    /// Messages enqueued into queues (each queue a message reaches counts it once), deleted
+    /// queues' included so the counter never goes down.
+    queue_published: u64,
     stats: MessageStats,
 }
 
@@ -63,10 +66,16 @@ fn totals(s: &AppState) -> Totals {
         unacked: 0,
         queues: 0,
         consumers: 0,
+        queue_published: 0,
         stats: MessageStats::default(),
     };
     for v in s.broker.vhosts() {
+        t.queue_published += v.retired.snapshot().publish;
         for q in v.queues() {
+            t.queue_published += q
+                .counters
+                .publish
+                .load(std::sync::atomic::Ordering::Relaxed);
             let i = q.info();
             t.ready += i.messages_ready;
             t.unacked += i.messages_unacknowledged;
@@ -225,7 +234,7 @@ fn render(s: &AppState, per_object: bool) -> String {
         "rabbitmq_queue_messages_published_total",
         "counter",
         "Total number of messages published to queues",
-        t.stats.publish,
+        t.queue_published,
     );
     o.one(
         "rabbitmq_connection_incoming_bytes_total",

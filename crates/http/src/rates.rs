@@ -51,7 +51,7 @@ pub struct Rates {
     pub drop_unroutable: f64,
     pub get_empty: f64,
     /// Rates of change of the gauges sampled with the counters (messages, ready, unacked for
-    /// queues; recv_oct, send_oct for connections).
+    /// queues; recv_oct, send_oct for connections; publish_in, publish_out for exchanges).
     pub gauges: [f64; 3],
 }
 
@@ -127,6 +127,7 @@ struct Inner {
     overview: Option<(Sample, Rates)>,
     history: VecDeque<Point>,
     queues: Keyed<(String, String)>,
+    exchanges: Keyed<(String, String)>,
     vhosts: Keyed<String>,
     connections: Keyed<u64>,
 }
@@ -150,6 +151,17 @@ impl Sampler {
         self.inner
             .read()
             .queues
+            .last
+            .get(&(vhost.to_string(), name.to_string()))
+            .map(|x| x.1)
+            .unwrap_or_default()
+    }
+
+    /// An exchange's rates: `gauges[0]` is publish_in's, `gauges[1]` publish_out's.
+    pub fn exchange(&self, vhost: &str, name: &str) -> Rates {
+        self.inner
+            .read()
+            .exchanges
             .last
             .get(&(vhost.to_string(), name.to_string()))
             .map(|x| x.1)
@@ -180,6 +192,7 @@ impl Sampler {
     pub fn sample(&self, broker: &Broker) {
         let at = Instant::now();
         let mut queues = Vec::new();
+        let mut exchanges = Vec::new();
         let mut vhost_samples = Vec::new();
         let (mut ready, mut unacked) = (0u64, 0u64);
         let mut totals = MessageStats::default();
@@ -200,6 +213,17 @@ impl Sampler {
                 queues.push((
                     (v.name.to_string(), q.name.to_string()),
                     Sample { at, stats, gauges },
+                ));
+            }
+            for x in v.exchanges() {
+                let (publish_in, publish_out) = x.counters.snapshot();
+                exchanges.push((
+                    (v.name.to_string(), x.name.to_string()),
+                    Sample {
+                        at,
+                        stats: MessageStats::default(),
+                        gauges: [publish_in, publish_out, 0],
+                    },
                 ));
             }
             ready += vr;
@@ -258,6 +282,11 @@ impl Sampler {
             inner.queues.record(&mut seen, k, s);
         }
         inner.queues.retain(seen);
+        let mut seen = Vec::new();
+        for (k, s) in exchanges {
+            inner.exchanges.record(&mut seen, k, s);
+        }
+        inner.exchanges.retain(seen);
         let mut seen = Vec::new();
         for (k, s) in vhost_samples {
             inner.vhosts.record(&mut seen, k, s);
