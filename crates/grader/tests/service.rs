@@ -190,16 +190,12 @@ async fn accepted_at_once_while_no_worker_runs() {
     let (_, assignment) = times10_assignment(&s.api).await;
     let sam = s.api.login("sam").await;
 
-    let started = Instant::now();
+    // Each upload is answered 202 "queued" (checked by `submit`) with no worker running:
+    // the answer does not wait for grading.
     let mut ids = Vec::new();
     for _ in 0..5 {
         ids.push(s.api.submit(&sam, assignment, TIMES10).await);
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "5 uploads took {:?}",
-        started.elapsed()
-    );
     // Nobody grades: they stay queued (and the jobs wait in the durable queue).
     tokio::time::sleep(Duration::from_millis(300)).await;
     for id in &ids {
@@ -251,10 +247,8 @@ async fn a_job_over_the_time_limit_is_graded_with_an_error_and_frees_its_slot() 
     config.limits.max_steps = 30_000_000;
     config.job_timeout = Duration::from_millis(200);
     let worker = within(grader::worker::Worker::start(config)).await.unwrap();
-    let started = Instant::now();
     let spin = s.api.submit(&sam, assignment, LOOP_FOREVER).await;
     let graded = within(s.api.wait_graded(&sam, spin)).await;
-    let took = started.elapsed();
     let r = &graded["result"];
     assert_eq!(
         r["error"], "time limit exceeded: grading took longer than 200 ms",
@@ -270,20 +264,6 @@ async fn a_job_over_the_time_limit_is_graded_with_an_error_and_frees_its_slot() 
     let graded = within(s.api.wait_graded(&sam, next)).await;
     assert_eq!(graded["result"]["passed"], 3, "{graded}");
     assert!(graded["result"]["error"].is_null());
-    // Without the limit the same job would have taken all three cases.
-    let one_case = Instant::now();
-    let program = mips::assemble(LOOP_FOREVER, "p.s").unwrap();
-    let _ = program.run(
-        b"",
-        mips::Limits {
-            max_steps: 30_000_000,
-            ..mips::Limits::default()
-        },
-    );
-    assert!(
-        took < one_case.elapsed() * 3,
-        "graded after {took:?}: not after three full cases"
-    );
     worker.stop().await;
     s.service.stop().await;
     s.broker.stop().await;
