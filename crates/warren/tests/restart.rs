@@ -205,6 +205,9 @@ async fn definitions_export_and_import_commands() {
     .await
     .unwrap();
     assert_eq!(passive_queue(&conn, "d-q").await, Ok(0));
+    drop(conn);
+    // (an import next to a running broker is refused: see cli.rs)
+    assert!(b2.stop().success());
 
     // a malformed file is refused with a message, and changes nothing
     let bad = dir.path().join("bad.json");
