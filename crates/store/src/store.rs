@@ -641,10 +641,12 @@ impl Inner {
                 buf.clear();
             }
         }
-        // The latest entry always: it also covers the messages appended after the snapshot
-        // within its tick, which get no entry of their own.
-        if let Some((from, ms)) = clock.last() {
-            codec::put_clock(&mut buf, *from, *ms);
+        // The latest entry always (unless a live message needed it above): it also covers the
+        // messages appended after the snapshot within its tick, which get no entry of their own.
+        if clock.peek().is_some() {
+            if let Some(&(from, ms)) = self.clock.back() {
+                codec::put_clock(&mut buf, from, ms);
+            }
         }
         file.write_all_at(&buf, off)?;
         off += buf.len() as u64;
