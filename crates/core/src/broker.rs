@@ -189,8 +189,12 @@ impl Broker {
     /// lost (a crash between the queue's first stored message and its definitions write cannot
     /// happen, but a hand-edited file can) is re-created as a plain durable queue rather than
     /// dropping its messages. Returns (queues, messages) recovered.
+    ///
+    /// Messages keep their priority and their expiry; those whose time passed while the broker
+    /// was down expire (and are dead-lettered) once every queue has its messages back.
     pub fn recover_messages(&self, recovered: &warren_store::Recovered) -> (usize, usize) {
         let (mut queues, mut messages) = (0, 0);
+        let mut filled = Vec::new();
         for (key, entries) in &recovered.queues {
             if entries.is_empty() {
                 continue;
@@ -225,9 +229,13 @@ impl Broker {
                     }
                 }
             };
-            q.recover(entries);
+            q.recover(entries, |id| recovered.published_at(id));
+            filled.push(q);
             queues += 1;
             messages += entries.len();
+        }
+        for q in filled {
+            q.expire_due();
         }
         (queues, messages)
     }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
 use warren_amqp::{RawProperties, Route};
-use warren_store::{Location, MsgId, QueueId, Store, StoreError};
+use warren_store::{Location, Meta, MsgId, QueueId, Store, StoreError};
 
 use crate::consumer::{ConnEvent, Outbox};
 use crate::message::Message;
@@ -75,16 +75,22 @@ impl Durability {
         })
     }
 
-    /// Appends a message for `queues` (store ids); durable after the next sync.
+    /// Appends a message for `queues` (store ids); durable after the next sync. Its priority
+    /// and the expiry its own `expiration` gives it go into the store's index with it (and
+    /// the store notes the time), so that recovery restores both without reading the body.
     pub fn append(
         &self,
         message: &Message,
         queues: &[QueueId],
     ) -> Result<(MsgId, Location), StoreError> {
+        let meta = stored_meta(message);
         let mut header = self.header.lock();
         encode_header(&mut header, message);
-        self.store
-            .append(&[&header, &message.properties.0, &message.body], queues)
+        self.store.append_meta(
+            &[&header, &message.properties.0, &message.body],
+            queues,
+            meta,
+        )
     }
 
     /// Sends `ticket`'s confirm after the next fsync.
@@ -204,6 +210,19 @@ fn send_confirm(t: ConfirmTicket) {
         channel: t.channel,
         seq: t.seq,
     });
+}
+
+/// The store's [`Meta`] for a message: its priority property and the absolute expiry of its
+/// `expiration` property (a queue's `x-message-ttl` is the queue's, applied at recovery from
+/// the publish time the store keeps).
+fn stored_meta(m: &Message) -> Meta {
+    let priority = m.properties.priority().unwrap_or(0);
+    let expires_at = m
+        .properties
+        .expiration()
+        .and_then(|e| crate::arguments::parse_expiration(&e).ok())
+        .map_or(0, |ttl| crate::queue::now_ms().saturating_add(ttl).max(1));
+    Meta::new(priority, expires_at)
 }
 
 /// exchange (shortstr), routing key (shortstr), properties length (u32); then the properties

@@ -24,7 +24,7 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, MutexGuard};
 use warren_amqp::{FieldTable, ShortStr};
-use warren_store::{Location, MsgId, QueueId};
+use warren_store::{MsgId, QueueId, RecoveredMsg};
 
 const _: () = assert!(std::mem::size_of::<Entry>() == 32);
 const _: () = assert!(std::mem::size_of::<Slot>() == std::mem::size_of::<Message>());
@@ -860,19 +860,41 @@ impl Queue {
 
     /// Puts back messages recovered from the store at start-up (bodies stay on disk). They
     /// may have been delivered before the restart, so they are flagged redelivered.
-    pub fn recover(&self, entries: &[(MsgId, Location)]) {
+    ///
+    /// Each keeps its priority level and its expiry, as in RabbitMQ: the earlier of its own
+    /// (the store kept the absolute time its `expiration` gave it) and the queue's
+    /// `x-message-ttl` counted from when it was published (`published_at`, from the store's
+    /// clock; the recovery time for a message stored before the store kept one). Messages
+    /// whose time passed while the broker was down are left for [`Queue::expire_due`], which
+    /// the caller runs once every queue is back (their dead letters then follow the recovered
+    /// messages of the queues they go to).
+    pub fn recover(&self, entries: &[RecoveredMsg], published_at: impl Fn(MsgId) -> Option<u64>) {
         let mut st = self.lock();
-        for (id, loc) in entries {
-            // Priority and TTL are in the body, which recovery does not read: recovered
-            // messages keep their order, at the lowest level, without expiry.
+        let now = now_ms();
+        let queue_ttl = st.effective.message_ttl;
+        let max_priority = self.args.max_priority;
+        let mut expiring = false;
+        for m in entries {
+            let own = Some(m.meta.expires_at()).filter(|&e| e != 0);
+            let by_queue =
+                queue_ttl.map(|ttl| published_at(m.id).unwrap_or(now).saturating_add(ttl).max(1));
+            let expires_at = match (own, by_queue) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).unwrap_or(0),
+            };
+            expiring |= expires_at != 0;
             st.ready.push_back(Ready {
                 body: None,
-                stored: stored_field(Some(*id)),
-                expires_at: 0,
-                size: loc.len,
+                stored: stored_field(Some(m.id)),
+                expires_at,
+                size: m.loc.len,
                 redelivered: true,
-                priority: 0,
+                priority: max_priority.map_or(0, |max| m.meta.priority().min(max)),
             });
+        }
+        if expiring {
+            self.ttl_pending
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
 

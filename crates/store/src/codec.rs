@@ -4,7 +4,7 @@
 //! from the input (no allocation either), so the decoder doubles as a cheap plausibility check
 //! when re-synchronising after a corrupt record.
 
-use crate::{Location, MsgId, QueueId};
+use crate::{Location, Meta, MsgId, QueueId};
 
 /// Size of the `[u32 len][u32 crc]` header in front of every record.
 pub(crate) const HEADER: usize = 8;
@@ -15,6 +15,8 @@ pub(crate) const T_ACK: u8 = 3;
 pub(crate) const T_QUEUE_DELETED: u8 = 4;
 pub(crate) const T_PURGE: u8 = 5;
 pub(crate) const T_CHECKPOINT: u8 = 6;
+pub(crate) const T_PUBLISH_META: u8 = 7;
+pub(crate) const T_CLOCK: u8 = 8;
 
 /// Reserves a record header at the end of `buf`; returns where the record starts.
 #[inline]
@@ -84,13 +86,28 @@ pub(crate) fn put_queue_name(buf: &mut Vec<u8>, queue: QueueId, name: &str) {
     finish(buf, s);
 }
 
-pub(crate) fn put_publish(buf: &mut Vec<u8>, msg: MsgId, loc: Location, queues: &[QueueId]) {
+/// A `Publish`, or a `PublishMeta` when `meta` says something.
+pub(crate) fn put_publish(
+    buf: &mut Vec<u8>,
+    msg: MsgId,
+    loc: Location,
+    meta: Meta,
+    queues: &[QueueId],
+) {
     let s = begin(buf);
-    buf.push(T_PUBLISH);
+    buf.push(if meta == Meta::NONE {
+        T_PUBLISH
+    } else {
+        T_PUBLISH_META
+    });
     buf.extend_from_slice(&msg.to_le_bytes());
     buf.extend_from_slice(&loc.segment.to_le_bytes());
     buf.extend_from_slice(&loc.offset.to_le_bytes());
     buf.extend_from_slice(&loc.len.to_le_bytes());
+    if meta != Meta::NONE {
+        buf.push(meta.priority());
+        buf.extend_from_slice(&meta.expires_at().to_le_bytes());
+    }
     buf.extend_from_slice(&(queues.len() as u32).to_le_bytes());
     for q in queues {
         buf.extend_from_slice(&q.to_le_bytes());
@@ -138,6 +155,14 @@ pub(crate) fn put_checkpoint(buf: &mut Vec<u8>, next_msg: MsgId, next_segment: u
     finish(buf, s);
 }
 
+pub(crate) fn put_clock(buf: &mut Vec<u8>, msg: MsgId, ms: u64) {
+    let s = begin(buf);
+    buf.push(T_CLOCK);
+    buf.extend_from_slice(&msg.to_le_bytes());
+    buf.extend_from_slice(&ms.to_le_bytes());
+    finish(buf, s);
+}
+
 /// A decoded journal record, borrowing from the file contents.
 #[derive(Debug)]
 pub(crate) enum Rec<'a> {
@@ -145,9 +170,11 @@ pub(crate) enum Rec<'a> {
         queue: QueueId,
         name: &'a str,
     },
+    /// `Publish` and `PublishMeta` (whose meta is [`Meta::NONE`] for the former).
     Publish {
         msg: MsgId,
         loc: Location,
+        meta: Meta,
         queues: Ids<'a, 4>,
     },
     Ack {
@@ -163,6 +190,10 @@ pub(crate) enum Rec<'a> {
     Checkpoint {
         next_msg: MsgId,
         next_segment: u32,
+    },
+    Clock {
+        msg: MsgId,
+        ms: u64,
     },
 }
 
@@ -209,8 +240,11 @@ pub(crate) fn decode(p: &[u8]) -> Result<Rec<'_>, &'static str> {
             let name = std::str::from_utf8(&rest[8..]).map_err(|_| "queue name is not UTF-8")?;
             Ok(Rec::QueueName { queue, name })
         }
-        T_PUBLISH => {
-            if rest.len() < 28 {
+        T_PUBLISH | T_PUBLISH_META => {
+            // The meta fields (u8 priority, u64 expiry) sit between the location and the queues.
+            let extra = if ty == T_PUBLISH_META { 9 } else { 0 };
+            let fixed = 28 + extra;
+            if rest.len() < fixed {
                 return Err("bad record length");
             }
             let msg = le_u64(&rest[0..]);
@@ -219,16 +253,22 @@ pub(crate) fn decode(p: &[u8]) -> Result<Rec<'_>, &'static str> {
                 offset: le_u64(&rest[12..]),
                 len: le_u32(&rest[20..]),
             };
-            let n = le_u32(&rest[24..]) as usize;
+            let meta = if ty == T_PUBLISH_META {
+                Meta::new(rest[24], le_u64(&rest[25..]))
+            } else {
+                Meta::NONE
+            };
+            let n = le_u32(&rest[24 + extra..]) as usize;
             need(
                 n.checked_mul(4)
-                    .and_then(|b| b.checked_add(28))
+                    .and_then(|b| b.checked_add(fixed))
                     .ok_or("bad record length")?,
             )?;
             Ok(Rec::Publish {
                 msg,
                 loc,
-                queues: Ids(&rest[28..]),
+                meta,
+                queues: Ids(&rest[fixed..]),
             })
         }
         T_ACK => {
@@ -261,6 +301,13 @@ pub(crate) fn decode(p: &[u8]) -> Result<Rec<'_>, &'static str> {
             Ok(Rec::Checkpoint {
                 next_msg: le_u64(rest),
                 next_segment: le_u32(&rest[8..]),
+            })
+        }
+        T_CLOCK => {
+            need(16)?;
+            Ok(Rec::Clock {
+                msg: le_u64(rest),
+                ms: le_u64(&rest[8..]),
             })
         }
         _ => Err("unknown record type"),

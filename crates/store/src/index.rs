@@ -13,11 +13,15 @@
 //! - `sparse`: live messages below `base`, i.e. old stragglers that would otherwise pin the front
 //!   of the deque (a message nobody acks while millions pass after it), and ids inserted below
 //!   `base` by recovery. They are moved there once the front of the deque is mostly dead.
+//!
+//! A message's [`Meta`] word (priority, own expiry) is not in its slot: most messages have none.
+//! A chunk gets a parallel array of meta words the first time one of its slots needs one (8
+//! bytes per slot then); a straggler's meta goes to `sparse_meta` with it.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::store::IdMap;
-use crate::{Location, MsgId, QueueId};
+use crate::{Location, Meta, MsgId, QueueId};
 
 /// `Slot::queue` of a dead slot.
 const DEAD: u32 = u32::MAX;
@@ -52,10 +56,26 @@ impl Slot {
     }
 }
 
+/// `CHUNK` slots, and their meta words once one of them has one.
+#[derive(Debug)]
+struct Chunk {
+    slots: Box<[Slot]>,
+    meta: Option<Box<[u64]>>,
+}
+
+impl Chunk {
+    fn new() -> Chunk {
+        Chunk {
+            slots: vec![EMPTY; CHUNK].into_boxed_slice(),
+            meta: None,
+        }
+    }
+}
+
 /// A deque of slots in fixed-size chunks.
 #[derive(Debug, Default)]
 struct Chunked {
-    chunks: VecDeque<Box<[Slot]>>,
+    chunks: VecDeque<Chunk>,
     /// Index of the first slot in `chunks[0]`.
     head: usize,
     len: usize,
@@ -64,21 +84,45 @@ struct Chunked {
 impl Chunked {
     fn get(&self, i: usize) -> &Slot {
         let j = self.head + i;
-        &self.chunks[j / CHUNK][j % CHUNK]
+        &self.chunks[j / CHUNK].slots[j % CHUNK]
     }
 
     fn get_mut(&mut self, i: usize) -> &mut Slot {
         let j = self.head + i;
-        &mut self.chunks[j / CHUNK][j % CHUNK]
+        &mut self.chunks[j / CHUNK].slots[j % CHUNK]
     }
 
-    fn push(&mut self, s: Slot) {
+    fn meta(&self, i: usize) -> u64 {
+        let j = self.head + i;
+        self.chunks[j / CHUNK]
+            .meta
+            .as_ref()
+            .map_or(0, |m| m[j % CHUNK])
+    }
+
+    /// Sets slot `i`'s meta word (allocating its chunk's array only for a non-zero word).
+    fn set_meta(&mut self, i: usize, meta: u64) {
+        let j = self.head + i;
+        let chunk = &mut self.chunks[j / CHUNK];
+        match &mut chunk.meta {
+            Some(m) => m[j % CHUNK] = meta,
+            None if meta == 0 => {}
+            None => {
+                let mut m = vec![0u64; CHUNK].into_boxed_slice();
+                m[j % CHUNK] = meta;
+                chunk.meta = Some(m);
+            }
+        }
+    }
+
+    fn push(&mut self, s: Slot, meta: u64) {
         let j = self.head + self.len;
         if j / CHUNK == self.chunks.len() {
-            self.chunks.push_back(vec![EMPTY; CHUNK].into_boxed_slice());
+            self.chunks.push_back(Chunk::new());
         }
-        self.chunks[j / CHUNK][j % CHUNK] = s;
+        self.chunks[j / CHUNK].slots[j % CHUNK] = s;
         self.len += 1;
+        self.set_meta(self.len - 1, meta);
     }
 
     fn pop_front(&mut self) {
@@ -88,6 +132,9 @@ impl Chunked {
         if self.len == 0 {
             // Keep one chunk: a queue that drains and refills should not reallocate.
             self.chunks.truncate(1);
+            if let Some(c) = self.chunks.front_mut() {
+                c.meta = None;
+            }
             self.head = 0;
         } else if self.head == CHUNK {
             self.chunks.pop_front();
@@ -97,8 +144,9 @@ impl Chunked {
 
     #[cfg(test)]
     fn heap_bytes(&self) -> usize {
-        self.chunks.capacity() * std::mem::size_of::<Box<[Slot]>>()
+        self.chunks.capacity() * std::mem::size_of::<Chunk>()
             + self.chunks.len() * CHUNK * std::mem::size_of::<Slot>()
+            + self.chunks.iter().filter(|c| c.meta.is_some()).count() * CHUNK * 8
     }
 }
 
@@ -112,6 +160,8 @@ pub(crate) struct MsgIndex {
     live: usize,
     /// Live messages below `base`.
     sparse: BTreeMap<MsgId, Slot>,
+    /// The non-zero meta words of the messages in `sparse`.
+    sparse_meta: BTreeMap<MsgId, u64>,
     many: IdMap<MsgId, Vec<QueueId>>,
     far: IdMap<MsgId, u64>,
     /// Examine the front for stragglers once this many slots are dead (amortizes the scan).
@@ -139,7 +189,8 @@ impl MsgIndex {
 
     /// Inserts (or replaces) message `id`, held by `queues` (deduplicated by the caller; empty
     /// means the message is not live). Ids normally come in increasing order; any order works.
-    pub(crate) fn insert(&mut self, id: MsgId, loc: Location, queues: &[QueueId]) {
+    pub(crate) fn insert(&mut self, id: MsgId, loc: Location, meta: Meta, queues: &[QueueId]) {
+        let meta = meta.bits();
         self.remove(id);
         if queues.is_empty() {
             return;
@@ -167,6 +218,9 @@ impl MsgIndex {
         self.live += 1;
         if id < self.base {
             self.sparse.insert(id, slot);
+            if meta != 0 {
+                self.sparse_meta.insert(id, meta);
+            }
             return;
         }
         let end = self.end();
@@ -180,15 +234,35 @@ impl MsgIndex {
                 self.base = id;
             } else {
                 for _ in 0..gap {
-                    self.slots.push(EMPTY);
+                    self.slots.push(EMPTY, 0);
                 }
             }
-            self.slots.push(slot);
+            self.slots.push(slot, meta);
             if gap > 0 {
                 self.maybe_shrink();
             }
         } else {
-            *self.slots.get_mut((id - self.base) as usize) = slot;
+            let i = (id - self.base) as usize;
+            *self.slots.get_mut(i) = slot;
+            self.slots.set_meta(i, meta);
+        }
+    }
+
+    /// The meta word of a live message (found at `id`).
+    fn meta_of(&self, id: MsgId) -> Meta {
+        let bits = if id < self.base {
+            self.sparse_meta.get(&id).copied().unwrap_or(0)
+        } else {
+            self.slots.meta((id - self.base) as usize)
+        };
+        Meta::from_bits(bits)
+    }
+
+    /// The smallest live id (`None` when nothing is live).
+    pub(crate) fn first_id(&self) -> Option<MsgId> {
+        match self.sparse.keys().next() {
+            Some(&id) => Some(id),
+            None => (self.slots.len > 0).then_some(self.base),
         }
     }
 
@@ -244,12 +318,18 @@ impl MsgIndex {
             .map(|s| (self.loc_of(id, s), self.queues_of(id, s)))
     }
 
+    #[cfg(test)]
+    pub(crate) fn meta(&self, id: MsgId) -> Option<Meta> {
+        self.find(id).map(|_| self.meta_of(id))
+    }
+
     /// Marks `id` (live) dead without popping the front.
     fn kill(&mut self, id: MsgId) {
         self.many.remove(&id);
         self.far.remove(&id);
         if id < self.base {
             self.sparse.remove(&id);
+            self.sparse_meta.remove(&id);
         } else if let Some(s) = self.find_mut(id) {
             s.queue = DEAD;
         }
@@ -346,16 +426,26 @@ impl MsgIndex {
     }
 
     /// Every live message in id order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (MsgId, Location, &[QueueId])> + '_ {
-        let sparse = self
-            .sparse
-            .iter()
-            .map(|(&id, s)| (id, self.loc_of(id, s), self.queues_of(id, s)));
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (MsgId, Location, Meta, &[QueueId])> + '_ {
+        let sparse = self.sparse.iter().map(|(&id, s)| {
+            (
+                id,
+                self.loc_of(id, s),
+                self.meta_of(id),
+                self.queues_of(id, s),
+            )
+        });
         let dense = (0..self.slots.len).filter_map(move |i| {
             let s = self.slots.get(i);
             let id = self.base + i as u64;
-            s.is_live()
-                .then(|| (id, self.loc_of(id, s), self.queues_of(id, s)))
+            s.is_live().then(|| {
+                (
+                    id,
+                    self.loc_of(id, s),
+                    Meta::from_bits(self.slots.meta(i)),
+                    self.queues_of(id, s),
+                )
+            })
         });
         sparse.chain(dense)
     }
@@ -366,6 +456,10 @@ impl MsgIndex {
             let s = *self.slots.get(i);
             if s.is_live() {
                 self.sparse.insert(self.base + i as u64, s);
+                let meta = self.slots.meta(i);
+                if meta != 0 {
+                    self.sparse_meta.insert(self.base + i as u64, meta);
+                }
             }
         }
         for _ in 0..k {
@@ -401,6 +495,7 @@ impl MsgIndex {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.slots.heap_bytes()
             + self.sparse.len() * (std::mem::size_of::<(MsgId, Slot)>() + 16)
+            + self.sparse_meta.len() * (std::mem::size_of::<(MsgId, u64)>() + 16)
             + self.many.capacity() * (std::mem::size_of::<(MsgId, Vec<QueueId>)>() + 1)
             + self.many.values().map(|v| v.capacity() * 4).sum::<usize>()
             + self.far.capacity() * (std::mem::size_of::<(MsgId, u64)>() + 1)
@@ -430,7 +525,7 @@ mod tests {
         assert_eq!(ix.len(), model.len());
         let got: Vec<(MsgId, Vec<QueueId>)> = ix
             .iter()
-            .map(|(id, l, qs)| {
+            .map(|(id, l, _, qs)| {
                 assert_eq!(l, loc(id));
                 let mut qs = qs.to_vec();
                 qs.sort_unstable();
@@ -454,7 +549,7 @@ mod tests {
         let mut ix = MsgIndex::default();
         let mut model = BTreeMap::new();
         for i in 1..=10u64 {
-            ix.insert(i, loc(i), &[1]);
+            ix.insert(i, loc(i), Meta::NONE, &[1]);
             model.insert(i, vec![1]);
         }
         // Holes in the middle: the deque keeps its 10 slots.
@@ -481,7 +576,7 @@ mod tests {
         assert_eq!(ix.dense_slots(), 0);
         check(&ix, &model);
         // Ids keep growing after the deque emptied.
-        ix.insert(20, loc(20), &[1]);
+        ix.insert(20, loc(20), Meta::NONE, &[1]);
         model.insert(20, vec![1]);
         check(&ix, &model);
     }
@@ -490,12 +585,12 @@ mod tests {
     fn multi_queue_and_odd_ids() {
         let mut ix = MsgIndex::default();
         let mut model = BTreeMap::new();
-        ix.insert(1, loc(1), &[1, 2]);
+        ix.insert(1, loc(1), Meta::NONE, &[1, 2]);
         model.insert(1, vec![1, 2]);
         // Queue ids colliding with the sentinels go to the side map.
-        ix.insert(2, loc(2), &[u32::MAX]);
+        ix.insert(2, loc(2), Meta::NONE, &[u32::MAX]);
         model.insert(2, vec![u32::MAX]);
-        ix.insert(3, loc(3), &[u32::MAX - 1]);
+        ix.insert(3, loc(3), Meta::NONE, &[u32::MAX - 1]);
         model.insert(3, vec![u32::MAX - 1]);
         check(&ix, &model);
         assert_eq!(ix.remove_ref(1, 1), Some(0));
@@ -511,15 +606,15 @@ mod tests {
             offset: 5 << 30,
             len: 1,
         };
-        ix.insert(4, far, &[1]);
+        ix.insert(4, far, Meta::NONE, &[1]);
         assert_eq!(ix.location(4), Some(far));
         assert_eq!(ix.get(4).map(|(_, q)| q.to_vec()), Some(vec![1]));
         ix.remove_ref(4, 1);
         assert!(ix.far.is_empty());
         // Replay may insert below the front or replace.
-        ix.insert(0, loc(0), &[5]);
+        ix.insert(0, loc(0), Meta::NONE, &[5]);
         model.insert(0, vec![5]);
-        ix.insert(3, loc(3), &[6, 7]);
+        ix.insert(3, loc(3), Meta::NONE, &[6, 7]);
         model.insert(3, vec![6, 7]);
         check(&ix, &model);
         // retain: change, keep, drop.
@@ -537,9 +632,9 @@ mod tests {
     #[test]
     fn stragglers_do_not_pin_the_front() {
         let mut ix = MsgIndex::default();
-        ix.insert(1, loc(1), &[1]); // never acked
+        ix.insert(1, loc(1), Meta::NONE, &[1]); // never acked
         for i in 2..200_000u64 {
-            ix.insert(i, loc(i), &[2]);
+            ix.insert(i, loc(i), Meta::NONE, &[2]);
             if i > 10 {
                 ix.remove_ref(i - 10, 2);
             }
@@ -551,16 +646,63 @@ mod tests {
             ix.dense_slots()
         );
         assert_eq!(ix.location(1), Some(loc(1)));
-        assert_eq!(ix.iter().next().map(|(id, _, _)| id), Some(1));
+        assert_eq!(ix.iter().next().map(|(id, _, _, _)| id), Some(1));
         assert_eq!(ix.remove_ref(1, 1), Some(0));
         assert_eq!(ix.len(), 10);
         // A huge gap (replay of a snapshot with an old straggler) is not filled.
         let mut ix = MsgIndex::default();
-        ix.insert(1, loc(1), &[1]);
-        ix.insert(1 << 40, loc(7), &[1]);
+        ix.insert(1, loc(1), Meta::NONE, &[1]);
+        ix.insert(1 << 40, loc(7), Meta::NONE, &[1]);
         assert_eq!(ix.dense_slots(), 1);
         assert_eq!(ix.len(), 2);
         assert_eq!(ix.location(1), Some(loc(1)));
+    }
+
+    #[test]
+    fn meta_follows_its_message_and_costs_only_where_present() {
+        let mut ix = MsgIndex::default();
+        let m = |i: u64| Meta::new((i % 7) as u8, i * 1000);
+        for i in 1..=5000u64 {
+            let meta = if i % 2 == 0 { m(i) } else { Meta::NONE };
+            ix.insert(i, loc(i), meta, &[1]);
+        }
+        for i in 1..=5000u64 {
+            let want = if i % 2 == 0 { m(i) } else { Meta::NONE };
+            assert_eq!(ix.meta(i), Some(want), "{i}");
+        }
+        // Replacing a message replaces its meta (also back to none).
+        ix.insert(2, loc(2), Meta::NONE, &[1]);
+        ix.insert(3, loc(3), m(3), &[1]);
+        assert_eq!(ix.meta(2), Some(Meta::NONE));
+        assert_eq!(ix.meta(3), Some(m(3)));
+        // Stragglers keep theirs when the front moves to `sparse`.
+        for i in 1..=5000u64 {
+            if i != 3 && i != 10 {
+                ix.remove_ref(i, 1);
+            }
+        }
+        for i in 5001..=20_000u64 {
+            ix.insert(i, loc(i), Meta::NONE, &[1]);
+            ix.remove_ref(i, 1);
+        }
+        assert!(!ix.sparse.is_empty(), "the stragglers were spilled");
+        assert_eq!(ix.meta(3), Some(m(3)));
+        assert_eq!(ix.meta(10), Some(m(10)));
+        let all: Vec<(MsgId, Meta)> = ix.iter().map(|(id, _, meta, _)| (id, meta)).collect();
+        assert_eq!(all, [(3, m(3)), (10, m(10))]);
+        assert_eq!(ix.first_id(), Some(3));
+        ix.remove_ref(3, 1);
+        ix.remove_ref(10, 1);
+        assert!(ix.sparse_meta.is_empty());
+        assert_eq!(ix.first_id(), None);
+        // Plain messages allocate no meta arrays; one message with meta costs its chunk's.
+        let mut ix = MsgIndex::default();
+        for i in 1..=10 * CHUNK as u64 {
+            ix.insert(i, loc(i), Meta::NONE, &[1]);
+        }
+        let plain = ix.heap_bytes();
+        ix.insert(5, loc(5), m(5), &[1]);
+        assert_eq!(ix.heap_bytes(), plain + CHUNK * 8);
     }
 
     #[test]
@@ -568,7 +710,7 @@ mod tests {
         let mut ix = MsgIndex::default();
         let n = 1_000_000u64;
         for i in 1..=n {
-            ix.insert(i, loc(i), &[1]);
+            ix.insert(i, loc(i), Meta::NONE, &[1]);
         }
         let per = ix.heap_bytes() as f64 / n as f64;
         assert!(per < 16.5, "{per} bytes per message");

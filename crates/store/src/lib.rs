@@ -28,6 +28,14 @@
 //! | 4 | `QueueDeleted` | `u32 queue` (all its messages are gone; its name may be forgotten) |
 //! | 5 | `Purge` | `u32 queue` (its current messages are gone) |
 //! | 6 | `Checkpoint` | `u64 next_msg, u32 next_segment` (first record of a compacted file) |
+//! | 7 | `PublishMeta` | `u64 msg, u32 segment, u64 offset, u32 len, u8 priority, u64 expires_at, u32 n, n × u32 queue` |
+//! | 8 | `Clock` | `u64 msg, u64 ms`: messages from id `msg` on were appended at `ms` or up to [`CLOCK_TICK_MS`] later |
+//!
+//! `PublishMeta` is a `Publish` that carries the message's [`Meta`] (priority, own expiry); a
+//! message without either is written as a plain `Publish`, so journals written before these
+//! two records existed read as messages without meta and without a clock (their publish time
+//! is unknown). A journal with records 7 or 8 is not readable by a build older than them (it
+//! would skip those records as damage): the format changed before any release.
 //!
 //! `Checkpoint` is an addition to the original design: a compacted journal file is a snapshot of
 //! the whole live state, so replay resets its message state when it meets one. That makes a crash
@@ -53,7 +61,14 @@
 //!   (larger ones found in old journals go to a side table).
 //! - The in-memory index costs about 16 bytes per live message: a chunked deque of 16-byte slots
 //!   addressed by `id - base` (ids grow in append order), with side tables for messages held by
-//!   several queues and for old stragglers below a mostly acked front (see `index.rs`).
+//!   several queues and for old stragglers below a mostly acked front (see `index.rs`). A
+//!   message with a [`Meta`] costs 8 bytes more (a chunk of slots gets its array of meta words
+//!   only once one of its messages has one).
+//! - Publish times are kept per tick, not per message: a `Clock` record goes before the first
+//!   append of every [`CLOCK_TICK_MS`] (and whenever the wall clock went back), so memory and
+//!   journal grow with the time spent publishing, not with the message count. A recovered
+//!   message's [`Recovered::published_at`] is at most one tick earlier than the truth (never
+//!   later), which is what a queue's `x-message-ttl` counts from after a restart.
 //! - Damage is reported, never fatal: a damaged journal record followed by valid ones is skipped
 //!   and counted (`warn`, with file and offset); damage at the end of a file is a torn tail and is
 //!   truncated (`warn`). A damaged segment record makes [`Store::read`] return
@@ -95,6 +110,52 @@ pub struct Location {
     pub segment: u32,
     pub offset: u64,
     pub len: u32,
+}
+
+/// A publish time is known to this precision (see [`Recovered::published_at`]).
+pub const CLOCK_TICK_MS: u64 = 100;
+
+/// What the broker keeps of a stored message besides its location, so that recovery restores
+/// it without reading its body: its priority and its own absolute expiry. Packed in 8 bytes:
+/// the priority in the top 8 bits, the expiry (ms since the Unix epoch, 0 for none, capped at
+/// 2^56 - 1, some two million years) in the low 56.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Meta(u64);
+
+impl Meta {
+    /// No priority, no expiry.
+    pub const NONE: Meta = Meta(0);
+    const EXPIRY_MASK: u64 = (1 << 56) - 1;
+
+    /// `expires_at` in ms since the Unix epoch, 0 for none.
+    pub fn new(priority: u8, expires_at: u64) -> Meta {
+        Meta((u64::from(priority) << 56) | expires_at.min(Self::EXPIRY_MASK))
+    }
+
+    pub fn priority(self) -> u8 {
+        (self.0 >> 56) as u8
+    }
+
+    /// ms since the Unix epoch, 0 for none.
+    pub fn expires_at(self) -> u64 {
+        self.0 & Self::EXPIRY_MASK
+    }
+
+    pub(crate) fn from_bits(bits: u64) -> Meta {
+        Meta(bits)
+    }
+
+    pub(crate) fn bits(self) -> u64 {
+        self.0
+    }
+}
+
+/// One recovered message of a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveredMsg {
+    pub id: MsgId,
+    pub loc: Location,
+    pub meta: Meta,
 }
 
 /// Tuning knobs.
@@ -150,7 +211,9 @@ pub enum StoreError {
 #[derive(Debug, Default, Clone)]
 pub struct Recovered {
     /// Per queue name, its live messages in publish order (queues without messages are absent).
-    pub queues: HashMap<String, Vec<(MsgId, Location)>>,
+    pub queues: HashMap<String, Vec<RecoveredMsg>>,
+    /// Publish times: `(first id, ms)` in id order (see [`Recovered::published_at`]).
+    pub clock: Vec<(MsgId, u64)>,
     /// Distinct live messages (a message in two queues counts once).
     pub messages: usize,
     /// Payload bytes of the live messages (each counted once).
@@ -165,6 +228,16 @@ pub struct Recovered {
     pub missing_segment_records: usize,
     /// `Publish` records pointing past the end of their segment (unsynced when the crash came).
     pub lost_bodies: usize,
+}
+
+impl Recovered {
+    /// When message `id` was appended, in ms since the Unix epoch: at most [`CLOCK_TICK_MS`]
+    /// earlier than the truth, never later. `None` for messages of a journal written before the
+    /// store kept publish times.
+    pub fn published_at(&self, id: MsgId) -> Option<u64> {
+        let k = self.clock.partition_point(|&(first, _)| first <= id);
+        k.checked_sub(1).map(|k| self.clock[k].1)
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The store itself: write path (buffers, roll-over, group commit), read path, recovery,
 //! journal compaction and segment reclamation. See the crate docs for formats and invariants.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
@@ -15,7 +15,10 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::codec::{self, Rec, HEADER};
 use crate::index::{MsgIndex, FAR};
-use crate::{Location, MsgId, QueueId, Recovered, StoreError, StoreOptions};
+use crate::{
+    Location, Meta, MsgId, QueueId, Recovered, RecoveredMsg, StoreError, StoreOptions,
+    CLOCK_TICK_MS,
+};
 
 /// Segment bytes are buffered up to this much before they go to the OS.
 const SEG_BUF: usize = 1 << 20;
@@ -123,6 +126,21 @@ fn file_number(name: &str, ext: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Drops the clock entries no live message needs: those followed by one at or below the
+/// first live id (at least one entry is kept, for the messages to come).
+fn prune_clock(clock: &mut VecDeque<(MsgId, u64)>, first_live: MsgId) {
+    while clock.len() > 1 && clock[1].0 <= first_live {
+        clock.pop_front();
+    }
+}
+
 fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -203,6 +221,9 @@ struct Inner {
     names: HashMap<String, QueueId>,
     queues: IdMap<QueueId, QueueInfo>,
     messages: MsgIndex,
+    /// Publish times, `(first id, ms)` in id order: one entry per [`CLOCK_TICK_MS`] of
+    /// appending (see the crate docs), pruned to those live messages need.
+    clock: VecDeque<(MsgId, u64)>,
     /// Live (queue, message) references per segment.
     seg_refs: IdMap<u32, u64>,
     /// Sizes of closed segments still on disk.
@@ -280,6 +301,8 @@ impl Inner {
         payload: &[&[u8]],
         len: u32,
         queues: &[QueueId],
+        meta: Meta,
+        now: u64,
     ) -> Result<(MsgId, Location), StoreError> {
         if let Some(&q) = queues.iter().find(|q| !self.queues.contains_key(q)) {
             return Err(StoreError::UnknownQueue(q));
@@ -323,9 +346,19 @@ impl Inner {
         codec::put_gathered(&mut self.seg.buf, payload, len);
         let msg = self.next_msg;
         self.next_msg += 1;
-        codec::put_publish(&mut self.jnl.buf, msg, loc, &self.scratch);
+        let tick = match self.clock.back() {
+            Some(&(_, t)) => now < t || now >= t.saturating_add(CLOCK_TICK_MS),
+            None => true,
+        };
+        if tick {
+            codec::put_clock(&mut self.jnl.buf, msg, now);
+            self.clock.push_back((msg, now));
+            let first = self.messages.first_id().unwrap_or(msg);
+            prune_clock(&mut self.clock, first);
+        }
+        codec::put_publish(&mut self.jnl.buf, msg, loc, meta, &self.scratch);
         *self.seg_refs.entry(self.seg_no).or_insert(0) += self.scratch.len() as u64;
-        self.messages.insert(msg, loc, &self.scratch);
+        self.messages.insert(msg, loc, meta, &self.scratch);
         Ok((msg, loc))
     }
 
@@ -585,12 +618,34 @@ impl Inner {
         for (id, info) in qs {
             codec::put_queue_name(&mut buf, *id, &info.name);
         }
-        for (id, loc, qs) in self.messages.iter() {
-            codec::put_publish(&mut buf, id, loc, qs);
+        // Each message's clock entry goes before it (entries and messages are both in id order).
+        let first = self.messages.first_id().unwrap_or(self.next_msg);
+        prune_clock(&mut self.clock, first);
+        let mut clock = self.clock.iter().peekable();
+        for (id, loc, meta, qs) in self.messages.iter() {
+            let mut entry = None;
+            while let Some(&&(from, ms)) = clock.peek() {
+                if from > id {
+                    break;
+                }
+                entry = Some((from, ms));
+                clock.next();
+            }
+            if let Some((from, ms)) = entry {
+                codec::put_clock(&mut buf, from, ms);
+            }
+            codec::put_publish(&mut buf, id, loc, meta, qs);
             if buf.len() >= JNL_BUF {
                 file.write_all_at(&buf, off)?;
                 off += buf.len() as u64;
                 buf.clear();
+            }
+        }
+        // The latest entry always (unless a live message needed it above): it also covers the
+        // messages appended after the snapshot within its tick, which get no entry of their own.
+        if clock.peek().is_some() {
+            if let Some(&(from, ms)) = self.clock.back() {
+                codec::put_clock(&mut buf, from, ms);
             }
         }
         file.write_all_at(&buf, off)?;
@@ -635,6 +690,7 @@ impl std::fmt::Debug for Store {
 struct Replay {
     names: IdMap<QueueId, (String, bool)>,
     messages: MsgIndex,
+    clock: VecDeque<(MsgId, u64)>,
     scratch: Vec<QueueId>,
     /// A Purge/QueueDeleted removed the queue from every message with a smaller id.
     purged_below: IdMap<QueueId, MsgId>,
@@ -650,7 +706,12 @@ impl Replay {
                 self.names.insert(queue, (name.to_owned(), false));
                 self.next_queue = self.next_queue.max(queue.saturating_add(1));
             }
-            Rec::Publish { msg, loc, queues } => {
+            Rec::Publish {
+                msg,
+                loc,
+                meta,
+                queues,
+            } => {
                 self.scratch.clear();
                 self.scratch.reserve(queues.len());
                 self.scratch.extend(queues.iter());
@@ -658,7 +719,7 @@ impl Replay {
                     self.scratch.sort_unstable();
                     self.scratch.dedup();
                 }
-                self.messages.insert(msg, loc, &self.scratch);
+                self.messages.insert(msg, loc, meta, &self.scratch);
                 self.next_msg = self.next_msg.max(msg.saturating_add(1));
                 self.next_segment = self.next_segment.max(loc.segment.saturating_add(1));
             }
@@ -681,9 +742,17 @@ impl Replay {
                 next_segment,
             } => {
                 self.messages.clear();
+                self.clock.clear();
                 self.purged_below.clear();
                 self.next_msg = self.next_msg.max(next_msg);
                 self.next_segment = self.next_segment.max(next_segment);
+            }
+            Rec::Clock { msg, ms } => {
+                // In id order unless damage says otherwise: then the later record wins.
+                while self.clock.back().is_some_and(|&(from, _)| from >= msg) {
+                    self.clock.pop_back();
+                }
+                self.clock.push_back((msg, ms));
             }
         }
     }
@@ -836,7 +905,7 @@ impl Store {
 
         // 3. Reference counts; delete segments nobody references.
         let mut seg_refs: IdMap<u32, u64> = IdMap::default();
-        for (_, loc, qs) in messages.iter() {
+        for (_, loc, _, qs) in messages.iter() {
             *seg_refs.entry(loc.segment).or_insert(0) += qs.len() as u64;
         }
         let mut seg_sizes: IdMap<u32, u64> = IdMap::default();
@@ -853,21 +922,27 @@ impl Store {
         }
 
         // 4. The recovered view, in publish (= id) order.
-        for (id, loc, qs) in messages.iter() {
+        for (id, loc, meta, qs) in messages.iter() {
             rec.messages += 1;
             rec.bytes += u64::from(loc.len);
             for q in qs {
                 if let Some((name, _)) = st.names.get(q) {
-                    rec.queues.entry(name.clone()).or_default().push((id, loc));
+                    rec.queues
+                        .entry(name.clone())
+                        .or_default()
+                        .push(RecoveredMsg { id, loc, meta });
                 }
             }
         }
         rec.segments = seg_sizes.len();
+        let mut clock = std::mem::take(&mut st.clock);
+        prune_clock(&mut clock, messages.first_id().unwrap_or(MsgId::MAX));
+        rec.clock = clock.iter().copied().collect();
 
         // 5. Writer state: a fresh segment, a compacted journal.
         let used: std::collections::HashSet<QueueId> = messages
             .iter()
-            .flat_map(|(_, _, qs)| qs.iter().copied())
+            .flat_map(|(_, _, _, qs)| qs.iter().copied())
             .collect();
         let mut names = HashMap::new();
         let mut queues: IdMap<QueueId, QueueInfo> = IdMap::default();
@@ -923,6 +998,7 @@ impl Store {
             names,
             queues,
             messages,
+            clock,
             seg_refs,
             seg_sizes,
             poisoned: false,
@@ -971,6 +1047,28 @@ impl Store {
         payload: &[&[u8]],
         queues: &[QueueId],
     ) -> Result<(MsgId, Location), StoreError> {
+        self.append_meta(payload, queues, Meta::NONE)
+    }
+
+    /// [`Store::append`] of a message with a priority or an expiry, which recovery gives back
+    /// (see [`Recovered`]).
+    pub fn append_meta(
+        &self,
+        payload: &[&[u8]],
+        queues: &[QueueId],
+        meta: Meta,
+    ) -> Result<(MsgId, Location), StoreError> {
+        self.append_at(payload, queues, meta, now_ms())
+    }
+
+    /// [`Store::append_meta`] at a given time (ms since the Unix epoch).
+    pub(crate) fn append_at(
+        &self,
+        payload: &[&[u8]],
+        queues: &[QueueId],
+        meta: Meta,
+        now: u64,
+    ) -> Result<(MsgId, Location), StoreError> {
         let len: usize = payload.iter().map(|p| p.len()).sum();
         let len = u32::try_from(len)
             .ok()
@@ -981,7 +1079,7 @@ impl Store {
         }
         let mut g = self.inner.lock();
         g.check()?;
-        g.append(payload, len, queues)
+        g.append(payload, len, queues, meta, now)
     }
 
     /// Removes `queue`'s reference to each of `msgs` (unknown ones are ignored). A message with

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 
-use crate::{Location, MsgId, Recovered, Store, StoreError, StoreOptions};
+use crate::{Location, Meta, MsgId, Recovered, Store, StoreError, StoreOptions, CLOCK_TICK_MS};
 
 fn opts() -> StoreOptions {
     StoreOptions {
@@ -49,7 +49,7 @@ fn msg(i: usize, size: usize) -> Vec<u8> {
 fn ids(rec: &Recovered, q: &str) -> Vec<MsgId> {
     rec.queues
         .get(q)
-        .map(|v| v.iter().map(|(id, _)| *id).collect())
+        .map(|v| v.iter().map(|m| m.id).collect())
         .unwrap_or_default()
 }
 
@@ -250,9 +250,9 @@ fn recovery_returns_unacked_messages_in_order() {
     for (q, msgs) in &expect {
         let got = &rec.queues[q];
         assert_eq!(got.len(), msgs.len());
-        for ((id, loc), (eid, body)) in got.iter().zip(msgs) {
-            assert_eq!(id, eid);
-            assert_eq!(&s.read(*loc).unwrap()[..], &body[..]);
+        for (m, (eid, body)) in got.iter().zip(msgs) {
+            assert_eq!(m.id, *eid);
+            assert_eq!(&s.read(m.loc).unwrap()[..], &body[..]);
         }
     }
     // New ids continue after the recovered ones.
@@ -560,11 +560,12 @@ fn check_recovered(
     rec: &Recovered,
     model: &BTreeMap<String, BTreeMap<MsgId, Vec<u8>>>,
     bodies: &mut HashMap<MsgId, Location>,
+    metas: &HashMap<MsgId, (Meta, u64)>,
 ) -> Result<(), TestCaseError> {
     let got: BTreeMap<String, Vec<MsgId>> = rec
         .queues
         .iter()
-        .map(|(k, v)| (k.clone(), v.iter().map(|(id, _)| *id).collect()))
+        .map(|(k, v)| (k.clone(), v.iter().map(|m| m.id).collect()))
         .collect();
     let want: BTreeMap<String, Vec<MsgId>> = model
         .iter()
@@ -576,12 +577,23 @@ fn check_recovered(
     prop_assert_eq!(rec.truncated_tail_bytes, 0);
     bodies.clear();
     for (q, v) in &rec.queues {
-        for (id, loc) in v {
+        for m in v {
             let body = s
-                .read(*loc)
+                .read(m.loc)
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert_eq!(&body[..], &model[q][id][..]);
-            bodies.insert(*id, *loc);
+            prop_assert_eq!(&body[..], &model[q][&m.id][..]);
+            bodies.insert(m.id, m.loc);
+            let (meta, at) = metas[&m.id];
+            prop_assert_eq!(m.meta, meta);
+            // The publish time is known to a tick, never later than it was.
+            let p = rec.published_at(m.id);
+            prop_assert!(
+                p.is_some_and(|p| p <= at && at - p < CLOCK_TICK_MS),
+                "message {} published at {} recovered as {:?}",
+                m.id,
+                at,
+                p
+            );
         }
     }
     Ok(())
@@ -597,6 +609,7 @@ proptest! {
         let (mut s, _) = Store::open(dir.path(), o.clone()).unwrap();
         let mut model: BTreeMap<String, BTreeMap<MsgId, Vec<u8>>> = BTreeMap::new();
         let mut bodies = HashMap::new();
+        let mut metas = HashMap::new();
         let mut n = 0usize;
         for op in ops.into_iter().chain([Op::Reopen]) {
             match op {
@@ -607,7 +620,13 @@ proptest! {
                         .collect();
                     n += 1;
                     let body = msg(n, size);
-                    let (id, loc) = s.append(&[&body[..size / 2], &body[size / 2..]], &qs).unwrap();
+                    // Some messages with a priority and an expiry; time moves on by 30 ms a
+                    // message, and now and then the wall clock steps back.
+                    let meta = if n.is_multiple_of(3) { Meta::NONE } else { Meta::new(n as u8, 1 << 40 | n as u64) };
+                    let at = 1_000_000 + 30 * n as u64 - if n.is_multiple_of(11) { 1000 } else { 0 };
+                    let parts = [&body[..size / 2], &body[size / 2..]];
+                    let (id, loc) = s.append_at(&parts, &qs, meta, at).unwrap();
+                    metas.insert(id, (meta, at));
                     for (i, name) in names.iter().enumerate() {
                         if mask & (1 << i) != 0 {
                             model.entry(name.to_string()).or_default().insert(id, body.clone());
@@ -638,7 +657,7 @@ proptest! {
                     drop(s);
                     let (s2, rec) = Store::open(dir.path(), o.clone()).unwrap();
                     s = s2;
-                    check_recovered(&s, &rec, &model, &mut bodies)?;
+                    check_recovered(&s, &rec, &model, &mut bodies, &metas)?;
                 }
             }
             // Every live message can be read at any time.
@@ -661,6 +680,111 @@ proptest! {
         prop_assert_eq!(s.live_messages(), 0);
         prop_assert_eq!(files(&dir.path().join("segments"), ".seg").len(), 1);
     }
+}
+
+#[test]
+fn meta_and_publish_times_survive_reopen_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 1 KiB compaction threshold: the journal is compacted many times along the way.
+    let o = small(1 << 20, 1024);
+    let (s, _) = Store::open(dir.path(), o.clone()).unwrap();
+    let q = s.queue_id("/q");
+    let r = s.queue_id("/r");
+    let t0 = 1_700_000_000_000u64;
+    // (offset from t0, meta): one tick holds the first three; the clock steps back once.
+    let plan = [
+        (0, Meta::new(9, t0 + 5000)),
+        (50, Meta::NONE),
+        (CLOCK_TICK_MS - 1, Meta::new(3, 0)),
+        (CLOCK_TICK_MS, Meta::new(0, t0 + 1)),
+        (5000, Meta::new(255, u64::MAX)),
+        (4000, Meta::NONE),
+    ];
+    let mut ids = Vec::new();
+    for (i, (dt, meta)) in plan.iter().enumerate() {
+        let queues: &[u32] = if i == 1 { &[q, r] } else { &[q] };
+        ids.push(s.append_at(&[b"m"], queues, *meta, t0 + dt).unwrap().0);
+        s.sync().unwrap();
+    }
+    // Plenty of traffic after them, acked, so that compactions drop it all again.
+    for i in 0..200u64 {
+        let (m, _) = s
+            .append_at(&[b"x"], &[r], Meta::NONE, t0 + 10_000 + 7 * i)
+            .unwrap();
+        s.ack(r, &[m]).unwrap();
+        s.sync().unwrap();
+    }
+    drop(s);
+    let want_times = [t0, t0, t0, t0 + CLOCK_TICK_MS, t0 + 5000, t0 + 4000];
+    for round in 0..2 {
+        let (s, rec) = Store::open(dir.path(), o.clone()).unwrap();
+        let got = &rec.queues["/q"];
+        assert_eq!(got.len(), plan.len(), "round {round}");
+        for (i, m) in got.iter().enumerate() {
+            assert_eq!(m.id, ids[i]);
+            assert_eq!(m.meta, plan[i].1, "round {round}, message {i}");
+            assert_eq!(
+                rec.published_at(m.id),
+                Some(want_times[i]),
+                "round {round}, message {i}"
+            );
+        }
+        assert_eq!(rec.queues["/r"].len(), 1);
+        assert_eq!(rec.queues["/r"][0].meta, Meta::NONE);
+        // Only the entries live messages need are kept, and the latest (for what comes next):
+        // not the ~14 ticks of acked traffic in between.
+        assert_eq!(rec.clock.len(), 5, "{:?}", rec.clock);
+        assert_eq!(plan[4].1.expires_at(), (1 << 56) - 1, "capped, not wrapped");
+        drop(s);
+    }
+}
+
+#[test]
+fn a_journal_from_before_meta_and_clock_records_is_read() {
+    // The files as a build from before `PublishMeta` and `Clock` wrote them: plain Publish records.
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("segments")).unwrap();
+    fs::create_dir_all(dir.path().join("journal")).unwrap();
+    let mut seg = Vec::new();
+    let mut jnl = Vec::new();
+    crate::codec::put_queue_name(&mut jnl, 0, "/old");
+    let mut locs = Vec::new();
+    for (i, body) in [b"first", b"other"].iter().enumerate() {
+        let loc = Location {
+            segment: 0,
+            offset: seg.len() as u64,
+            len: body.len() as u32,
+        };
+        crate::codec::put_gathered(&mut seg, &[&body[..]], body.len() as u32);
+        crate::codec::put_publish(&mut jnl, i as u64 + 1, loc, Meta::NONE, &[0]);
+        locs.push(loc);
+    }
+    assert_eq!(
+        jnl[8 + 13 + 8],
+        crate::codec::T_PUBLISH,
+        "the old record type"
+    );
+    fs::write(dir.path().join("segments/00000000.seg"), &seg).unwrap();
+    fs::write(dir.path().join("journal/00000000.jnl"), &jnl).unwrap();
+    let (s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(rec.skipped_corrupt, 0);
+    assert_eq!(ids(&rec, "/old"), vec![1, 2]);
+    for m in &rec.queues["/old"] {
+        assert_eq!(m.meta, Meta::NONE);
+        assert_eq!(rec.published_at(m.id), None, "no publish time was kept");
+    }
+    assert_eq!(&s.read(locs[1]).unwrap()[..], b"other");
+    // New messages get one, and the old ones still have none after the rewrite.
+    let q = s.queue_id("/old");
+    let (m, _) = s
+        .append_at(&[b"new"], &[q], Meta::new(4, 99), 1_000)
+        .unwrap();
+    drop(s);
+    let (_s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(ids(&rec, "/old"), vec![1, 2, m]);
+    assert_eq!(rec.published_at(2), None);
+    assert_eq!(rec.published_at(m), Some(1_000));
+    assert_eq!(rec.queues["/old"][2].meta, Meta::new(4, 99));
 }
 
 #[test]

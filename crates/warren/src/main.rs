@@ -1,6 +1,7 @@
 //! The `warren` binary: command line, configuration and wiring.
 
 mod config;
+mod datalock;
 
 /// jemalloc rather than the system allocator: it hands freed memory back to the OS after a
 /// burst (a background thread purges unused pages), so an idle broker stays small, and it counts
@@ -51,21 +52,22 @@ enum Command {
     },
     /// Load generator for any AMQP 0-9-1 broker (PerfTest-like): rates and latency percentiles.
     Perf(warren_perf::PerfArgs),
-    /// Manage users (works on the data directory: run it while the broker is stopped).
+    /// Manage users (works on the data directory: changes are refused while a broker runs on
+    /// it; use the management API then).
     User {
         #[command(subcommand)]
         action: UserAction,
         #[arg(long, env = "WARREN_DATA_DIR", value_name = "DIR", global = true)]
         data_dir: Option<PathBuf>,
     },
-    /// Manage permissions (works on the data directory, broker stopped).
+    /// Manage permissions (works on the data directory, broker stopped; see `user`).
     Permissions {
         #[command(subcommand)]
         action: PermissionsAction,
         #[arg(long, env = "WARREN_DATA_DIR", value_name = "DIR", global = true)]
         data_dir: Option<PathBuf>,
     },
-    /// Manage virtual hosts (works on the data directory, broker stopped).
+    /// Manage virtual hosts (works on the data directory, broker stopped; see `user`).
     Vhost {
         #[command(subcommand)]
         action: VhostAction,
@@ -83,7 +85,7 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// Export or import definitions (vhosts, durable exchanges, queues, bindings) in RabbitMQ's
-    /// JSON format. Works on the data directory: run it while the broker is stopped.
+    /// JSON format. Works on the data directory: import is refused while a broker runs on it.
     Definitions {
         #[command(subcommand)]
         action: DefinitionsAction,
@@ -92,7 +94,7 @@ enum Command {
         data_dir: Option<PathBuf>,
     },
     /// Set, clear or list policies (queue and exchange settings applied by name pattern).
-    /// Works on the data directory: run it while the broker is stopped.
+    /// Works on the data directory: set and clear are refused while a broker runs on it.
     Policy {
         #[command(subcommand)]
         action: policy_cmd::PolicyAction,
@@ -230,6 +232,15 @@ fn saved_sections(path: &std::path::Path) -> anyhow::Result<SavedSections> {
 
 fn definitions_command(action: DefinitionsAction, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let data_dir = data_dir.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+    // An import is refused while a broker runs on the data directory (see datalock.rs).
+    let _lock = match &action {
+        DefinitionsAction::Import { .. } => datalock::for_edit(
+            &data_dir,
+            "warren definitions import",
+            "POST /api/definitions",
+        )?,
+        DefinitionsAction::Export { .. } => None,
+    };
     let broker = load_broker(&data_dir, warren_core::Limits::default(), None)?;
     match action {
         DefinitionsAction::Export { file } => {
@@ -259,23 +270,48 @@ fn definitions_command(action: DefinitionsAction, data_dir: Option<PathBuf>) -> 
     Ok(())
 }
 
-/// Loads the data directory's definitions, applies `f`, saves them back.
+/// A change a command makes to the definitions: the command's name and the management API
+/// call that makes it on a running broker (for the refusal, see [`datalock::for_edit`]).
+struct Change {
+    command: &'static str,
+    api: &'static str,
+}
+
+/// Loads the data directory's definitions and applies `f`; with a `change`, under the data
+/// directory's lock (refused while a broker runs there), saving them back afterwards.
+/// Without one (a listing) nothing is written: rewriting the file next to a running broker
+/// could undo what the broker saved meanwhile.
 fn edit_definitions(
     data_dir: Option<PathBuf>,
+    change: Option<Change>,
     f: impl FnOnce(&warren_core::Broker) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let data_dir = data_dir.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+    let _lock = match &change {
+        Some(c) => datalock::for_edit(&data_dir, c.command, c.api)?,
+        None => None,
+    };
     let broker = load_broker(&data_dir, warren_core::Limits::default(), None)?;
     f(&broker)?;
-    std::fs::create_dir_all(&data_dir)?;
-    broker
-        .export_definitions()
-        .save(&definitions_path(&data_dir))?;
+    if change.is_some() {
+        std::fs::create_dir_all(&data_dir)?;
+        broker
+            .export_definitions()
+            .save(&definitions_path(&data_dir))?;
+    }
     Ok(())
 }
 
 fn user_command(action: UserAction, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    edit_definitions(data_dir, |b| {
+    let change = |command, api| Some(Change { command, api });
+    let change = match &action {
+        UserAction::Add { .. } => change("warren user add", "PUT /api/users/{user}"),
+        UserAction::Delete { .. } => change("warren user delete", "DELETE /api/users/{user}"),
+        UserAction::Passwd { .. } => change("warren user passwd", "PUT /api/users/{user}"),
+        UserAction::Tags { .. } => change("warren user tags", "PUT /api/users/{user}"),
+        UserAction::List => None,
+    };
+    edit_definitions(data_dir, change, |b| {
         let db = b.auth();
         match action {
             UserAction::Add {
@@ -309,7 +345,18 @@ fn user_command(action: UserAction, data_dir: Option<PathBuf>) -> anyhow::Result
 }
 
 fn permissions_command(action: PermissionsAction, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    edit_definitions(data_dir, |b| {
+    let change = match &action {
+        PermissionsAction::Set { .. } => Some(Change {
+            command: "warren permissions set",
+            api: "PUT /api/permissions/{vhost}/{user}",
+        }),
+        PermissionsAction::Clear { .. } => Some(Change {
+            command: "warren permissions clear",
+            api: "DELETE /api/permissions/{vhost}/{user}",
+        }),
+        PermissionsAction::List => None,
+    };
+    edit_definitions(data_dir, change, |b| {
         let db = b.auth();
         match action {
             PermissionsAction::Set {
@@ -345,7 +392,18 @@ fn permissions_command(action: PermissionsAction, data_dir: Option<PathBuf>) -> 
 }
 
 fn vhost_command(action: VhostAction, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    edit_definitions(data_dir, |b| {
+    let change = match &action {
+        VhostAction::Add { .. } => Some(Change {
+            command: "warren vhost add",
+            api: "PUT /api/vhosts/{vhost}",
+        }),
+        VhostAction::Delete { .. } => Some(Change {
+            command: "warren vhost delete",
+            api: "DELETE /api/vhosts/{vhost}",
+        }),
+        VhostAction::List => None,
+    };
+    edit_definitions(data_dir, change, |b| {
         match action {
             VhostAction::Add { name } => {
                 anyhow::ensure!(
@@ -444,6 +502,9 @@ fn main() -> anyhow::Result<()> {
 async fn run_server(settings: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    // Held until the process exits: offline edits of the definitions and a second broker are
+    // refused meanwhile.
+    let _lock = datalock::for_server(&settings.data_dir)?;
     let messages_dir = settings.data_dir.join("messages");
     let (store, recovered) =
         warren_store::Store::open(&messages_dir, warren_store::StoreOptions::default())

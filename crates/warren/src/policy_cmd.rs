@@ -1,7 +1,8 @@
 //! `warren policy set|clear|list`: policies in the data directory's definitions, as
 //! `rabbitmqctl set_policy` / `clear_policy` / `list_policies` do on a RabbitMQ node. Like
-//! `warren definitions`, it works on the data directory: run it while the broker is stopped
-//! (a running broker takes policies through its HTTP API, `PUT /api/policies/{vhost}/{name}`).
+//! `warren definitions`, it works on the data directory: `set` and `clear` are refused while a
+//! broker runs on it (see `datalock.rs`); a running broker takes policies through its HTTP
+//! API, `PUT /api/policies/{vhost}/{name}`.
 
 use std::path::PathBuf;
 
@@ -40,6 +41,19 @@ pub enum PolicyAction {
 }
 
 pub fn run(action: PolicyAction, data_dir: PathBuf) -> anyhow::Result<()> {
+    let _lock = match &action {
+        PolicyAction::Set { .. } => crate::datalock::for_edit(
+            &data_dir,
+            "warren policy set",
+            "PUT /api/policies/{vhost}/{name}",
+        )?,
+        PolicyAction::Clear { .. } => crate::datalock::for_edit(
+            &data_dir,
+            "warren policy clear",
+            "DELETE /api/policies/{vhost}/{name}",
+        )?,
+        PolicyAction::List { .. } => None,
+    };
     let broker = crate::load_broker(&data_dir, warren_core::Limits::default(), None)?;
     let save = |broker: &warren_core::Broker| -> anyhow::Result<()> {
         std::fs::create_dir_all(&data_dir)?;

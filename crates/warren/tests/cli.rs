@@ -774,3 +774,124 @@ async fn definitions_export_import_round_trip() {
         assert_eq!(again[section], exported[section], "{section}");
     }
 }
+
+#[tokio::test]
+async fn changes_are_refused_while_a_broker_runs_on_the_data_directory() {
+    // A policy set next to a running broker used to print success and then vanish: the broker
+    // does not read the definitions file again and overwrites it on its next change. Every
+    // command that changes the definitions now refuses, naming the API call to use instead;
+    // the listings still work; nothing is written.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lim = r#"{"max-length": 1, "overflow": "reject-publish"}"#;
+    let b = BrokerProcess::start(d);
+    let defs = std::fs::read(d.join("definitions.json")).ok();
+    let in_use = "is in use by warren server (pid ";
+    for (args, api) in [
+        (
+            &["policy", "set", "lim", "^lim\\.", lim][..],
+            "PUT /api/policies/{vhost}/{name}",
+        ),
+        (
+            &["policy", "clear", "lim"],
+            "DELETE /api/policies/{vhost}/{name}",
+        ),
+        (&["user", "add", "ann", "pw"], "PUT /api/users/{user}"),
+        (&["user", "delete", "guest"], "DELETE /api/users/{user}"),
+        (&["user", "passwd", "guest", "x"], "PUT /api/users/{user}"),
+        (&["user", "tags", "guest", ""], "PUT /api/users/{user}"),
+        (&["vhost", "add", "v2"], "PUT /api/vhosts/{vhost}"),
+        (&["vhost", "delete", "/"], "DELETE /api/vhosts/{vhost}"),
+        (
+            &["permissions", "set", "guest", "/", "", "", ""],
+            "PUT /api/permissions/{vhost}/{user}",
+        ),
+        (
+            &["permissions", "clear", "guest", "/"],
+            "DELETE /api/permissions/{vhost}/{user}",
+        ),
+        (
+            &["definitions", "import", "/nonexistent.json"],
+            "POST /api/definitions",
+        ),
+    ] {
+        let command = format!("warren {} {}", args[0], args[1]);
+        fails(d, args, in_use);
+        fails(
+            d,
+            args,
+            &format!("so `{command}` changed nothing: it edits the definitions file"),
+        );
+        fails(d, args, &format!("use its management API ({api})"));
+    }
+    assert_eq!(ok(d, &["policy", "list"]), "");
+    assert_eq!(ok(d, &["vhost", "list"]), "/\n");
+    assert!(ok(d, &["user", "list"]).starts_with("guest\t"));
+    ok(d, &["permissions", "list"]);
+    ok(
+        d,
+        &[
+            "definitions",
+            "export",
+            d.join("out.json").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        std::fs::read(d.join("definitions.json")).ok(),
+        defs,
+        "nothing written"
+    );
+    // A second broker on the same data would corrupt its message store: refused.
+    let second = Command::new(env!("CARGO_BIN_EXE_warren"))
+        .args(["server", "--amqp-listen", "127.0.0.1:0"])
+        .args(["--http-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(d)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(in_use) && stderr.contains("two processes must not share it"),
+        "{stderr}"
+    );
+
+    // The running broker is unaffected, and has no such policy.
+    let conn = connect(&b, "guest", "guest", "%2f").await.unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    declare_queue(&ch, "lim.q").await.unwrap();
+    for _ in 0..2 {
+        within(ch.basic_publish(
+            "",
+            "lim.q",
+            BasicPublishOptions::default(),
+            b"m",
+            BasicProperties::default(),
+        ))
+        .await
+        .unwrap();
+    }
+    assert_eq!(passive_queue(&conn, "lim.q").await, Ok(2));
+    drop(conn);
+
+    // Once the broker is gone (even killed: the kernel drops its lock), the command works and
+    // the next broker obeys the policy.
+    b.kill();
+    ok(d, &["policy", "set", "lim", "^lim\\.", lim]);
+    let b = BrokerProcess::start(d);
+    let conn = connect(&b, "guest", "guest", "%2f").await.unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    declare_queue(&ch, "lim.q").await.unwrap();
+    for _ in 0..2 {
+        within(ch.basic_publish(
+            "",
+            "lim.q",
+            BasicPublishOptions::default(),
+            b"m",
+            BasicProperties::default(),
+        ))
+        .await
+        .unwrap();
+    }
+    assert_eq!(passive_queue(&conn, "lim.q").await, Ok(1), "max-length 1");
+}

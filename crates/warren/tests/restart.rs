@@ -205,6 +205,9 @@ async fn definitions_export_and_import_commands() {
     .await
     .unwrap();
     assert_eq!(passive_queue(&conn, "d-q").await, Ok(0));
+    drop(conn);
+    // (an import next to a running broker is refused: see cli.rs)
+    assert!(b2.stop().success());
 
     // a malformed file is refused with a message, and changes nothing
     let bad = dir.path().join("bad.json");
@@ -546,4 +549,306 @@ async fn a_persistent_message_refused_by_one_durable_queue_is_dead_lettered_once
     assert_eq!(passive_queue(&conn, "full").await, Ok(1));
     assert_eq!(passive_queue(&conn, "open").await, Ok(2));
     assert_eq!(passive_queue(&conn, "dead").await, Ok(1));
+}
+
+fn table(entries: &[(&str, lapin::types::AMQPValue)]) -> FieldTable {
+    let mut t = FieldTable::default();
+    for (k, v) in entries {
+        t.insert((*k).into(), v.clone());
+    }
+    t
+}
+
+/// Publishes persistent messages to the default exchange and waits for each confirm.
+async fn publish_confirmed(
+    ch: &lapin::Channel,
+    exchange: &str,
+    key: &str,
+    msgs: &[(&str, lapin::BasicProperties)],
+) {
+    for (body, props) in msgs {
+        let c = within(ch.basic_publish(
+            exchange,
+            key,
+            BasicPublishOptions::default(),
+            body.as_bytes(),
+            props.clone().with_delivery_mode(2),
+        ))
+        .await
+        .unwrap();
+        assert!(within(c).await.unwrap().is_ack());
+    }
+}
+
+/// Takes every ready message of `queue` (no-ack): bodies and whether each was redelivered.
+async fn drain(ch: &lapin::Channel, queue: &str) -> Vec<lapin::message::BasicGetMessage> {
+    let mut got = Vec::new();
+    while let Some(m) = within(ch.basic_get(queue, BasicGetOptions { no_ack: true }))
+        .await
+        .unwrap()
+    {
+        got.push(m);
+    }
+    got
+}
+
+fn bodies(msgs: &[lapin::message::BasicGetMessage]) -> Vec<String> {
+    msgs.iter()
+        .map(|m| String::from_utf8(m.delivery.data.clone()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn priority_order_is_kept_after_a_restart() {
+    // RabbitMQ 3.10.8 (checked by hand with the same publishes and a restart) hands them back
+    // as p11 p9 p9 p5 p3 p1 p0: a priority above x-max-priority counts as the maximum.
+    let dir = tempfile::tempdir().unwrap();
+    let b = BrokerProcess::start(dir.path());
+    let conn = within(Connection::connect(
+        &b.url(),
+        ConnectionProperties::default(),
+    ))
+    .await
+    .unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    within(ch.confirm_select(ConfirmSelectOptions::default()))
+        .await
+        .unwrap();
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    let max10 = table(&[(
+        "x-max-priority",
+        lapin::types::AMQPValue::ShortShortUInt(10),
+    )]);
+    within(ch.queue_declare("prio", durable, max10))
+        .await
+        .unwrap();
+    within(ch.queue_declare("plain", durable, FieldTable::default()))
+        .await
+        .unwrap();
+    let msgs: Vec<(String, lapin::BasicProperties)> = [1u8, 5, 9, 3, 0, 9, 11]
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            (
+                format!("p{p}-{i}"),
+                lapin::BasicProperties::default().with_priority(p),
+            )
+        })
+        .collect();
+    let msgs: Vec<(&str, lapin::BasicProperties)> =
+        msgs.iter().map(|(b, p)| (b.as_str(), p.clone())).collect();
+    publish_confirmed(&ch, "", "prio", &msgs).await;
+    // Priorities mean nothing to a queue without x-max-priority: publish order.
+    publish_confirmed(&ch, "", "plain", &msgs).await;
+    drop(conn);
+    // kill -9: what comes back is what the journal says, nothing written at shutdown.
+    b.kill();
+
+    let b = BrokerProcess::start(dir.path());
+    let conn = within(Connection::connect(
+        &b.url(),
+        ConnectionProperties::default(),
+    ))
+    .await
+    .unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    let got = drain(&ch, "prio").await;
+    assert_eq!(
+        bodies(&got),
+        ["p11-6", "p9-2", "p9-5", "p5-1", "p3-3", "p1-0", "p0-4"],
+        "highest priority first, publish order among equals"
+    );
+    assert!(got.iter().all(|m| m.delivery.redelivered));
+    assert_eq!(
+        got[0].delivery.properties.priority(),
+        &Some(11),
+        "the properties are the publisher's"
+    );
+    let got = drain(&ch, "plain").await;
+    assert_eq!(
+        bodies(&got),
+        ["p1-0", "p5-1", "p9-2", "p3-3", "p0-4", "p9-5", "p11-6"]
+    );
+}
+
+#[tokio::test]
+async fn message_ttls_keep_counting_from_the_publish_across_a_restart() {
+    // As RabbitMQ 3.10.8 does (checked by hand: x-message-ttl and expiration 40 s, broker down
+    // for 45 s): a message whose TTL passed while the broker was down expires as soon as it is
+    // back, dead-lettered if its queue says so; one whose TTL has not passed expires when it
+    // would have without the restart, not a whole TTL after it.
+    use lapin::types::AMQPValue;
+    const SHORT: u64 = 3000;
+    const LONG: u64 = 7000;
+    let dir = tempfile::tempdir().unwrap();
+    let b = BrokerProcess::start(dir.path());
+    let conn = within(Connection::connect(
+        &b.url(),
+        ConnectionProperties::default(),
+    ))
+    .await
+    .unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    within(ch.confirm_select(ConfirmSelectOptions::default()))
+        .await
+        .unwrap();
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    let durable_x = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    within(ch.exchange_declare(
+        "dlx",
+        ExchangeKind::Fanout,
+        durable_x,
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch.queue_declare("dead", durable, FieldTable::default()))
+        .await
+        .unwrap();
+    within(ch.queue_bind(
+        "dead",
+        "dlx",
+        "",
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    let dlx = (
+        "x-dead-letter-exchange",
+        AMQPValue::LongString("dlx".into()),
+    );
+    let ttl = |ms: u64| ("x-message-ttl", AMQPValue::LongLongInt(ms as i64));
+    for (q, args) in [
+        ("q-ttl", table(&[ttl(SHORT), dlx.clone()])),
+        ("q-later", table(&[ttl(LONG), dlx.clone()])),
+        ("q-exp", table(std::slice::from_ref(&dlx))),
+        ("f-ttl", table(&[ttl(SHORT)])),
+        ("f-plain", FieldTable::default()),
+    ] {
+        within(ch.queue_declare(q, durable, args)).await.unwrap();
+    }
+    within(ch.exchange_declare(
+        "fan",
+        ExchangeKind::Fanout,
+        durable_x,
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    for q in ["f-ttl", "f-plain"] {
+        within(ch.queue_bind(
+            q,
+            "fan",
+            "",
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        ))
+        .await
+        .unwrap();
+    }
+    let published = std::time::Instant::now();
+    let plain = lapin::BasicProperties::default();
+    let expiring = |ms: u64| plain.clone().with_expiration(ms.to_string().into());
+    publish_confirmed(&ch, "", "q-ttl", &[("by-queue-ttl", plain.clone())]).await;
+    publish_confirmed(&ch, "", "q-later", &[("later", plain.clone())]).await;
+    publish_confirmed(
+        &ch,
+        "",
+        "q-exp",
+        &[
+            ("own-expiration", expiring(SHORT)),
+            ("own-long", expiring(600_000)),
+        ],
+    )
+    .await;
+    // One message for two queues: it expires in the one with a TTL only.
+    publish_confirmed(&ch, "fan", "", &[("fanned", plain.clone())]).await;
+    drop(conn);
+    assert!(b.stop().success());
+
+    // Down until the short TTLs have passed.
+    let wait = Duration::from_millis(SHORT + 300).saturating_sub(published.elapsed());
+    tokio::time::sleep(wait).await;
+    let b = BrokerProcess::start(dir.path());
+    let conn = within(Connection::connect(
+        &b.url(),
+        ConnectionProperties::default(),
+    ))
+    .await
+    .unwrap();
+    assert!(
+        published.elapsed() < Duration::from_millis(LONG - 1500),
+        "the machine is too slow for this test's timing: {:?}",
+        published.elapsed()
+    );
+    assert_eq!(
+        passive_queue(&conn, "q-ttl").await,
+        Ok(0),
+        "expired at once"
+    );
+    assert_eq!(passive_queue(&conn, "f-ttl").await, Ok(0));
+    assert_eq!(passive_queue(&conn, "q-later").await, Ok(1), "not yet due");
+    let ch = within(conn.create_channel()).await.unwrap();
+    assert_eq!(bodies(&drain(&ch, "q-exp").await), ["own-long"]);
+    assert_eq!(bodies(&drain(&ch, "f-plain").await), ["fanned"]);
+    let dead = drain(&ch, "dead").await;
+    let mut got: Vec<(String, String, String)> = dead
+        .iter()
+        .map(|m| {
+            let death = first_death(&m.delivery);
+            (
+                String::from_utf8(m.delivery.data.clone()).unwrap(),
+                text(death.inner().get("reason")),
+                text(death.inner().get("queue")),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("by-queue-ttl".into(), "expired".into(), "q-ttl".into()),
+            ("own-expiration".into(), "expired".into(), "q-exp".into()),
+        ]
+    );
+
+    // "later" goes when its TTL from the publish is up (not LONG after the restart).
+    let wait = Duration::from_millis(LONG + 500).saturating_sub(published.elapsed());
+    tokio::time::sleep(wait).await;
+    assert_eq!(passive_queue(&conn, "q-later").await, Ok(0));
+    let dead = drain(&ch, "dead").await;
+    assert_eq!(bodies(&dead), ["later"]);
+    assert_eq!(
+        text(first_death(&dead[0].delivery).inner().get("reason")),
+        "expired"
+    );
+}
+
+fn first_death(d: &lapin::message::Delivery) -> FieldTable {
+    use lapin::types::AMQPValue;
+    let headers = d.properties.headers().as_ref().expect("headers");
+    match headers.inner().get("x-death") {
+        Some(AMQPValue::FieldArray(a)) => match a.as_slice().first() {
+            Some(AMQPValue::FieldTable(t)) => t.clone(),
+            other => panic!("x-death entry {other:?}"),
+        },
+        other => panic!("x-death {other:?}"),
+    }
+}
+
+fn text(v: Option<&lapin::types::AMQPValue>) -> String {
+    match v {
+        Some(lapin::types::AMQPValue::LongString(s)) => s.to_string(),
+        other => panic!("not a string: {other:?}"),
+    }
 }
