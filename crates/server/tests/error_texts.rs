@@ -68,12 +68,15 @@ async fn declare(conn: &Connection, name: &str, args: FieldTable) -> Option<(u16
 
 const PF: &str = "PRECONDITION_FAILED - ";
 
+/// One refused declare: the argument named in the text, the arguments, the detail.
+type Case<'a> = (&'a str, Vec<(&'a str, AMQPValue)>, String);
+
 #[tokio::test]
 async fn invalid_queue_arguments_get_rabbitmqs_texts() {
     let server = start().await;
     let conn = connect(&server).await;
     let expected_integer = |t: &str| format!("\"expected integer, got {t}\"");
-    let cases: Vec<(&str, Vec<(&str, AMQPValue)>, String)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "x-max-priority",
             vec![("x-max-priority", int(300))],
