@@ -4,9 +4,14 @@
 //! The republished message carries `x-death`: one table per (queue, reason), most recent
 //! first, with `count`, `reason`, `queue`, `time`, `exchange`, `routing-keys` (and
 //! `original-expiration` when a per-message TTL was removed), plus `x-first-death-*` (set once)
-//! and `x-last-death-*` (set every time). A message whose history already has an entry for the
-//! queue it would reach, with no rejection on the way, is dropped there (a dead-letter cycle
-//! that only expiry drives would otherwise never end).
+//! and `x-last-death-*` (set every time). `routing-keys` are the message's routing key and its
+//! `CC` keys (`BCC` was removed on publish). The dead letter goes to the dead-letter routing key
+//! if the queue has one (its `CC` header is then dropped), else to those same keys.
+//!
+//! Cycles (RabbitMQ's `rabbit_dead_letter:detect_cycles`): a message dead-lettered for any
+//! reason but `rejected` is not delivered to a queue it already died in if every death since
+//! that queue's last entry (that entry included) was automatic (no `rejected`): such a cycle
+//! would never end. A rejection on the way means a consumer is in the loop, so it goes on.
 
 use bytes::Bytes;
 use warren_amqp::{FieldTable, FieldValue, Route, ShortStr};
@@ -80,10 +85,12 @@ pub fn dead_letter(vhost: &VHost, queue: &Queue, message: &Message, reason: Reas
     entry.insert(key("queue"), s(&queue.name));
     entry.insert(key("time"), FieldValue::Timestamp(now));
     entry.insert(key("exchange"), s(message.exchange()));
-    entry.insert(
-        key("routing-keys"),
-        FieldValue::Array(vec![s(message.routing_key())]),
-    );
+    // The key it was published with, then its CC keys (RabbitMQ's header_routes).
+    let routing_keys: Vec<FieldValue> = std::iter::once(message.routing_key())
+        .chain(crate::vhost::header_routes(&headers))
+        .map(s)
+        .collect();
+    entry.insert(key("routing-keys"), FieldValue::Array(routing_keys));
     if let Some(exp) = props.expiration.take() {
         // The per-message TTL is removed so the dead letter does not expire again.
         entry.insert(key("original-expiration"), s(&exp));
@@ -98,6 +105,10 @@ pub fn dead_letter(vhost: &VHost, queue: &Queue, message: &Message, reason: Reas
     headers.insert(key("x-last-death-reason"), s(reason.as_str()));
     headers.insert(key("x-last-death-queue"), s(&queue.name));
     headers.insert(key("x-last-death-exchange"), s(message.exchange()));
+    // A dead-letter routing key replaces all the keys: the CC header goes.
+    if args.dead_letter_routing_key.is_some() {
+        headers.remove("CC");
+    }
     props.headers = Some(headers);
     // A new message, made off the hot path: its route is a small new buffer.
     let route = match &args.dead_letter_routing_key {
@@ -105,20 +116,78 @@ pub fn dead_letter(vhost: &VHost, queue: &Queue, message: &Message, reason: Reas
         None => Route::from_short(dlx, &message.route.routing_key_short()),
     };
     let dead = Message::new(route, props.encode(), message.body.clone());
-    let rejected_on_the_way = deaths.iter().any(|d| {
-        d.as_table()
-            .and_then(|t| t.get("reason"))
-            .and_then(FieldValue::as_str)
-            == Some("rejected")
-    });
     let cycle = |target: &Queue| {
-        !rejected_on_the_way
-            && deaths.iter().any(|d| {
-                d.as_table()
-                    .and_then(|t| t.get("queue"))
-                    .and_then(FieldValue::as_str)
-                    == Some(target.name.as_str())
-            })
+        let cycle = reason != Reason::Rejected && is_cycle(&target.name, &deaths);
+        if cycle {
+            tracing::debug!(
+                "a message dead-lettered from {} is dropped: {} is in a dead-letter cycle \
+                 without reason 'rejected'",
+                queue.describe(),
+                target.describe()
+            );
+        }
+        cycle
     };
     vhost.publish_internal(&exchange, dead, cycle);
+}
+
+/// Would dead-lettering into `queue` close a fully automatic cycle? `deaths` is the new
+/// `x-death` history, most recent first: it is one if it names `queue` and none of the deaths
+/// up to (and including) the most recent one in `queue` was a rejection. An entry that is
+/// not a table was put there by a client, so the cycle is not "fully automatic" either.
+fn is_cycle(queue: &str, deaths: &[FieldValue]) -> bool {
+    let field = |d: &FieldValue, k: &str| -> Option<String> {
+        d.as_table()
+            .and_then(|t| t.get(k))
+            .and_then(FieldValue::as_str)
+            .map(str::to_owned)
+    };
+    let Some(last) = deaths
+        .iter()
+        .position(|d| field(d, "queue").as_deref() == Some(queue))
+    else {
+        return false;
+    };
+    deaths[..=last]
+        .iter()
+        .all(|d| d.as_table().is_some() && field(d, "reason").as_deref() != Some("rejected"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn death(queue: &str, reason: &str) -> FieldValue {
+        let mut t = FieldTable::new();
+        t.insert(key("queue"), s(queue));
+        t.insert(key("reason"), s(reason));
+        FieldValue::Table(t)
+    }
+
+    #[test]
+    fn only_deaths_since_the_queue_s_last_entry_count() {
+        // rejected from q0 into q10, which expired it back to itself
+        let deaths = [death("q10", "expired"), death("q0", "rejected")];
+        assert!(is_cycle("q10", &deaths));
+        assert!(!is_cycle("q0", &deaths));
+        assert!(!is_cycle("elsewhere", &deaths));
+        // a rejection since the last visit keeps the loop going
+        let deaths = [
+            death("a", "expired"),
+            death("b", "rejected"),
+            death("a", "expired"),
+        ];
+        assert!(!is_cycle("b", &deaths));
+        assert!(is_cycle("a", &deaths));
+        let deaths = [
+            death("b", "expired"),
+            death("c", "rejected"),
+            death("a", "expired"),
+        ];
+        assert!(!is_cycle("a", &deaths));
+        assert!(is_cycle("b", &deaths));
+        // something a client put there
+        let deaths = [FieldValue::I32(1), death("a", "expired")];
+        assert!(!is_cycle("a", &deaths));
+    }
 }

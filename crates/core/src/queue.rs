@@ -573,7 +573,8 @@ impl Queue {
         }
     }
 
-    /// Is the queue full for one more message (x-max-length / x-max-length-bytes)?
+    /// Would one more message of `extra_bytes` take the queue past x-max-length /
+    /// x-max-length-bytes (RabbitMQ's `will_overflow`)?
     fn is_full(&self, st: &QueueState, extra_bytes: u64) -> bool {
         st.effective
             .max_length
@@ -584,22 +585,36 @@ impl Queue {
                 .is_some_and(|m| st.ready.bytes + extra_bytes > m)
     }
 
-    /// Makes room under drop-head, or says the message is refused under reject-publish.
-    fn admit(&self, st: &mut QueueState, size: u64) -> bool {
-        if !self.is_full(st, size) {
-            return true;
-        }
+    /// Under reject-publish(-dlx): is a message of `size` bytes refused? (Checked before it is
+    /// enqueued, even when a consumer is waiting, as in RabbitMQ: at x-max-length 0 every
+    /// publish is refused.)
+    fn refuses_locked(&self, st: &QueueState, size: u64) -> bool {
+        st.effective.overflow != Overflow::DropHead && self.is_full(st, size)
+    }
+
+    /// Under drop-head: drops (or dead-letters) messages from the head until the queue is
+    /// within its limits. Called after a message was enqueued and delivered what it could, as
+    /// RabbitMQ's `maybe_drop_head`: a message goes to a waiting consumer whatever the limits,
+    /// and one that alone exceeds them (x-max-length 0, a body above x-max-length-bytes) is
+    /// accepted, then dropped (dead-lettered) with the rest.
+    fn drop_head(&self, st: &mut QueueState) {
         if st.effective.overflow != Overflow::DropHead {
-            return false;
+            return;
         }
-        while self.is_full(st, size) {
+        while st
+            .effective
+            .max_length
+            .is_some_and(|m| st.ready.len() as u64 > m)
+            || st
+                .effective
+                .max_length_bytes
+                .is_some_and(|m| st.ready.bytes > m)
+        {
             let Some(old) = st.ready.pop_front() else {
-                // x-max-length 0 or a single message above x-max-length-bytes
-                return false;
+                break;
             };
             self.discard(st, old, Reason::MaxLen);
         }
-        true
     }
 
     /// Drops expired messages at the head (classic queues expire from the head, as RabbitMQ).
@@ -801,7 +816,7 @@ impl Queue {
         if st.deleted {
             return true;
         }
-        if !self.admit(&mut st, message.body.len() as u64) {
+        if self.refuses_locked(&st, message.body.len() as u64) {
             self.refused(&mut st, &message);
             return false;
         }
@@ -810,6 +825,7 @@ impl Queue {
         st.ready.push_back(r);
         bump(&self.counters.publish, 1);
         self.dispatch_locked(&mut st);
+        self.drop_head(&mut st);
         self.expire_head(&mut st);
         true
     }
@@ -833,14 +849,14 @@ impl Queue {
     /// to the store, so a refused message costs no disk I/O.
     pub fn refuses(&self, size: u64) -> bool {
         let st = self.lock();
-        st.effective.overflow != Overflow::DropHead && self.is_full(&st, size)
+        self.refuses_locked(&st, size)
     }
 
     /// Enqueues a message appended to the store (durable with the next sync). Returns false if
     /// the queue refused it (then it is acked in the store at once).
     pub fn publish_stored(self: &Arc<Self>, message: Message, id: MsgId) -> bool {
         let mut st = self.lock();
-        if st.deleted || !self.admit(&mut st, message.body.len() as u64) {
+        if st.deleted || self.refuses_locked(&st, message.body.len() as u64) {
             let refused = !st.deleted;
             if refused {
                 self.refused(&mut st, &message);
@@ -854,6 +870,7 @@ impl Queue {
         st.ready.push_back(r);
         bump(&self.counters.publish, 1);
         self.dispatch_locked(&mut st);
+        self.drop_head(&mut st);
         self.expire_head(&mut st);
         true
     }
@@ -1172,22 +1189,7 @@ impl Queue {
         let mut st = self.lock();
         st.effective = crate::policy::effective_queue_args(&self.args, policy);
         st.policy = policy.map(|p| p.name.clone());
-        if st.effective.overflow == Overflow::DropHead {
-            while st
-                .effective
-                .max_length
-                .is_some_and(|m| st.ready.len() as u64 > m)
-                || st
-                    .effective
-                    .max_length_bytes
-                    .is_some_and(|m| st.ready.bytes > m)
-            {
-                let Some(old) = st.ready.pop_front() else {
-                    break;
-                };
-                self.discard(&mut st, old, Reason::MaxLen);
-            }
-        }
+        self.drop_head(&mut st);
         self.expire_head(&mut st);
         self.dispatch_locked(&mut st);
     }

@@ -40,8 +40,8 @@ const QUEUE_EQUIVALENCE_ARGS: [&str; 11] = [
     "x-max-priority",
     "x-overflow",
     "x-queue-mode",
-    "x-queue-type",
     "x-single-active-consumer",
+    "x-queue-type",
 ];
 
 #[derive(Debug)]
@@ -80,22 +80,76 @@ fn bool_str(b: bool) -> &'static str {
     }
 }
 
+/// A field value as RabbitMQ prints it in its equivalence errors (Erlang's `~s` for strings,
+/// `~p` for the rest).
+fn plain_value(v: &FieldValue) -> String {
+    match v {
+        FieldValue::LongStr(b) | FieldValue::ByteArray(b) => {
+            String::from_utf8_lossy(b).into_owned()
+        }
+        FieldValue::Bool(b) => b.to_string(),
+        FieldValue::F32(f) => format!("{f:?}"),
+        FieldValue::F64(f) => format!("{f:?}"),
+        FieldValue::Timestamp(t) => t.to_string(),
+        other => match other.as_i64() {
+            Some(n) => n.to_string(),
+            None => format!("{other:?}"),
+        },
+    }
+}
+
+/// `none`, or "the value 'V' of type 'T'" (RabbitMQ's `rabbit_misc:val/1`).
 fn value_description(v: Option<&FieldValue>) -> String {
     match v {
         None => "none".to_string(),
-        Some(v) => {
-            let (ty, val) = match v {
-                FieldValue::LongStr(b) => ("longstr", String::from_utf8_lossy(b).into_owned()),
-                FieldValue::Bool(b) => ("bool", b.to_string()),
-                FieldValue::I8(_) | FieldValue::I16(_) | FieldValue::I32(_) => {
-                    ("signedint", v.as_i64().unwrap_or_default().to_string())
-                }
-                FieldValue::I64(_) => ("long", v.as_i64().unwrap_or_default().to_string()),
-                other => ("value", format!("{other:?}")),
-            };
-            format!("the value '{val}' of type '{ty}'")
-        }
+        Some(v) => format!(
+            "the value '{}' of type '{}'",
+            plain_value(v),
+            crate::arguments::type_name(v)
+        ),
     }
+}
+
+/// RabbitMQ's `type_class`: all integer types are one class, both float types another.
+fn same_value(a: &FieldValue, b: &FieldValue) -> bool {
+    let float = |v: &FieldValue| match v {
+        FieldValue::F32(f) => Some(f64::from(*f)),
+        FieldValue::F64(f) => Some(*f),
+        _ => None,
+    };
+    match (a.as_i64(), b.as_i64(), float(a), float(b)) {
+        (Some(x), Some(y), _, _) => x == y,
+        (_, _, Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// The equivalence check of one argument on redeclare (RabbitMQ's
+/// `rabbit_misc:assert_args_equivalence`): the same value of the same type class, or the 406
+/// with RabbitMQ's text.
+fn assert_arg_equivalence(
+    key: &str,
+    got: Option<&FieldValue>,
+    cur: Option<&FieldValue>,
+    what: &str,
+) -> Result<()> {
+    let message = match (got, cur) {
+        (None, None) => return Ok(()),
+        (Some(g), Some(c)) if same_value(g, c) => return Ok(()),
+        (Some(g), Some(c)) => format!(
+            "received '{}' but current is '{}'",
+            plain_value(g),
+            plain_value(c)
+        ),
+        _ => format!(
+            "received {} but current is {}",
+            value_description(got),
+            value_description(cur)
+        ),
+    };
+    Err(AmqpError::precondition_failed(format!(
+        "inequivalent arg '{key}' for {what}: {message}"
+    )))
 }
 
 impl VHost {
@@ -254,15 +308,7 @@ impl VHost {
             return mismatch("internal", bool_str(m.internal), bool_str(x.internal));
         }
         let key = "alternate-exchange";
-        let (got, cur) = (m.arguments.get(key), x.arguments.get(key));
-        if got != cur {
-            return Err(AmqpError::precondition_failed(format!(
-                "inequivalent arg '{key}' for {what}: received {} but current is {}",
-                value_description(got),
-                value_description(cur)
-            )));
-        }
-        Ok(())
+        assert_arg_equivalence(key, m.arguments.get(key), x.arguments.get(key), &what)
     }
 
     pub fn delete_exchange(&self, name: &str, if_unused: bool) -> Result<()> {
@@ -489,9 +535,7 @@ impl VHost {
                 bool_str(cur)
             )))
         };
-        if q.durable != m.durable {
-            return mismatch("durable", m.durable, q.durable);
-        }
+        // Exclusivity first, then durable, auto_delete and the arguments (RabbitMQ's order).
         if q.exclusive_owner.is_some() != m.exclusive {
             return Err(q.check_access(ConnectionId::MAX).err().unwrap_or_else(|| {
                 AmqpError::resource_locked(format!(
@@ -501,23 +545,25 @@ impl VHost {
                 ))
             }));
         }
+        if q.durable != m.durable {
+            return mismatch("durable", m.durable, q.durable);
+        }
         if q.auto_delete != m.auto_delete {
             return mismatch("auto_delete", m.auto_delete, q.auto_delete);
         }
         for key in QUEUE_EQUIVALENCE_ARGS {
-            let (got, cur) = (m.arguments.get(key), q.arguments.get(key));
-            let same = match (got, cur) {
-                (Some(a), Some(b)) => a == b || (a.as_i64().is_some() && a.as_i64() == b.as_i64()),
-                (None, None) => true,
-                _ => false,
-            };
-            if !same {
-                return Err(AmqpError::precondition_failed(format!(
-                    "inequivalent arg '{key}' for {what}: received {} but current is {}",
-                    value_description(got),
-                    value_description(cur)
-                )));
+            let (mut got, mut cur) = (m.arguments.get(key), q.arguments.get(key));
+            if key == "x-queue-type" {
+                // Classic is the default type: naming it or not is the same queue.
+                let classic =
+                    |v: Option<&FieldValue>| v.is_some_and(|v| v.as_str() == Some("classic"));
+                if classic(got) && cur.is_none() {
+                    got = None;
+                } else if classic(cur) && got.is_none() {
+                    cur = None;
+                }
             }
+            assert_arg_equivalence(key, got, cur, &what)?;
         }
         Ok(())
     }
@@ -656,6 +702,11 @@ impl VHost {
         q
     }
 
+    /// Is `name` the reply address of a live direct reply-to consumer?
+    pub fn has_reply_queue(&self, name: &str) -> bool {
+        self.reply_queues.read().contains_key(name)
+    }
+
     /// The reply consumer is gone: replies to its name are unroutable from now on.
     pub fn remove_reply_queue(&self, q: &Arc<Queue>) {
         self.reply_queues.write().remove(q.name.as_str());
@@ -676,9 +727,8 @@ impl VHost {
         }
     }
 
-    /// Finds the queues a message published to `exchange` with `routing_key` goes to, following
-    /// exchange-to-exchange bindings (each exchange visited once, so cycles end). `out` is
-    /// cleared first and holds each queue once.
+    /// Finds the queues a message published to `exchange` with `routing_key` goes to (see
+    /// [`VHost::route_keys`]). `out` is cleared first and holds each queue once.
     pub fn route(
         &self,
         exchange: &Arc<Exchange>,
@@ -686,30 +736,97 @@ impl VHost {
         properties: &RawProperties,
         out: &mut Vec<Arc<Queue>>,
     ) {
+        self.route_keys(exchange, &[routing_key], properties, out);
+    }
+
+    /// Finds the queues a message with these routing keys (its own, then its `CC` and `BCC`
+    /// keys) goes to, as RabbitMQ's `rabbit_exchange:route` does: each exchange reached is
+    /// asked for all the keys at once, follows its exchange-to-exchange bindings, and hands the
+    /// message to its alternate exchange only when none of its bindings matched any key. Each
+    /// exchange is visited once, so cycles end. `out` is cleared first and holds each queue once.
+    pub fn route_keys(
+        &self,
+        exchange: &Arc<Exchange>,
+        keys: &[&str],
+        properties: &RawProperties,
+        out: &mut Vec<Arc<Queue>>,
+    ) {
         out.clear();
-        self.route_into(exchange, routing_key, properties, out);
-        // Unroutable: the exchange's alternate exchange (and its own, in turn) gets it.
-        let mut x = exchange.clone();
-        let mut tried: Vec<ShortStr> = Vec::new();
-        while out.is_empty() {
-            let Some(ae) = x.alternate_exchange() else {
-                break;
-            };
-            if tried.contains(&ae) {
-                break;
+        let mut pending: Vec<ShortStr> = Vec::new();
+        self.route_exchange(exchange, keys, properties, out, &mut pending);
+        if pending.is_empty() {
+            return;
+        }
+        let mut visited: Vec<ShortStr> = vec![exchange.name.clone()];
+        while let Some(name) = pending.pop() {
+            if visited.contains(&name) {
+                continue;
             }
-            let Ok(next) = self.exchange(&ae) else { break };
-            tried.push(next.name.clone());
-            self.route_into(&next, routing_key, properties, out);
-            x = next;
+            visited.push(name.clone());
+            let Ok(x) = self.exchange(&name) else {
+                continue;
+            };
+            self.route_exchange(&x, keys, properties, out, &mut pending);
+        }
+    }
+
+    /// One exchange's share of [`VHost::route_keys`]: the queues its bindings match go to
+    /// `out`, the exchanges they match (or its alternate exchange, if nothing matched) to
+    /// `pending`.
+    fn route_exchange(
+        &self,
+        x: &Exchange,
+        keys: &[&str],
+        properties: &RawProperties,
+        out: &mut Vec<Arc<Queue>>,
+        pending: &mut Vec<ShortStr>,
+    ) {
+        let mut push = |q: &Arc<Queue>| {
+            if !out.iter().any(|x| Arc::ptr_eq(x, q)) {
+                out.push(q.clone());
+            }
+        };
+        if x.is_default() {
+            // The default exchange has no alternate exchange (as in RabbitMQ).
+            for key in keys {
+                let found = self.queues.read().get(*key).cloned().or_else(|| {
+                    key.starts_with(REPLY_QUEUE_PREFIX)
+                        .then(|| self.reply_queues.read().get(*key).cloned())
+                        .flatten()
+                });
+                if let Some(q) = found {
+                    push(&q);
+                }
+            }
+            return;
+        }
+        // Fanout and headers exchanges do not look at the key: one pass is all of them.
+        let keys = match x.kind {
+            ExchangeKind::Fanout | ExchangeKind::Headers => &keys[..keys.len().min(1)],
+            ExchangeKind::Direct | ExchangeKind::Topic => keys,
+        };
+        let mut matched = false;
+        for key in keys {
+            x.route(key, properties, &mut |d| {
+                matched = true;
+                match d {
+                    Destination::Queue(q) => push(q),
+                    Destination::Exchange(name) => pending.push(name.clone()),
+                }
+            });
+        }
+        if !matched {
+            if let Some(ae) = x.alternate_exchange() {
+                pending.push(ae);
+            }
         }
     }
 
     /// Routes a message as a client publish does: its routing key plus the ones in its `CC`
-    /// and `BCC` headers (sender-selected distribution), then the alternate exchange if nothing
-    /// matched. Returns the message to deliver when it must differ from `message` (`BCC` is
-    /// removed before delivery). Counts the publish on the exchange (`publish_in`, and
-    /// `publish_out` for each queue reached).
+    /// and `BCC` headers (sender-selected distribution), all at once (the alternate exchange
+    /// gets it only if none of them matched). Returns the message to deliver when it must
+    /// differ from `message` (`BCC` is removed before delivery). Counts the publish on the
+    /// exchange (`publish_in`, and `publish_out` for each queue reached).
     pub fn route_message(
         &self,
         exchange: &Arc<Exchange>,
@@ -732,41 +849,22 @@ impl VHost {
         let raw = &message.properties.0[..];
         let may_have_cc =
             raw.windows(3).any(|w| w == b"\x02CC") || raw.windows(4).any(|w| w == b"\x03BCC");
-        let extra = if may_have_cc && message.properties.has_headers() {
-            message.properties.headers().and_then(|h| {
-                let keys = |k: &str| -> Vec<String> {
-                    h.get(k)
-                        .and_then(|v| v.as_array())
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|v| v.as_str().map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                let (cc, bcc) = (keys("CC"), keys("BCC"));
-                (!cc.is_empty() || h.get("BCC").is_some()).then_some((cc, bcc))
-            })
+        let headers = if may_have_cc && message.properties.has_headers() {
+            message
+                .properties
+                .headers()
+                .filter(|h| h.get("CC").is_some() || h.get("BCC").is_some())
         } else {
             None
         };
-        let Some((cc, bcc)) = extra else {
+        let Some(headers) = headers else {
             self.route(exchange, message.routing_key(), &message.properties, out);
             return None;
         };
-        out.clear();
-        let mut more = Vec::new();
-        for key in std::iter::once(message.routing_key().to_owned())
-            .chain(cc)
-            .chain(bcc.iter().cloned())
-        {
-            self.route(exchange, &key, &message.properties, &mut more);
-            for q in more.drain(..) {
-                if !out.iter().any(|x| Arc::ptr_eq(x, &q)) {
-                    out.push(q);
-                }
-            }
-        }
+        let mut keys = vec![message.routing_key()];
+        keys.extend(header_routes(&headers));
+        self.route_keys(exchange, &keys, &message.properties, out);
+        headers.get("BCC")?;
         // BCC is a secret of the publisher: removed before delivery.
         let mut props = message.properties.decode().ok()?;
         let mut headers = props.headers.take()?;
@@ -776,58 +874,6 @@ impl VHost {
             properties: props.encode(),
             ..message.clone()
         })
-    }
-
-    fn route_into(
-        &self,
-        exchange: &Arc<Exchange>,
-        routing_key: &str,
-        properties: &RawProperties,
-        out: &mut Vec<Arc<Queue>>,
-    ) {
-        if exchange.is_default() {
-            let found = self.queues.read().get(routing_key).cloned().or_else(|| {
-                routing_key
-                    .starts_with(REPLY_QUEUE_PREFIX)
-                    .then(|| self.reply_queues.read().get(routing_key).cloned())
-                    .flatten()
-            });
-            if let Some(q) = found {
-                if !out.iter().any(|x| Arc::ptr_eq(x, &q)) {
-                    out.push(q);
-                }
-            }
-            return;
-        }
-        let mut pending_exchanges: Vec<ShortStr> = Vec::new();
-        let mut visited: Vec<ShortStr> = Vec::new();
-        let mut collect = |d: &Destination, pending: &mut Vec<ShortStr>| match d {
-            Destination::Queue(q) => {
-                if !out.iter().any(|x| Arc::ptr_eq(x, q)) {
-                    out.push(q.clone());
-                }
-            }
-            Destination::Exchange(name) => pending.push(name.clone()),
-        };
-        exchange.route(routing_key, properties, &mut |d| {
-            collect(d, &mut pending_exchanges)
-        });
-        if pending_exchanges.is_empty() {
-            return;
-        }
-        visited.push(exchange.name.clone());
-        while let Some(name) = pending_exchanges.pop() {
-            if visited.contains(&name) {
-                continue;
-            }
-            visited.push(name.clone());
-            let Ok(x) = self.exchange(&name) else {
-                continue;
-            };
-            let mut next = Vec::new();
-            x.route(routing_key, properties, &mut |d| collect(d, &mut next));
-            pending_exchanges.extend(next);
-        }
     }
 
     /// Routes and enqueues a message; returns the number of queues it reached. Each queue
@@ -855,8 +901,9 @@ impl VHost {
 }
 
 impl VHost {
-    /// Routes and enqueues a message the broker itself publishes (dead-lettering): persistent
-    /// messages for durable queues are stored first, as a client's would be. `skip` lets the
+    /// Routes (with its `CC` keys, as a client's publish) and enqueues a message the broker
+    /// itself publishes (dead-lettering, the management API): persistent messages for durable
+    /// queues are stored first, as a client's would be. `skip` lets the
     /// caller drop some destinations (dead-letter cycles). Returns the queues reached.
     pub fn publish_internal(
         &self,
@@ -865,12 +912,9 @@ impl VHost {
         skip: impl Fn(&Queue) -> bool,
     ) -> usize {
         let mut targets = Vec::new();
-        self.route(
-            exchange,
-            message.routing_key(),
-            &message.properties,
-            &mut targets,
-        );
+        let message = self
+            .route_message(exchange, &message, &mut targets)
+            .unwrap_or(message);
         targets.retain(|q| !skip(q));
         let durability = self.durability.get().filter(|_| message.is_persistent());
         let ids: Vec<_> = targets.iter().filter_map(|q| q.store_id()).collect();
@@ -896,6 +940,18 @@ impl VHost {
         }
         targets.len()
     }
+}
+
+/// The routing keys of a message's `CC` and `BCC` headers (arrays of strings), in that order.
+pub fn header_routes(headers: &FieldTable) -> impl Iterator<Item = &str> {
+    ["CC", "BCC"].into_iter().flat_map(move |k| {
+        headers
+            .get(k)
+            .and_then(FieldValue::as_array)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(FieldValue::as_str)
+    })
 }
 
 /// A server-generated name: `prefix` and 22 URL-safe base64 characters, as RabbitMQ makes them.

@@ -905,8 +905,8 @@ fn node_json(s: &AppState) -> Value {
         ],
         "exchange_types": exchange_types(),
         "contexts": http_port.map(|p| vec![json!({"description": "RabbitMQ Management", "path": "/", "port": p})]).unwrap_or_default(),
-        "mem_alarm": alarm.as_deref().is_some_and(|a| a.starts_with("memory")),
-        "disk_free_alarm": alarm.as_deref().is_some_and(|a| a.starts_with("disk")),
+        "mem_alarm": alarm.as_deref().is_some_and(|a| a.contains("memory")),
+        "disk_free_alarm": alarm.as_deref().is_some_and(|a| a.contains("disk")),
         "fd_used": fds,
         "sockets_used": s.broker.connections.len(),
         "proc_used": 0,
@@ -2319,15 +2319,16 @@ async fn health_alarms(State(s): S, User(u): User) -> ApiResult {
     match s.broker.current_alarm() {
         None => ok(json!({"status": "ok"})),
         Some(a) => {
-            let resource = if a.starts_with("disk") {
-                "disk"
-            } else {
-                "memory"
-            };
+            // "low on memory", "low on disk" or "low on disk & memory"
+            let alarms: Vec<Value> = ["memory", "disk"]
+                .into_iter()
+                .filter(|r| a.contains(r))
+                .map(|r| json!({"node": node_name(), "resource": r, "detail": a}))
+                .collect();
             health_failed(json!({
                 "status": "failed",
                 "reason": "resource alarm(s) in effect in the cluster",
-                "alarms": [{"node": node_name(), "resource": resource, "detail": a}],
+                "alarms": alarms,
             }))
         }
     }

@@ -262,13 +262,13 @@ fn render(s: &AppState, per_object: bool) -> String {
         "rabbitmq_alarms_memory_used_watermark",
         "gauge",
         "is set to 1 when the memory alarm is in effect",
-        u8::from(alarm.as_deref().is_some_and(|a| a.starts_with("memory"))),
+        u8::from(alarm.as_deref().is_some_and(|a| a.contains("memory"))),
     );
     o.one(
         "rabbitmq_alarms_free_disk_space_watermark",
         "gauge",
         "is set to 1 when the free disk space alarm is in effect",
-        u8::from(alarm.as_deref().is_some_and(|a| a.starts_with("disk"))),
+        u8::from(alarm.as_deref().is_some_and(|a| a.contains("disk"))),
     );
     if per_object {
         let mut rows = Vec::new();

@@ -272,8 +272,15 @@ impl Channel {
                 if m.queue.as_str() == REPLY_QUEUE
                     || m.queue.as_str().starts_with(REPLY_QUEUE_PREFIX) =>
             {
-                // The direct reply-to pseudo queue and its addresses always "exist", as a
-                // passive probe (as in RabbitMQ: 0 messages, 1 consumer).
+                // The direct reply-to pseudo queue always "exists", and so does the address of
+                // a live reply consumer, passive or not (as in RabbitMQ: 0 messages, 1
+                // consumer); any other `amq.rabbitmq.reply-to.*` name is not found.
+                if m.queue.as_str() != REPLY_QUEUE && !ctx.vhost.has_reply_queue(&m.queue) {
+                    return Err(AmqpError::not_found(format!(
+                        "no queue '{}' in vhost '{}'",
+                        m.queue, ctx.vhost.name
+                    )));
+                }
                 if !m.no_wait {
                     self.reply(
                         ctx,

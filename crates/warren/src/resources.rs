@@ -77,23 +77,29 @@ impl ResourceLimits {
         Ok(ResourceLimits { memory, disk_free })
     }
 
-    /// The alarm a reading gives, if any.
-    pub fn check(&self, used: u64, disk_available: Option<u64>) -> Option<String> {
-        if used > self.memory {
-            return Some(format!(
-                "memory alarm: {} MiB used, high watermark {} MiB",
-                used >> 20,
-                self.memory >> 20
-            ));
+    /// The alarm a reading gives, if any: RabbitMQ's `connection.blocked` reason, which stays
+    /// the same for as long as the same resources are short (a reason that changed with every
+    /// sample would log and wake every connection four times a second during an alarm).
+    pub fn check(&self, used: u64, disk_available: Option<u64>) -> Option<&'static str> {
+        let memory = used > self.memory;
+        let disk = disk_available.is_some_and(|free| free < self.disk_free);
+        match (memory, disk) {
+            (true, true) => Some("low on disk & memory"),
+            (true, false) => Some("low on memory"),
+            (false, true) => Some("low on disk"),
+            (false, false) => None,
         }
-        match disk_available {
-            Some(free) if free < self.disk_free => Some(format!(
-                "disk alarm: {} MB free, limit {} MB",
-                free / 1_000_000,
-                self.disk_free / 1_000_000
-            )),
-            _ => None,
-        }
+    }
+
+    /// The figures behind an alarm, for the log.
+    pub fn describe(&self, used: u64, disk_available: Option<u64>) -> String {
+        format!(
+            "memory {} MiB used, high watermark {} MiB; disk {} free, limit {} MB",
+            used >> 20,
+            self.memory >> 20,
+            disk_available.map_or("unknown".to_string(), |f| format!("{} MB", f / 1_000_000)),
+            self.disk_free / 1_000_000
+        )
     }
 }
 
@@ -130,13 +136,22 @@ pub async fn monitor(broker: Arc<warren_core::Broker>, limits: ResourceLimits, d
         tracing::warn!("jemalloc background thread not started: {e}");
     }
     let mut tick = tokio::time::interval(INTERVAL);
+    let mut last = None;
     loop {
         tick.tick().await;
         let disk = available(&data_dir);
         let used = memory_used().unwrap_or(0);
         tracing::trace!(used, rss = rss().unwrap_or(0), "memory");
         let alarm = limits.check(used, disk);
-        broker.set_alarm(alarm);
+        if alarm.is_some() && alarm != last {
+            tracing::warn!(
+                "{}: {}",
+                alarm.unwrap_or_default(),
+                limits.describe(used, disk)
+            );
+        }
+        last = alarm;
+        broker.set_alarm(alarm.map(str::to_owned));
     }
 }
 
@@ -164,14 +179,20 @@ mod tests {
             ResourceLimits::resolve(Some(&Watermark::Size("100MiB".into())), Some("1GB")).unwrap();
         assert_eq!(l.memory, 100 << 20);
         assert_eq!(l.check(50 << 20, Some(2_000_000_000)), None);
-        assert!(l
-            .check(200 << 20, Some(2_000_000_000))
-            .unwrap()
-            .starts_with("memory alarm"));
-        assert!(l
-            .check(50 << 20, Some(1_000))
-            .unwrap()
-            .starts_with("disk alarm"));
+        // RabbitMQ's connection.blocked reasons, the same whatever the figures
+        assert_eq!(
+            l.check(200 << 20, Some(2_000_000_000)),
+            Some("low on memory")
+        );
+        assert_eq!(
+            l.check(300 << 20, Some(2_000_000_000)),
+            Some("low on memory")
+        );
+        assert_eq!(l.check(50 << 20, Some(1_000)), Some("low on disk"));
+        assert_eq!(
+            l.check(200 << 20, Some(1_000)),
+            Some("low on disk & memory")
+        );
         let f = ResourceLimits::resolve(Some(&Watermark::Fraction(0.4)), None).unwrap();
         assert!(f.memory > 0);
         assert_eq!(f.disk_free, 50_000_000);

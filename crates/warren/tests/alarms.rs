@@ -38,7 +38,7 @@ async fn a_small_memory_watermark_blocks_publishers() {
     for _ in 0..40 {
         if b.drain_log()
             .iter()
-            .any(|l| l.contains("resource alarm: memory alarm"))
+            .any(|l| l.contains("resource alarm: low on memory"))
         {
             logged = true;
             break;
@@ -171,7 +171,7 @@ async fn a_blocked_publisher_resumes_when_a_consumer_drains_the_queue() {
     for _ in 0..300 {
         if b.drain_log()
             .iter()
-            .any(|l| l.contains("resource alarm: memory alarm"))
+            .any(|l| l.contains("resource alarm: low on memory"))
         {
             raised = true;
             break;
