@@ -394,3 +394,167 @@ async fn amqps_with_lapin() {
             .is_err()
     );
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// A server verifying tokens with `cfg` (which must load).
+async fn server_with(cfg: &JwtConfig) -> RunningServer {
+    let server = start().await;
+    let v = JwtVerifier::from_config(cfg).expect("the [jwt] configuration loads");
+    server.broker.set_jwt_verifier(Some(Arc::new(v)));
+    server
+}
+
+fn unsigned_header(alg: Algorithm, kid: Option<&str>) -> Header {
+    let mut h = Header::new(alg);
+    h.kid = kid.map(str::to_string);
+    h
+}
+
+fn rs_token(kid: Option<&str>, claims: &serde_json::Value) -> String {
+    let key = EncodingKey::from_rsa_pem(RS_PRIVATE.as_bytes()).unwrap();
+    jsonwebtoken::encode(&unsigned_header(Algorithm::RS256, kid), claims, &key).unwrap()
+}
+
+fn es_token(kid: Option<&str>, claims: &serde_json::Value) -> String {
+    let key = EncodingKey::from_ec_pem(ES_PRIVATE.as_bytes()).unwrap();
+    jsonwebtoken::encode(&unsigned_header(Algorithm::ES256, kid), claims, &key).unwrap()
+}
+
+/// Logs in with `token` and declares `app-q` (allowed by [`claims`]' scopes).
+async fn token_works(server: &RunningServer, token: &str) -> bool {
+    let Ok(conn) = connect_token(server, "", token, "%2f").await else {
+        return false;
+    };
+    let ch = within(conn.create_channel()).await.unwrap();
+    within(ch.queue_declare(
+        "app-q",
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .is_ok()
+}
+
+fn jwks_config() -> JwtConfig {
+    JwtConfig {
+        resource_server_id: "warren".into(),
+        jwks_file: Some(fixture("jwks-keycloak.json")),
+        ..Default::default()
+    }
+}
+
+/// An identity provider's JWKS (Keycloak's shape: an `RSA-OAEP` encryption key beside the
+/// `RS256` signing key, here also an Ed25519 key, a key type from the future and an EC key
+/// without `kid`) loads: the keys Warren cannot verify with are skipped, the others are
+/// chosen by `kid`, and a key without `kid` serves tokens without one.
+#[tokio::test]
+async fn identity_provider_jwks_with_an_encryption_key_loads() {
+    let server = server_with(&jwks_config()).await;
+    let c = claims(60);
+    assert!(
+        token_works(&server, &rs_token(Some("sig1"), &c)).await,
+        "RS256 token with kid sig1"
+    );
+    assert!(
+        token_works(&server, &es_token(None, &c)).await,
+        "ES256 token without kid: the EC key without kid"
+    );
+    // The encryption key holds the same RSA public key here: had it been loaded as a
+    // signature key, this token would verify.
+    assert_eq!(
+        code(connect_token(&server, "", &rs_token(Some("enc1"), &c), "%2f").await),
+        403,
+        "the encryption key never verifies a token"
+    );
+    for (what, token) in [
+        (
+            "ES256 token naming the RS256 key",
+            es_token(Some("sig1"), &c),
+        ),
+        (
+            "RS256 token without kid (that key is EC)",
+            rs_token(None, &c),
+        ),
+        (
+            "RS256 token with an unknown kid",
+            rs_token(Some("nope"), &c),
+        ),
+        ("a skipped key's kid", rs_token(Some("ed1"), &c)),
+    ] {
+        assert_eq!(
+            code(connect_token(&server, "", &token, "%2f").await),
+            403,
+            "{what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn allowed_algorithms_restrict_which_keys_serve() {
+    let mut cfg = jwks_config();
+    cfg.algorithms = vec!["RS256".into()];
+    let server = server_with(&cfg).await;
+    let c = claims(60);
+    assert!(token_works(&server, &rs_token(Some("sig1"), &c)).await);
+    assert_eq!(
+        code(connect_token(&server, "", &es_token(None, &c), "%2f").await),
+        403,
+        "ES256 is not among the allowed algorithms, although a key for it is loaded"
+    );
+    // An unknown algorithm in the list is a configuration error.
+    cfg.algorithms = vec!["none".into()];
+    assert!(JwtVerifier::from_config(&cfg).is_err());
+}
+
+#[tokio::test]
+async fn public_key_file_and_the_extra_scope_claim() {
+    let cfg = JwtConfig {
+        resource_server_id: "warren".into(),
+        extra_scopes_source: Some("realm_access.roles".into()),
+        keys: vec![JwtKeyConfig {
+            kid: Some("file".into()),
+            algorithm: "RS256".into(),
+            public_key_file: Some(fixture("jwt-rs256-public.pem")),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let server = server_with(&cfg).await;
+    // Scopes only in the extra claim (as Keycloak puts realm roles).
+    let mut c = claims(60);
+    c["scope"] = json!("openid profile");
+    c["realm_access"] = json!({"roles": ["warren.configure:%2F/app-*", "offline_access"]});
+    let token = rs_token(Some("file"), &c);
+    assert!(
+        token_works(&server, &token).await,
+        "configure:%2F/app-* from realm_access.roles"
+    );
+    let conn = connect_token(&server, "", &token, "%2f").await.unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    match within(ch.queue_declare(
+        "other",
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    {
+        Err(lapin::Error::ProtocolError(e)) => assert_eq!(e.get_id(), 403),
+        other => panic!("expected 403, got {other:?}"),
+    }
+    // Without the claim there is no scope at all: no vhost access (530).
+    c.as_object_mut().unwrap().remove("realm_access");
+    assert_eq!(
+        code(connect_token(&server, "", &rs_token(Some("file"), &c), "%2f").await),
+        530
+    );
+    // A missing key file is a start-up error naming it.
+    let mut bad = cfg.clone();
+    bad.keys[0].public_key_file = Some(fixture("no-such-key.pem"));
+    let e = JwtVerifier::from_config(&bad).unwrap_err().to_string();
+    assert!(e.contains("no-such-key.pem"), "{e}");
+}
