@@ -558,3 +558,141 @@ async fn public_key_file_and_the_extra_scope_claim() {
     let e = JwtVerifier::from_config(&bad).unwrap_err().to_string();
     assert!(e.contains("no-such-key.pem"), "{e}");
 }
+
+/// RabbitMQ applies `loopback_users` to every auth backend: a token whose subject is guest
+/// gets no further than guest's password from a non-loopback address.
+#[tokio::test]
+async fn token_for_guest_is_refused_from_a_non_loopback_address() {
+    let Some(ip) = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("10.255.255.255:9").map(|_| s))
+        .and_then(|s| s.local_addr())
+        .ok()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+    else {
+        eprintln!("no non-loopback address: skipped");
+        return;
+    };
+    let broker = Arc::new(warren_core::Broker::new(Default::default()));
+    broker.set_jwt_verifier(Some(Arc::new(JwtVerifier::from_config(&config()).unwrap())));
+    let Ok(server) = RunningServer::start(&format!("{ip}:0"), broker).await else {
+        eprintln!("cannot listen on {ip}: skipped");
+        return;
+    };
+    let mut guest = claims(60);
+    guest["sub"] = json!("guest");
+    assert_eq!(
+        code(connect_token(&server, "", &hs(&guest), "%2f").await),
+        403,
+        "a token for guest from {ip}"
+    );
+    assert_eq!(
+        code(connect_token(&server, "guest", &hs(&guest), "%2f").await),
+        403
+    );
+    // Another subject is welcome from there, and cannot turn into guest by update-secret.
+    let conn = connect_token(&server, "", &hs(&claims(60)), "%2f")
+        .await
+        .expect("app's token from a non-loopback address");
+    let errors = closed_with(&conn).await;
+    let _ = within(conn.update_secret(&hs(&guest), "swap")).await;
+    match within(errors).await.unwrap() {
+        lapin::Error::ProtocolError(e) => assert_eq!(e.get_id(), 530),
+        other => panic!("expected 530, got {other:?}"),
+    }
+}
+
+/// The publish path caches "write allowed" per channel; a token replaced by
+/// connection.update-secret with narrower scopes must not leave that answer behind.
+#[tokio::test]
+async fn update_secret_with_narrower_scopes_applies_to_open_channels() {
+    let server = server().await;
+    let conn = connect_token(&server, "", &hs(&claims(60)), "%2f")
+        .await
+        .unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    within(ch.exchange_declare(
+        "app-x",
+        lapin::ExchangeKind::Fanout,
+        ExchangeDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch.queue_declare(
+        "app-q",
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch.queue_bind(
+        "app-q",
+        "app-x",
+        "",
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    let publish = |ch: lapin::Channel| async move {
+        within(ch.basic_publish(
+            "app-x",
+            "",
+            BasicPublishOptions::default(),
+            b"m",
+            Default::default(),
+        ))
+        .await
+        .unwrap();
+    };
+    publish(ch.clone()).await;
+    // A round trip: the publish was taken (and its write permission cached).
+    let q = within(ch.queue_declare(
+        "app-q",
+        QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(q.message_count(), 1);
+
+    let mut narrower = claims(60);
+    narrower["scope"] = json!("warren.configure:%2F/app-* warren.read:%2F/app-*");
+    within(conn.update_secret(&hs(&narrower), "narrower"))
+        .await
+        .expect("update-secret-ok");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = std::sync::Mutex::new(Some(tx));
+    ch.on_error(move |e| {
+        if let Some(tx) = tx.lock().unwrap().take() {
+            let _ = tx.send(e);
+        }
+    });
+    publish(ch.clone()).await;
+    match within(rx).await.unwrap() {
+        lapin::Error::ProtocolError(e) => {
+            assert_eq!(e.get_id(), 403);
+            assert_eq!(
+                e.get_message().as_str(),
+                "ACCESS_REFUSED - write access to exchange 'app-x' in vhost '/' refused for user 'app'"
+            );
+        }
+        other => panic!("expected 403, got {other:?}"),
+    }
+    let ch = within(conn.create_channel()).await.unwrap();
+    let q = within(ch.queue_declare(
+        "app-q",
+        QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(q.message_count(), 1, "the second publish was refused");
+}
