@@ -487,6 +487,17 @@ impl AuthDb {
         Ok(Identity::internal(self.clone(), username.to_string(), tags))
     }
 
+    /// The loopback rule for a user authenticated another way (a token): RabbitMQ applies
+    /// `loopback_users` whatever the auth backend, so a token for `guest` is refused from a
+    /// non-loopback address like guest's password.
+    pub fn check_loopback(&self, username: &str, peer: IpAddr) -> Result<(), AuthError> {
+        let st = self.shared.state.read();
+        if !is_loopback(peer) && st.loopback_users.iter().any(|u| u == username) {
+            return Err(AuthError::LoopbackOnly(username.to_string()));
+        }
+        Ok(())
+    }
+
     /// The identity of an existing user without a password check (for a caller that
     /// authenticated them another way).
     pub fn identity(&self, username: &str) -> Option<Identity> {
@@ -649,6 +660,21 @@ mod tests {
         ));
         db.set_loopback_users(vec![]);
         assert!(db.authenticate("guest", "guest", remote()).is_ok());
+    }
+
+    #[test]
+    fn loopback_rule_for_users_authenticated_otherwise() {
+        let db = AuthDb::new();
+        assert!(db.check_loopback("guest", local()).is_ok());
+        assert_eq!(
+            db.check_loopback("guest", remote()).unwrap_err(),
+            AuthError::LoopbackOnly("guest".into())
+        );
+        // Whether or not the user exists in the database (a token's subject need not).
+        assert!(db.check_loopback("app", remote()).is_ok());
+        db.set_loopback_users(vec!["app".into()]);
+        assert!(db.check_loopback("app", remote()).is_err());
+        assert!(db.check_loopback("guest", remote()).is_ok());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! permissions are the token's scopes, fixed until the token is replaced).
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::db::AuthDb;
@@ -74,9 +75,14 @@ pub struct Identity {
 enum Grants {
     /// Permissions looked up in the user database at each check.
     Internal(AuthDb),
-    /// Permissions from a token's scopes.
-    Scopes(Arc<[ScopeGrant]>),
+    /// Permissions from a token's scopes, with the token's own [`Identity::generation`].
+    Scopes(Arc<[ScopeGrant]>, u64),
 }
+
+/// Generations of token identities: each token gets its own, in a range the user database's
+/// counter never reaches, so an answer cached for one token never holds for the next (after
+/// `connection.update-secret` with narrower scopes, say).
+static TOKEN_GENERATION: AtomicU64 = AtomicU64::new(1 << 63);
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -88,7 +94,7 @@ impl fmt::Debug for Identity {
                 "source",
                 &match self.grants {
                     Grants::Internal(_) => "internal",
-                    Grants::Scopes(_) => "token",
+                    Grants::Scopes(..) => "token",
                 },
             )
             .finish()
@@ -124,7 +130,10 @@ impl Identity {
             username,
             tags,
             expires_at,
-            grants: Grants::Scopes(grants.into()),
+            grants: Grants::Scopes(
+                grants.into(),
+                TOKEN_GENERATION.fetch_add(1, Ordering::Relaxed),
+            ),
         }
     }
 
@@ -134,7 +143,7 @@ impl Identity {
 
     /// Did this identity come from a token (JWT)?
     pub fn is_token(&self) -> bool {
-        matches!(self.grants, Grants::Scopes(_))
+        matches!(self.grants, Grants::Scopes(..))
     }
 
     /// Has the credential expired at `now` (seconds since the Unix epoch)?
@@ -143,19 +152,36 @@ impl Identity {
     }
 
     /// A number that changes whenever a permission this identity depends on may have
-    /// changed: callers may cache "allowed" answers while it stays the same.
+    /// changed: callers may cache "allowed" answers while it stays the same. A password
+    /// identity has the database's counter; each token identity a number of its own (never
+    /// one of the database's), so a cache outlives neither a permission change nor a token.
     pub fn generation(&self) -> u64 {
         match &self.grants {
             Grants::Internal(db) => db.generation(),
-            Grants::Scopes(_) => 0,
+            Grants::Scopes(_, generation) => *generation,
         }
+    }
+
+    /// RabbitMQ's validated user-ID: a message's `user_id` property must name the
+    /// authenticated user, unless the user has the `impersonator` tag. The refusal is
+    /// RabbitMQ's text (sent with 406 PRECONDITION_FAILED over AMQP).
+    pub fn check_user_id(&self, claimed: &str) -> Result<(), Denied> {
+        if claimed == self.username || self.has_tag("impersonator") {
+            return Ok(());
+        }
+        Err(Denied {
+            message: format!(
+                "user_id property set to '{claimed}' but authenticated user was '{}'",
+                self.username
+            ),
+        })
     }
 
     /// May this identity open a connection to `vhost`? (Some permission there.)
     pub fn can_access_vhost(&self, vhost: &str) -> bool {
         match &self.grants {
             Grants::Internal(db) => db.has_permissions(&self.username, vhost),
-            Grants::Scopes(g) => g.iter().any(|s| s.matches_vhost(vhost)),
+            Grants::Scopes(g, _) => g.iter().any(|s| s.matches_vhost(vhost)),
         }
     }
 
@@ -170,7 +196,7 @@ impl Identity {
         let name = resource_name(kind, name);
         let allowed = match &self.grants {
             Grants::Internal(db) => db.permits(&self.username, vhost, access, name),
-            Grants::Scopes(g) => g.iter().any(|s| s.permits(vhost, access, name)),
+            Grants::Scopes(g, _) => g.iter().any(|s| s.permits(vhost, access, name)),
         };
         if allowed {
             Ok(())
@@ -198,7 +224,7 @@ impl Identity {
             Grants::Internal(db) => {
                 db.permits_topic(&self.username, vhost, access, exchange, routing_key)
             }
-            Grants::Scopes(g) => g
+            Grants::Scopes(g, _) => g
                 .iter()
                 .any(|s| s.permits_topic(vhost, access, exchange, routing_key)),
         };
@@ -211,6 +237,25 @@ impl Identity {
                     self.username
                 ),
             })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_token_identity_has_its_own_generation() {
+        let a = Identity::from_scopes("u".into(), vec![], None, vec![]);
+        let b = Identity::from_scopes("u".into(), vec![], None, vec![]);
+        assert_ne!(a.generation(), b.generation());
+        assert_eq!(a.generation(), a.clone().generation());
+        let db = AuthDb::new();
+        db.add_user("u", "p", &[]).unwrap();
+        let pw = db.identity("u").unwrap();
+        for t in [&a, &b] {
+            assert_ne!(t.generation(), pw.generation());
         }
     }
 }

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -56,7 +56,8 @@ pub struct JwtConfig {
     /// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds. Default 0.
     pub leeway: u64,
     pub keys: Vec<JwtKeyConfig>,
-    /// A JSON Web Key Set file (`{"keys": [...]}`); its keys are chosen by `kid`.
+    /// A JSON Web Key Set file (`{"keys": [...]}`); its keys are chosen by `kid`. Keys Warren
+    /// cannot verify with (encryption keys, other algorithms or key types) are skipped.
     pub jwks_file: Option<PathBuf>,
     /// The built-in issuer (`warren token issue`, `POST /api/auth/token`).
     pub issuer: IssuerConfig,
@@ -186,6 +187,87 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// The signature keys of a JWKS file. An identity provider's set usually holds more than
+/// signature keys (Keycloak publishes an `RSA-OAEP` encryption key beside its `RS256` one):
+/// keys for encryption (`use: enc`), with an algorithm or key type Warren does not verify, or
+/// that do not parse are skipped with a warning, never an error. Only a file that is not a
+/// JWK set at all is an error.
+fn load_jwks(path: &PathBuf) -> Result<Vec<VerifyKey>, JwtConfigError> {
+    let file = path.display().to_string();
+    let set: RawJwkSet =
+        serde_json::from_slice(&read(path)?).map_err(|e| JwtConfigError::Jwks {
+            path: file.clone(),
+            what: format!("not a JWK set: {e}"),
+        })?;
+    let mut keys = Vec::new();
+    for (i, raw) in set.keys.into_iter().enumerate() {
+        let kid = raw.get("kid").and_then(Value::as_str).map(str::to_string);
+        let name = match &kid {
+            Some(k) => format!("'{k}'"),
+            None => format!("#{i} (no kid)"),
+        };
+        match jwk_key(raw) {
+            Ok(key) => keys.push(key),
+            Err(why) => tracing::warn!("jwks file {file}: key {name} skipped: {why}"),
+        }
+    }
+    if keys.is_empty() {
+        tracing::warn!("jwks file {file}: no signature key Warren can verify with");
+    }
+    Ok(keys)
+}
+
+#[derive(Deserialize)]
+struct RawJwkSet {
+    keys: Vec<Value>,
+}
+
+/// One JWK as a verification key, or why it is not one.
+fn jwk_key(raw: Value) -> Result<VerifyKey, String> {
+    if raw.get("use").and_then(Value::as_str) == Some("enc") {
+        return Err("an encryption key (use: enc)".to_string());
+    }
+    let jwk: Jwk =
+        serde_json::from_value(raw).map_err(|e| format!("unsupported or invalid: {e}"))?;
+    if let Some(ops) = &jwk.common.key_operations {
+        if !ops.iter().any(|o| matches!(o, KeyOperations::Verify)) {
+            return Err("its key_ops do not include verify".to_string());
+        }
+    }
+    let kid = jwk.common.key_id.clone();
+    let alg = match (&jwk.common.key_algorithm, &jwk.algorithm) {
+        (Some(a), _) => {
+            let s = format!("{a:?}");
+            Algorithm::from_str(&s)
+                .ok()
+                .filter(|a| SUPPORTED.contains(a))
+                .ok_or_else(|| format!("unsupported algorithm '{s}'"))?
+        }
+        (None, AlgorithmParameters::RSA(_)) => Algorithm::RS256,
+        (None, AlgorithmParameters::EllipticCurve(ec)) => match ec.curve {
+            EllipticCurve::P256 => Algorithm::ES256,
+            EllipticCurve::P384 => Algorithm::ES384,
+            ref c => return Err(format!("unsupported curve {c:?}")),
+        },
+        (None, AlgorithmParameters::OctetKey(_)) => Algorithm::HS256,
+        (None, AlgorithmParameters::OctetKeyPair(_)) => {
+            return Err("unsupported key type OKP".to_string())
+        }
+    };
+    // The key type must fit the algorithm: an RSA key never verifies HS256.
+    let fits = matches!(
+        (&jwk.algorithm, is_hmac(alg)),
+        (AlgorithmParameters::OctetKey(_), true)
+            | (AlgorithmParameters::RSA(_), false)
+            | (AlgorithmParameters::EllipticCurve(_), false)
+    );
+    if !fits {
+        return Err(format!("algorithm {alg:?} does not fit its key type"));
+    }
+    let key = DecodingKey::from_jwk(&jwk).map_err(|e| e.to_string())?;
+    Ok(VerifyKey { kid, alg, key })
+}
+
 struct VerifyKey {
     kid: Option<String>,
     alg: Algorithm,
@@ -259,49 +341,7 @@ impl JwtVerifier {
             });
         }
         if let Some(path) = &cfg.jwks_file {
-            let jerr = |what: String| JwtConfigError::Jwks {
-                path: path.display().to_string(),
-                what,
-            };
-            let set: JwkSet = serde_json::from_slice(&read(path)?)
-                .map_err(|e| jerr(format!("not a JWK set: {e}")))?;
-            for jwk in &set.keys {
-                let kid = jwk.common.key_id.clone();
-                let alg = match (&jwk.common.key_algorithm, &jwk.algorithm) {
-                    (Some(a), _) => parse_alg(&kid, &format!("{a:?}"))?,
-                    (None, AlgorithmParameters::RSA(_)) => Algorithm::RS256,
-                    (None, AlgorithmParameters::EllipticCurve(ec)) => match ec.curve {
-                        EllipticCurve::P256 => Algorithm::ES256,
-                        EllipticCurve::P384 => Algorithm::ES384,
-                        _ => {
-                            return Err(jerr(format!("key {}: unsupported curve", kid_name(&kid))))
-                        }
-                    },
-                    (None, AlgorithmParameters::OctetKey(_)) => Algorithm::HS256,
-                    (None, _) => {
-                        return Err(jerr(format!(
-                            "key {}: unsupported key type",
-                            kid_name(&kid)
-                        )))
-                    }
-                };
-                // The key type must fit the algorithm: an RSA key never verifies HS256.
-                let fits = matches!(
-                    (&jwk.algorithm, is_hmac(alg)),
-                    (AlgorithmParameters::OctetKey(_), true)
-                        | (AlgorithmParameters::RSA(_), false)
-                        | (AlgorithmParameters::EllipticCurve(_), false)
-                );
-                if !fits {
-                    return Err(jerr(format!(
-                        "key {}: algorithm {alg:?} does not fit its key type",
-                        kid_name(&kid)
-                    )));
-                }
-                let key = DecodingKey::from_jwk(jwk)
-                    .map_err(|e| jerr(format!("key {}: {e}", kid_name(&kid))))?;
-                keys.push(VerifyKey { kid, alg, key });
-            }
+            keys.extend(load_jwks(path)?);
         }
         let allowed = if cfg.algorithms.is_empty() {
             let set: BTreeSet<String> = keys.iter().map(|k| format!("{:?}", k.alg)).collect();

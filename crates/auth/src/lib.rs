@@ -18,13 +18,15 @@
 //!     [`TopicPermissionInfo`];
 //!   - [`AuthDb::authenticate`] (user, password, peer IP) -> [`Identity`] or [`AuthError`]
 //!     (`guest` only from loopback, see [`AuthDb::set_loopback_users`]);
-//!     [`AuthDb::identity`] for a user authenticated otherwise;
+//!     [`AuthDb::identity`] for a user authenticated otherwise; [`AuthDb::check_loopback`]
+//!     applies the loopback rule to one authenticated another way (a token);
 //!   - [`AuthDb::import`] / the `*Info` types (serde) for definitions import and export;
 //!     [`AuthDb::delete_vhost`] drops a deleted vhost's permissions.
 //! - [`Identity`] { `username`, `tags`, `expires_at` }: [`Identity::has_tag`],
 //!   [`Identity::can_access_vhost`], [`Identity::check`] (vhost, [`Access`],
 //!   [`ResourceKind`], name) and [`Identity::check_topic`] (vhost, access, exchange,
-//!   routing key) -> `Result<(), Denied>`; [`Denied`] displays RabbitMQ's 403 text.
+//!   routing key) -> `Result<(), Denied>`; [`Denied`] displays RabbitMQ's 403 text;
+//!   [`Identity::check_user_id`] is the validated user-ID rule for a message's `user_id`.
 //! - [`JwtConfig`] (`[jwt]` in the TOML config, serde), [`JwtVerifier::from_config`],
 //!   [`JwtVerifier::verify`] (token -> [`Identity`] from its scopes).
 //! - [`TokenIssuer::from_config`], [`TokenIssuer::issue`] (db, username) -> [`IssuedToken`]

@@ -185,17 +185,23 @@ impl Broker {
         self.durability.get()
     }
 
-    /// Puts the messages the store recovered back into their queues. A queue the definitions
-    /// lost (a crash between the queue's first stored message and its definitions write cannot
-    /// happen, but a hand-edited file can) is re-created as a plain durable queue rather than
-    /// dropping its messages. Returns (queues, messages) recovered.
+    /// Puts the messages the store recovered back into their queues. The definitions are
+    /// the truth about what exists: messages of a queue (or a whole vhost) the definitions no
+    /// longer have were deleted with it (`warren vhost delete` runs without the store, and a
+    /// definitions file may be edited by hand) and are dropped from the store, as RabbitMQ
+    /// deletes the message directories of queues it does not recover. Nothing deleted comes
+    /// back, and a queue declared later under the same name starts empty. Returns (queues,
+    /// messages) recovered.
     ///
     /// Messages keep their priority and their expiry; those whose time passed while the broker
     /// was down expire (and are dead-lettered) once every queue has its messages back.
     pub fn recover_messages(&self, recovered: &warren_store::Recovered) -> (usize, usize) {
         let (mut queues, mut messages) = (0, 0);
         let mut filled = Vec::new();
-        for (key, entries) in &recovered.queues {
+        let mut keys: Vec<&String> = recovered.queues.keys().collect();
+        keys.sort();
+        for key in keys {
+            let entries = &recovered.queues[key];
             if entries.is_empty() {
                 continue;
             }
@@ -203,30 +209,23 @@ impl Broker {
                 tracing::warn!("store has messages for an unparsable queue key {key:?}; skipped");
                 continue;
             };
-            let Ok(qname) = ShortStr::try_from(name) else {
-                continue;
-            };
-            let v = self.add_vhost(vhost);
-            let q = match v.queue(name, 0) {
-                Ok(q) => q,
-                Err(_) => {
-                    tracing::warn!("queue '{name}' in vhost '{vhost}' has stored messages but no definition; re-created");
-                    let decl = warren_amqp::QueueDeclare {
-                        queue: qname,
-                        passive: false,
-                        durable: true,
-                        exclusive: false,
-                        auto_delete: false,
-                        no_wait: false,
-                        arguments: warren_amqp::FieldTable::new(),
+            let queue = self.vhost(vhost).map(|v| v.queue(name, 0));
+            let q = match queue {
+                Some(Ok(q)) if q.store_id().is_some() => q,
+                _ => {
+                    let what = match queue {
+                        None => "its vhost no longer exists",
+                        Some(Err(_)) => "the queue no longer exists",
+                        Some(Ok(_)) => "the queue is no longer durable",
                     };
-                    match v.declare_queue(0, &decl) {
-                        Ok(d) => d.queue,
-                        Err(e) => {
-                            tracing::warn!("could not re-create it: {e}");
-                            continue;
-                        }
+                    tracing::warn!(
+                        "dropping {} stored messages of queue '{name}' in vhost '{vhost}': {what}",
+                        entries.len()
+                    );
+                    if let Some(d) = self.durability() {
+                        d.delete_queue(d.queue_id(vhost, name));
                     }
+                    continue;
                 }
             };
             q.recover(entries, |id| recovered.published_at(id));

@@ -975,7 +975,10 @@ async fn issue_token(
         .broker
         .auth()
         .authenticate(&req.username, &req.password, peer.ip())
-        .map_err(|_| no_challenge(ApiError::unauthorized("Not_Authorized")))?;
+        .map_err(|e| {
+            crate::auth::log_refusal(peer.ip(), &req.username, &e.to_string());
+            no_challenge(ApiError::unauthorized("Not_Authorized"))
+        })?;
     let t = issuer
         .issue(s.broker.auth(), &who.username)
         .map_err(|e| no_challenge(ApiError::unauthorized(e.to_string())))?;
@@ -1570,6 +1573,18 @@ async fn publish(
         Some(Value::Array(a)) if a.is_empty() => BasicProperties::default(),
         Some(_) => return Err(ApiError::bad_request("properties must be an object")),
     };
+    // As basic.publish over AMQP: the user_id property must be the user's (RabbitMQ's
+    // management plugin answers the channel's 406 with a 400 "406 PRECONDITION_FAILED - ..."),
+    // and a topic exchange checks the topic permission of the routing key.
+    if let Some(claimed) = &props.user_id {
+        u.identity.check_user_id(claimed.as_str()).map_err(|d| {
+            let e = warren_core::AmqpError::precondition_failed(d);
+            ApiError::bad_request(format!("{} {}", e.code, e.text))
+        })?;
+    }
+    if x.kind == ExchangeKind::Topic {
+        u.check_topic(&vh, Access::Write, &x.name, routing_key)?;
+    }
     let route = Route::from_short(&x.name, &short(routing_key)?);
     let msg = Message::new(route, props.encode(), payload);
     let n = v.publish_internal(&x, msg, |_| false);
@@ -1852,25 +1867,32 @@ fn durable_binding(v: &VHost, source: &str, kind: &str, dest: &str) -> bool {
 }
 
 /// Binding needs write on the destination and read on the source (RabbitMQ).
+/// As queue.bind/unbind and exchange.bind/unbind over AMQP (RabbitMQ's `binding_action`):
+/// write on the destination, read on the source, and for a topic source the topic read
+/// permission of the routing key.
 fn check_bind(
     u: &Principal,
-    vh: &str,
+    v: &VHost,
     source: &str,
     kind: &str,
     dest: &str,
+    routing_key: &str,
 ) -> Result<(), ApiError> {
+    let vh = v.name.as_str();
     let dkind = if kind == "q" {
         ResourceKind::Queue
     } else {
         ResourceKind::Exchange
     };
     u.check(vh, Access::Write, dkind, exchange_name(dest))?;
-    u.check(
-        vh,
-        Access::Read,
-        ResourceKind::Exchange,
-        exchange_name(source),
-    )
+    let source = exchange_name(source);
+    u.check(vh, Access::Read, ResourceKind::Exchange, source)?;
+    if let Ok(x) = v.exchange(source) {
+        if x.kind == ExchangeKind::Topic {
+            u.check_topic(vh, Access::Read, &x.name, routing_key)?;
+        }
+    }
+    Ok(())
 }
 
 async fn create_binding(
@@ -1880,10 +1902,10 @@ async fn create_binding(
     body: Bytes,
 ) -> ApiResult {
     let (v, _) = between(&s, &u, &vh, &source, &kind, &dest)?;
-    check_bind(&u, &vh, &source, &kind, &dest)?;
     let m = parse_body(&body)?;
     let key = short(body_str(&m, "routing_key").unwrap_or(""))?;
     let args = body_args(&m)?;
+    check_bind(&u, &v, &source, &kind, &dest, &key)?;
     let source = exchange_name(&source);
     if kind == "q" {
         let q = find_queue(&v, &dest)?;
@@ -1934,11 +1956,11 @@ async fn delete_binding(
     Path((vh, source, kind, dest, props)): Path<(String, String, String, String, String)>,
 ) -> ApiResult {
     let (v, rows) = between(&s, &u, &vh, &source, &kind, &dest)?;
-    check_bind(&u, &vh, &source, &kind, &dest)?;
     let b = rows
         .iter()
         .find(|b| properties_key(&b.routing_key, &b.arguments) == props)
         .ok_or_else(ApiError::not_found)?;
+    check_bind(&u, &v, &source, &kind, &dest, &b.routing_key)?;
     let key = short(&b.routing_key)?;
     if kind == "q" {
         let q = find_queue(&v, &dest)?;

@@ -109,6 +109,26 @@ impl Principal {
             )
         })
     }
+
+    /// The user's topic permission for `access` to `routing_key` on the topic exchange
+    /// `exchange` (RabbitMQ's 403 text).
+    pub fn check_topic(
+        &self,
+        vhost: &str,
+        access: Access,
+        exchange: &str,
+        routing_key: &str,
+    ) -> Result<(), ApiError> {
+        self.identity
+            .check_topic(vhost, access, exchange, routing_key)
+            .map_err(|d| {
+                ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "access_refused",
+                    d.message,
+                )
+            })
+    }
 }
 
 /// Three dot-separated pieces, the first a base64url JSON object (`eyJ` = `{"`).
@@ -118,18 +138,36 @@ fn looks_like_jwt(s: &str) -> bool {
 
 /// Checks a user name and password (or a JWT given as the password) from `peer`.
 pub fn login(state: &AppState, user: &str, secret: &str, peer: IpAddr) -> Result<Identity, String> {
-    if let Some(v) = state
-        .broker
-        .jwt_verifier()
-        .filter(|_| looks_like_jwt(secret))
-    {
-        return v.verify(secret).map_err(|e| e.to_string());
+    if looks_like_jwt(secret) && state.broker.jwt_verifier().is_some() {
+        return verify_token(state, secret, peer);
     }
     state
         .broker
         .auth()
         .authenticate(user, secret, peer)
         .map_err(|e| e.to_string())
+}
+
+/// A token's identity. The loopback rule applies to tokens too (as in RabbitMQ, whatever the
+/// auth backend): a token for `guest` is refused from a non-loopback address.
+pub fn verify_token(state: &AppState, token: &str, peer: IpAddr) -> Result<Identity, String> {
+    let v = state
+        .broker
+        .jwt_verifier()
+        .ok_or_else(|| "bearer tokens are not configured ([jwt])".to_string())?;
+    let identity = v.verify(token).map_err(|e| e.to_string())?;
+    state
+        .broker
+        .auth()
+        .check_loopback(&identity.username, peer)
+        .map_err(|e| e.to_string())?;
+    Ok(identity)
+}
+
+/// A refused API login, logged as RabbitMQ does ("HTTP access denied: user 'u' - why") at
+/// warn, with the peer address; never the password or the token.
+pub fn log_refusal(peer: IpAddr, user: &str, why: &str) {
+    tracing::warn!(%peer, user, "HTTP access denied: user '{user}' - {why}");
 }
 
 /// The user of a request: basic auth or `Authorization: Bearer`. Rejects with 401 otherwise.
@@ -159,24 +197,25 @@ impl FromRequestParts<Arc<AppState>> for User {
             .to_str()
             .map_err(|_| refused())?;
         let (scheme, rest) = h.split_once(' ').unwrap_or((h, ""));
-        let identity = if scheme.eq_ignore_ascii_case("basic") {
+        let (user, identity) = if scheme.eq_ignore_ascii_case("basic") {
             let (u, p) = decode_basic(rest.trim()).ok_or_else(refused)?;
-            login(state, &u, &p, peer)
+            let identity = login(state, &u, &p, peer);
+            (u, identity)
         } else if scheme.eq_ignore_ascii_case("bearer") {
-            match state.broker.jwt_verifier() {
-                Some(v) => v.verify(rest.trim()).map_err(|e| e.to_string()),
-                None => Err("bearer tokens are not configured ([jwt])".to_string()),
-            }
+            // Who the token claims to be is unknown until it verifies.
+            let identity = verify_token(state, rest.trim(), peer);
+            ("(bearer token)".to_string(), identity)
         } else {
             return Err(refused());
         };
         let identity = identity.map_err(|e| {
-            tracing::debug!("HTTP API login refused: {e}");
+            log_refusal(peer, &user, &e);
             refused()
         })?;
         let p = Principal::from_identity(identity);
         // A user without any management tag may not use the API at all (RabbitMQ).
         if !p.satisfies(Tag::Management) {
+            log_refusal(peer, &p.username, "Not management user");
             return Err(ApiError {
                 challenge,
                 ..ApiError::unauthorized("Not management user")

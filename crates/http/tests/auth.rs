@@ -423,3 +423,251 @@ async fn no_issuer_no_tokens() {
     let v: Value = r.json().await.unwrap();
     assert!(v["reason"].is_string());
 }
+
+async fn publish_as(
+    env: &common::Env,
+    user: &str,
+    exchange: &str,
+    key: &str,
+    properties: Value,
+) -> (StatusCode, Value) {
+    env.call_as(
+        Some((user, "secret")),
+        Method::POST,
+        &format!("/api/exchanges/%2F/{exchange}/publish"),
+        Some(
+            json!({"properties": properties, "routing_key": key, "payload": "m",
+                    "payload_encoding": "string"}),
+        ),
+    )
+    .await
+}
+
+/// `pub` may do anything in `/`, but on `amq.topic` only write and read routing keys starting
+/// with `allowed.`; `taps` (a queue of guest's) gets everything amq.topic routes.
+async fn topic_env() -> common::Env {
+    let env = start().await;
+    user(&env, "pub", "management", true).await;
+    let (s, v) = env
+        .call(
+            Method::PUT,
+            "/api/topic-permissions/%2F/pub",
+            Some(json!({"exchange": "amq.topic", "write": "^allowed\\.", "read": "^allowed\\."})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    env.call(
+        Method::PUT,
+        "/api/queues/%2F/taps",
+        Some(json!({"durable": false})),
+    )
+    .await;
+    let (s, _) = env
+        .call(
+            Method::POST,
+            "/api/bindings/%2F/e/amq.topic/q/taps",
+            Some(json!({"routing_key": "#"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    env
+}
+
+async fn taps(env: &common::Env) -> u64 {
+    let v = env
+        .until("/api/queues/%2F/taps", |v| v["messages"].is_u64())
+        .await;
+    v["messages"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn publish_checks_topic_permissions_as_amqp_does() {
+    let env = topic_env().await;
+    let (s, v) = publish_as(&env, "pub", "amq.topic", "allowed.x", json!({})).await;
+    assert_eq!((s, &v["routed"]), (StatusCode::OK, &json!(true)), "{v}");
+    let (s, v) = publish_as(&env, "pub", "amq.topic", "denied.x", json!({})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(
+        v["reason"],
+        "write access to topic 'denied.x' in exchange 'amq.topic' in vhost '/' refused for user 'pub'"
+    );
+    // Only the allowed message arrived; guest (no topic permissions) publishes anything.
+    let (s, _) = env
+        .call(
+            Method::POST,
+            "/api/exchanges/%2F/amq.topic/publish",
+            Some(
+                json!({"properties": {}, "routing_key": "denied.y", "payload": "g",
+                        "payload_encoding": "string"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(taps(&env).await, 2);
+}
+
+#[tokio::test]
+async fn publish_with_someone_elses_user_id_is_400() {
+    let env = topic_env().await;
+    user(&env, "imp", "management,impersonator", true).await;
+    let (s, v) = publish_as(&env, "pub", "amq.direct", "k", json!({"user_id": "pub"})).await;
+    assert_eq!(s, StatusCode::OK, "own user_id: {v}");
+    // RabbitMQ's management plugin: the channel's 406 becomes a 400 with code and text.
+    let (s, v) = publish_as(
+        &env,
+        "pub",
+        "amq.topic",
+        "allowed.x",
+        json!({"user_id": "guest"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(
+        v,
+        json!({"error": "bad_request", "reason": "406 PRECONDITION_FAILED - user_id property set to 'guest' but authenticated user was 'pub'"})
+    );
+    assert_eq!(taps(&env).await, 0, "the refused message was not routed");
+    let (s, v) = publish_as(&env, "imp", "amq.topic", "k", json!({"user_id": "guest"})).await;
+    assert_eq!(s, StatusCode::OK, "an impersonator may: {v}");
+    assert_eq!(taps(&env).await, 1);
+}
+
+#[tokio::test]
+async fn bindings_check_topic_read_permissions_as_amqp_does() {
+    let env = topic_env().await;
+    let r = Some(("pub", "secret"));
+    let (s, v) = env
+        .call_as(
+            r,
+            Method::POST,
+            "/api/bindings/%2F/e/amq.topic/q/taps",
+            Some(json!({"routing_key": "allowed.#"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = env
+        .call_as(
+            r,
+            Method::POST,
+            "/api/bindings/%2F/e/amq.topic/q/taps",
+            Some(json!({"routing_key": "denied.#"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(
+        v["reason"],
+        "read access to topic 'denied.#' in exchange 'amq.topic' in vhost '/' refused for user 'pub'"
+    );
+    // Unbinding is checked the same way: guest's "#" binding is not pub's to remove.
+    let (s, v) = env
+        .call_as(
+            r,
+            Method::DELETE,
+            "/api/bindings/%2F/e/amq.topic/q/taps/%2523",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, _) = env
+        .call_as(
+            r,
+            Method::DELETE,
+            "/api/bindings/%2F/e/amq.topic/q/taps/allowed.%2523",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let rows = env.get("/api/bindings/%2F/e/amq.topic/q/taps").await;
+    let keys: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["routing_key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["#"]);
+    // Bindings of a non-topic exchange need no topic permission.
+    let (s, v) = env
+        .call_as(
+            r,
+            Method::POST,
+            "/api/bindings/%2F/e/amq.direct/q/taps",
+            Some(json!({"routing_key": "denied.x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+}
+
+/// This machine's non-loopback address, if it has one.
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("10.255.255.255:9").map(|_| s))
+        .and_then(|s| s.local_addr())
+        .ok()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+}
+
+#[tokio::test]
+async fn tokens_for_loopback_only_users_are_refused_from_elsewhere() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("no non-loopback address: skipped");
+        return;
+    };
+    let cfg = warren_auth::JwtConfig {
+        keys: vec![warren_auth::JwtKeyConfig {
+            algorithm: "HS256".to_string(),
+            secret: Some("a-test-secret-of-some-length".to_string()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let broker = std::sync::Arc::new(warren_core::Broker::new(Default::default()));
+    broker.set_jwt_verifier(Some(std::sync::Arc::new(
+        warren_auth::JwtVerifier::from_config(&cfg).unwrap(),
+    )));
+    broker
+        .auth()
+        .add_user("remote", "pw", &["administrator".into()])
+        .unwrap();
+    let issuer = warren_auth::TokenIssuer::from_config(&cfg).unwrap();
+    let guest_token = issuer.issue(broker.auth(), "guest").unwrap().access_token;
+    let remote_token = issuer.issue(broker.auth(), "remote").unwrap().access_token;
+    let Ok(http) = warren_http::HttpServer::bind(
+        &format!("{ip}:0"),
+        broker,
+        warren_http::HttpConfig::new(None),
+    )
+    .await
+    else {
+        eprintln!("cannot listen on {ip}: skipped");
+        return;
+    };
+    let client = reqwest::Client::new();
+    let whoami = |auth: Box<dyn Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder>| {
+        let r = auth(client.get(format!("http://{}/api/whoami", http.addr)));
+        async move { within(r.send()).await.unwrap().status() }
+    };
+    let g = guest_token.clone();
+    assert_eq!(
+        whoami(Box::new(move |r| r.bearer_auth(&g))).await,
+        StatusCode::UNAUTHORIZED,
+        "a bearer token for guest from {ip}"
+    );
+    let g = guest_token.clone();
+    assert_eq!(
+        whoami(Box::new(move |r| r.basic_auth("guest", Some(&g)))).await,
+        StatusCode::UNAUTHORIZED,
+        "a token for guest as the basic-auth password from {ip}"
+    );
+    assert_eq!(
+        whoami(Box::new(|r| r.basic_auth("guest", Some("guest")))).await,
+        StatusCode::UNAUTHORIZED,
+        "guest's password from {ip}"
+    );
+    let t = remote_token.clone();
+    assert_eq!(
+        whoami(Box::new(move |r| r.bearer_auth(&t))).await,
+        StatusCode::OK,
+        "another user's token from {ip}"
+    );
+}

@@ -92,15 +92,10 @@ pub fn bind_source(ctx: &Ctx<'_>, source: &ShortStr, routing_key: &str) -> Resul
 /// the `impersonator` tag): 406, as in RabbitMQ.
 pub fn publisher_user_id(ctx: &Ctx<'_>, user_id: Option<ShortStr>) -> Result<()> {
     match user_id {
-        Some(claimed)
-            if claimed.as_str() != ctx.identity.username
-                && !ctx.identity.has_tag("impersonator") =>
-        {
-            Err(AmqpError::precondition_failed(format!(
-                "user_id property set to '{claimed}' but authenticated user was '{}'",
-                ctx.identity.username
-            )))
-        }
-        _ => Ok(()),
+        Some(claimed) => ctx
+            .identity
+            .check_user_id(claimed.as_str())
+            .map_err(AmqpError::precondition_failed),
+        None => Ok(()),
     }
 }

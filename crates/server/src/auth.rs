@@ -63,7 +63,9 @@ pub fn authenticate(
     Ok(check_secret(broker, &user, &pass, peer)?)
 }
 
-/// A password, or a token when it looks like one and tokens are accepted.
+/// A password, or a token when it looks like one and tokens are accepted. Either way the
+/// loopback rule applies (RabbitMQ checks `loopback_users` whatever the auth backend): a
+/// token for `guest` is refused from a non-loopback address.
 pub fn check_secret(
     broker: &Broker,
     user: &str,
@@ -71,7 +73,11 @@ pub fn check_secret(
     peer: SocketAddr,
 ) -> Result<Identity, warren_auth::AuthError> {
     if let Some(v) = broker.jwt_verifier().filter(|_| looks_like_jwt(secret)) {
-        return v.verify(secret);
+        let identity = v.verify(secret)?;
+        broker
+            .auth()
+            .check_loopback(&identity.username, peer.ip())?;
+        return Ok(identity);
     }
     broker.auth().authenticate(user, secret, peer.ip())
 }

@@ -394,3 +394,305 @@ async fn amqps_with_lapin() {
             .is_err()
     );
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// A server verifying tokens with `cfg` (which must load).
+async fn server_with(cfg: &JwtConfig) -> RunningServer {
+    let server = start().await;
+    let v = JwtVerifier::from_config(cfg).expect("the [jwt] configuration loads");
+    server.broker.set_jwt_verifier(Some(Arc::new(v)));
+    server
+}
+
+fn unsigned_header(alg: Algorithm, kid: Option<&str>) -> Header {
+    let mut h = Header::new(alg);
+    h.kid = kid.map(str::to_string);
+    h
+}
+
+fn rs_token(kid: Option<&str>, claims: &serde_json::Value) -> String {
+    let key = EncodingKey::from_rsa_pem(RS_PRIVATE.as_bytes()).unwrap();
+    jsonwebtoken::encode(&unsigned_header(Algorithm::RS256, kid), claims, &key).unwrap()
+}
+
+fn es_token(kid: Option<&str>, claims: &serde_json::Value) -> String {
+    let key = EncodingKey::from_ec_pem(ES_PRIVATE.as_bytes()).unwrap();
+    jsonwebtoken::encode(&unsigned_header(Algorithm::ES256, kid), claims, &key).unwrap()
+}
+
+/// Logs in with `token` and declares `app-q` (allowed by [`claims`]' scopes).
+async fn token_works(server: &RunningServer, token: &str) -> bool {
+    let Ok(conn) = connect_token(server, "", token, "%2f").await else {
+        return false;
+    };
+    let ch = within(conn.create_channel()).await.unwrap();
+    within(ch.queue_declare(
+        "app-q",
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .is_ok()
+}
+
+fn jwks_config() -> JwtConfig {
+    JwtConfig {
+        resource_server_id: "warren".into(),
+        jwks_file: Some(fixture("jwks-keycloak.json")),
+        ..Default::default()
+    }
+}
+
+/// An identity provider's JWKS (Keycloak's shape: an `RSA-OAEP` encryption key beside the
+/// `RS256` signing key, here also an Ed25519 key, a key type from the future and an EC key
+/// without `kid`) loads: the keys Warren cannot verify with are skipped, the others are
+/// chosen by `kid`, and a key without `kid` serves tokens without one.
+#[tokio::test]
+async fn identity_provider_jwks_with_an_encryption_key_loads() {
+    let server = server_with(&jwks_config()).await;
+    let c = claims(60);
+    assert!(
+        token_works(&server, &rs_token(Some("sig1"), &c)).await,
+        "RS256 token with kid sig1"
+    );
+    assert!(
+        token_works(&server, &es_token(None, &c)).await,
+        "ES256 token without kid: the EC key without kid"
+    );
+    // The encryption key holds the same RSA public key here: had it been loaded as a
+    // signature key, this token would verify.
+    assert_eq!(
+        code(connect_token(&server, "", &rs_token(Some("enc1"), &c), "%2f").await),
+        403,
+        "the encryption key never verifies a token"
+    );
+    for (what, token) in [
+        (
+            "ES256 token naming the RS256 key",
+            es_token(Some("sig1"), &c),
+        ),
+        (
+            "RS256 token without kid (that key is EC)",
+            rs_token(None, &c),
+        ),
+        (
+            "RS256 token with an unknown kid",
+            rs_token(Some("nope"), &c),
+        ),
+        ("a skipped key's kid", rs_token(Some("ed1"), &c)),
+    ] {
+        assert_eq!(
+            code(connect_token(&server, "", &token, "%2f").await),
+            403,
+            "{what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn allowed_algorithms_restrict_which_keys_serve() {
+    let mut cfg = jwks_config();
+    cfg.algorithms = vec!["RS256".into()];
+    let server = server_with(&cfg).await;
+    let c = claims(60);
+    assert!(token_works(&server, &rs_token(Some("sig1"), &c)).await);
+    assert_eq!(
+        code(connect_token(&server, "", &es_token(None, &c), "%2f").await),
+        403,
+        "ES256 is not among the allowed algorithms, although a key for it is loaded"
+    );
+    // An unknown algorithm in the list is a configuration error.
+    cfg.algorithms = vec!["none".into()];
+    assert!(JwtVerifier::from_config(&cfg).is_err());
+}
+
+#[tokio::test]
+async fn public_key_file_and_the_extra_scope_claim() {
+    let cfg = JwtConfig {
+        resource_server_id: "warren".into(),
+        extra_scopes_source: Some("realm_access.roles".into()),
+        keys: vec![JwtKeyConfig {
+            kid: Some("file".into()),
+            algorithm: "RS256".into(),
+            public_key_file: Some(fixture("jwt-rs256-public.pem")),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let server = server_with(&cfg).await;
+    // Scopes only in the extra claim (as Keycloak puts realm roles).
+    let mut c = claims(60);
+    c["scope"] = json!("openid profile");
+    c["realm_access"] = json!({"roles": ["warren.configure:%2F/app-*", "offline_access"]});
+    let token = rs_token(Some("file"), &c);
+    assert!(
+        token_works(&server, &token).await,
+        "configure:%2F/app-* from realm_access.roles"
+    );
+    let conn = connect_token(&server, "", &token, "%2f").await.unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    match within(ch.queue_declare(
+        "other",
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    {
+        Err(lapin::Error::ProtocolError(e)) => assert_eq!(e.get_id(), 403),
+        other => panic!("expected 403, got {other:?}"),
+    }
+    // Without the claim there is no scope at all: no vhost access (530).
+    c.as_object_mut().unwrap().remove("realm_access");
+    assert_eq!(
+        code(connect_token(&server, "", &rs_token(Some("file"), &c), "%2f").await),
+        530
+    );
+    // A missing key file is a start-up error naming it.
+    let mut bad = cfg.clone();
+    bad.keys[0].public_key_file = Some(fixture("no-such-key.pem"));
+    let e = JwtVerifier::from_config(&bad).unwrap_err().to_string();
+    assert!(e.contains("no-such-key.pem"), "{e}");
+}
+
+/// RabbitMQ applies `loopback_users` to every auth backend: a token whose subject is guest
+/// gets no further than guest's password from a non-loopback address.
+#[tokio::test]
+async fn token_for_guest_is_refused_from_a_non_loopback_address() {
+    let Some(ip) = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("10.255.255.255:9").map(|_| s))
+        .and_then(|s| s.local_addr())
+        .ok()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+    else {
+        eprintln!("no non-loopback address: skipped");
+        return;
+    };
+    let broker = Arc::new(warren_core::Broker::new(Default::default()));
+    broker.set_jwt_verifier(Some(Arc::new(JwtVerifier::from_config(&config()).unwrap())));
+    let Ok(server) = RunningServer::start(&format!("{ip}:0"), broker).await else {
+        eprintln!("cannot listen on {ip}: skipped");
+        return;
+    };
+    let mut guest = claims(60);
+    guest["sub"] = json!("guest");
+    assert_eq!(
+        code(connect_token(&server, "", &hs(&guest), "%2f").await),
+        403,
+        "a token for guest from {ip}"
+    );
+    assert_eq!(
+        code(connect_token(&server, "guest", &hs(&guest), "%2f").await),
+        403
+    );
+    // Another subject is welcome from there, and cannot turn into guest by update-secret.
+    let conn = connect_token(&server, "", &hs(&claims(60)), "%2f")
+        .await
+        .expect("app's token from a non-loopback address");
+    let errors = closed_with(&conn).await;
+    let _ = within(conn.update_secret(&hs(&guest), "swap")).await;
+    match within(errors).await.unwrap() {
+        lapin::Error::ProtocolError(e) => assert_eq!(e.get_id(), 530),
+        other => panic!("expected 530, got {other:?}"),
+    }
+}
+
+/// The publish path caches "write allowed" per channel; a token replaced by
+/// connection.update-secret with narrower scopes must not leave that answer behind.
+#[tokio::test]
+async fn update_secret_with_narrower_scopes_applies_to_open_channels() {
+    let server = server().await;
+    let conn = connect_token(&server, "", &hs(&claims(60)), "%2f")
+        .await
+        .unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    within(ch.exchange_declare(
+        "app-x",
+        lapin::ExchangeKind::Fanout,
+        ExchangeDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch.queue_declare(
+        "app-q",
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch.queue_bind(
+        "app-q",
+        "app-x",
+        "",
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    let publish = |ch: lapin::Channel| async move {
+        within(ch.basic_publish(
+            "app-x",
+            "",
+            BasicPublishOptions::default(),
+            b"m",
+            Default::default(),
+        ))
+        .await
+        .unwrap();
+    };
+    publish(ch.clone()).await;
+    // A round trip: the publish was taken (and its write permission cached).
+    let q = within(ch.queue_declare(
+        "app-q",
+        QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(q.message_count(), 1);
+
+    let mut narrower = claims(60);
+    narrower["scope"] = json!("warren.configure:%2F/app-* warren.read:%2F/app-*");
+    within(conn.update_secret(&hs(&narrower), "narrower"))
+        .await
+        .expect("update-secret-ok");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = std::sync::Mutex::new(Some(tx));
+    ch.on_error(move |e| {
+        if let Some(tx) = tx.lock().unwrap().take() {
+            let _ = tx.send(e);
+        }
+    });
+    publish(ch.clone()).await;
+    match within(rx).await.unwrap() {
+        lapin::Error::ProtocolError(e) => {
+            assert_eq!(e.get_id(), 403);
+            assert_eq!(
+                e.get_message().as_str(),
+                "ACCESS_REFUSED - write access to exchange 'app-x' in vhost '/' refused for user 'app'"
+            );
+        }
+        other => panic!("expected 403, got {other:?}"),
+    }
+    let ch = within(conn.create_channel()).await.unwrap();
+    let q = within(ch.queue_declare(
+        "app-q",
+        QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(q.message_count(), 1, "the second publish was refused");
+}

@@ -651,3 +651,134 @@ async fn password_hashes_from_a_rabbitmq_export_log_in() {
     assert_eq!(json["permissions"][0]["user"], "alice");
     assert_eq!(json["permissions"][0]["configure"], "^alice-");
 }
+
+/// RabbitMQ's other hashing algorithms, as an import from an older or reconfigured RabbitMQ
+/// carries them: `rabbit_password_hashing_sha512` and the legacy `rabbit_password_hashing_md5`
+/// (base64 of a 4-byte salt followed by H(salt ++ utf8(password)); the hashes below were made
+/// with Python's hashlib, independently of Warren's code).
+#[tokio::test]
+async fn sha512_and_md5_hashes_from_definitions_log_in() {
+    let text = serde_json::json!({
+        "users": [
+            {"name": "sha", "tags": [], "hashing_algorithm": "rabbit_password_hashing_sha512",
+             "password_hash": "Wx4Mff2atngfttXMfFjbYxiYSxzfjVfdRk8IUfZIg6VlTUSARKZFrYmhcVp0iJaW/4DBW3zFK0qpHnQ5KagKqeM9lWE="},
+            {"name": "old", "tags": "", "hashing_algorithm": "rabbit_password_hashing_md5",
+             "password_hash": "wP/uQnGH5tUjftF9ihmyZNGvB7w="}
+        ],
+        "permissions": [
+            {"user": "sha", "vhost": "/", "configure": "^sha-", "write": "^sha-", "read": "^sha-"},
+            {"user": "old", "vhost": "/", "configure": "^old-", "write": "^old-", "read": "^old-"}
+        ]
+    })
+    .to_string();
+    let defs = warren_core::Definitions::from_json(&text).unwrap();
+    let server = start().await;
+    server.broker.import_definitions(&defs).unwrap();
+    // "pw 512 ünï", percent-encoded in the URL.
+    let conn = connect(&server, "sha", "pw%20512%20%C3%BCn%C3%AF", "%2f")
+        .await
+        .expect("the sha512 hash verifies");
+    let ch = within(conn.create_channel()).await.unwrap();
+    declare_queue(&ch, "sha-q", FieldTable::default())
+        .await
+        .expect("sha's permissions came along");
+    let conn = connect(&server, "old", "legacy-md5-pw", "%2f")
+        .await
+        .expect("the md5 hash verifies");
+    let ch = within(conn.create_channel()).await.unwrap();
+    declare_queue(&ch, "old-q", FieldTable::default())
+        .await
+        .expect("old's permissions came along");
+    for (user, wrong) in [("sha", "pw%20512"), ("old", "legacy-md5-PW")] {
+        match connect(&server, user, wrong, "%2f").await {
+            Err(lapin::Error::ProtocolError(e)) => assert_eq!(e.get_id(), 403),
+            other => panic!("{user} with a wrong password: expected 403, got {other:?}"),
+        }
+    }
+    // The hashes are kept as they came (RabbitMQ can take them back).
+    let out = server.broker.export_definitions();
+    for (name, alg) in [
+        ("sha", "rabbit_password_hashing_sha512"),
+        ("old", "rabbit_password_hashing_md5"),
+    ] {
+        let ours = out.users.iter().find(|u| u.name == name).unwrap();
+        let theirs = defs.users.iter().find(|u| u.name == name).unwrap();
+        assert_eq!(ours.hashing_algorithm, alg);
+        assert_eq!(ours.password_hash, theirs.password_hash);
+    }
+}
+
+/// RabbitMQ's `binding_action` makes the same checks for unbind as for bind: write on the
+/// destination, then read on the source (and topic read of the key for a topic source).
+#[tokio::test]
+async fn unbind_needs_read_on_the_source() {
+    let server = server_with_user().await;
+    // guest binds u's queue and exchange to other-x (u may not read other-x).
+    let guest = connect(&server, "guest", "guest", "%2f").await.unwrap();
+    let gch = within(guest.create_channel()).await.unwrap();
+    declare_queue(&gch, "u-q", FieldTable::default())
+        .await
+        .unwrap();
+    declare_exchange(&gch, "u-x", ExchangeKind::Direct, FieldTable::default())
+        .await
+        .unwrap();
+    bind(&gch, "u-q", "other-x", "k").await.unwrap();
+    within(gch.exchange_bind(
+        "u-x",
+        "other-x",
+        "k",
+        ExchangeBindOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+
+    let (_c, ch) = user_channel(&server).await;
+    assert_refused(
+        within(ch.queue_unbind("u-q", "other-x", "k", FieldTable::default())).await,
+        &refused_text("read", "exchange", "other-x"),
+    );
+    let (_c, ch) = user_channel(&server).await;
+    assert_refused(
+        within(ch.exchange_unbind(
+            "u-x",
+            "other-x",
+            "k",
+            ExchangeUnbindOptions::default(),
+            FieldTable::default(),
+        ))
+        .await,
+        &refused_text("read", "exchange", "other-x"),
+    );
+    // Both bindings are still there (guest's other-q binding, u-q's and u-x's).
+    let x = server
+        .broker
+        .vhost("/")
+        .unwrap()
+        .exchange("other-x")
+        .unwrap();
+    assert_eq!(x.bindings().len(), 3);
+    // Topic read applies to unbind as well.
+    server
+        .broker
+        .auth()
+        .set_topic_permissions(USER, "/", "u-t", "^allowed\\.", "^allowed\\.")
+        .unwrap();
+    let (_c, ch) = user_channel(&server).await;
+    declare_exchange(&ch, "u-t", ExchangeKind::Topic, FieldTable::default())
+        .await
+        .unwrap();
+    within(gch.queue_bind(
+        "u-q",
+        "u-t",
+        "denied.#",
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    assert_refused(
+        within(ch.queue_unbind("u-q", "u-t", "denied.#", FieldTable::default())).await,
+        "read access to topic 'denied.#' in exchange 'u-t' in vhost '/' refused for user 'u'",
+    );
+}

@@ -357,7 +357,8 @@ async fn vhosts_add_list_delete() {
     );
     ok(d, &["permissions", "set", "guest", "tmp", ".*", ".*", ".*"]);
 
-    // A durable queue in tmp, declared by the broker, goes with the vhost.
+    // A durable queue in tmp, declared by the broker, with a persistent message (confirmed,
+    // so on disk), goes with the vhost.
     let b = BrokerProcess::start(d);
     let conn = connect(&b, "guest", "guest", "tmp").await.unwrap();
     let ch = within(conn.create_channel()).await.unwrap();
@@ -368,6 +369,20 @@ async fn vhosts_add_list_delete() {
     within(ch.queue_declare("tmp-q", durable, FieldTable::default()))
         .await
         .unwrap();
+    within(ch.confirm_select(ConfirmSelectOptions::default()))
+        .await
+        .unwrap();
+    let confirm = within(ch.basic_publish(
+        "",
+        "tmp-q",
+        BasicPublishOptions::default(),
+        b"persistent",
+        BasicProperties::default().with_delivery_mode(2),
+    ))
+    .await
+    .unwrap();
+    assert!(within(confirm).await.unwrap().is_ack());
+    assert_eq!(passive_queue(&conn, "tmp-q").await, Ok(1));
     drop(conn);
     assert!(b.stop().success());
     assert_eq!(
@@ -379,7 +394,15 @@ async fn vhosts_add_list_delete() {
         !ok(d, &["permissions", "list"]).contains("\ttmp\t"),
         "permissions in a deleted vhost go with it"
     );
+    // Its stored message does not bring the vhost or the queue back at the next start...
     let b = BrokerProcess::start(d);
+    assert!(
+        b.startup_log
+            .iter()
+            .any(|l| l.contains("dropping 1 stored messages of queue 'tmp-q' in vhost 'tmp'")),
+        "{:#?}",
+        b.startup_log
+    );
     assert_eq!(
         refusal(connect(&b, "guest", "guest", "tmp").await),
         (530, "NOT_ALLOWED - vhost tmp not found".to_string())
@@ -388,6 +411,28 @@ async fn vhosts_add_list_delete() {
     assert_eq!(passive_queue(&conn, "tmp-q").await.unwrap_err().0, 404);
     drop(conn);
     assert!(b.stop().success());
+    assert_eq!(lines(&ok(d, &["vhost", "list"])), ["/", "orders"]);
+    // ...and is gone from the store: a vhost and queue of the same names start empty.
+    let defs = d.join("tmp-defs.json");
+    std::fs::write(
+        &defs,
+        serde_json::json!({
+            "vhosts": [{"name": "tmp"}],
+            "permissions": [{"user": "guest", "vhost": "tmp",
+                             "configure": ".*", "write": ".*", "read": ".*"}],
+            "queues": [{"name": "tmp-q", "vhost": "tmp", "durable": true,
+                        "auto_delete": false, "arguments": {}}],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    ok(d, &["definitions", "import", defs.to_str().unwrap()]);
+    let b = BrokerProcess::start(d);
+    let conn = connect(&b, "guest", "guest", "tmp").await.unwrap();
+    assert_eq!(passive_queue(&conn, "tmp-q").await, Ok(0));
+    drop(conn);
+    assert!(b.stop().success());
+    ok(d, &["vhost", "delete", "tmp"]);
 
     // The default vhost can be deleted too, and stays deleted.
     ok(d, &["vhost", "delete", "/"]);
