@@ -912,8 +912,10 @@ impl VHost {
         skip: impl Fn(&Queue) -> bool,
     ) -> usize {
         let mut targets = Vec::new();
+        // Not counted on the exchange here: RabbitMQ's exchange stats come from channels, so
+        // dead letters count nothing; the management API counts its own publishes.
         let message = self
-            .route_message(exchange, &message, &mut targets)
+            .route_cc(exchange, &message, &mut targets)
             .unwrap_or(message);
         targets.retain(|q| !skip(q));
         let durability = self.durability.get().filter(|_| message.is_persistent());
