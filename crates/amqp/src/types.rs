@@ -48,6 +48,13 @@ impl ShortStr {
             .map_err(|_| DecodeError::InvalidUtf8)
     }
 
+    /// The same string in an allocation of its own. A decoded short string is a slice of its
+    /// frame, which keeps the whole read buffer alive: what lives long (a queue's name, a
+    /// binding key) is detached from it.
+    pub fn detached(&self) -> Self {
+        ShortStr(ByteString::from(self.as_str().to_owned()))
+    }
+
     /// The string.
     #[inline]
     pub fn as_str(&self) -> &str {
@@ -291,6 +298,17 @@ impl fmt::Debug for Route {
 pub struct FieldTable(pub Vec<(ShortStr, FieldValue)>);
 
 impl FieldTable {
+    /// The same table over one allocation of its own (see [`ShortStr::detached`]): encoded
+    /// and decoded again, so its strings no longer keep the frame they came in alive.
+    pub fn detached(&self) -> FieldTable {
+        if self.0.is_empty() {
+            return FieldTable::new();
+        }
+        let mut buf = bytes::BytesMut::new();
+        crate::wire::put_table(&mut buf, self);
+        crate::wire::get_table(&mut buf.freeze()).unwrap_or_else(|_| self.clone())
+    }
+
     pub fn new() -> Self {
         FieldTable(Vec::new())
     }

@@ -356,3 +356,50 @@ fn shortstrs_are_slices_of_the_frame() {
     assert!(range.contains(&(p.route.as_bytes().as_ptr() as usize)));
     assert_eq!((p.exchange(), p.routing_key()), ("amq.topic", "a.b.c"));
 }
+
+/// Whether `inner` lies inside the memory range `outer`.
+fn within_buffer(inner: &[u8], outer: &std::ops::Range<*const u8>) -> bool {
+    let i = inner.as_ptr_range();
+    !inner.is_empty() && outer.start <= i.start && i.end <= outer.end
+}
+
+#[test]
+fn detached_strings_and_tables_no_longer_point_into_their_frame() {
+    let mut wire = BytesMut::new();
+    let mut args = FieldTable::new();
+    args.insert(
+        ShortStr::from_static("x-dead-letter-exchange"),
+        FieldValue::LongStr(Bytes::from_static(b"dlx")),
+    );
+    let declare = QueueDeclare {
+        queue: ShortStr::from_static("orders"),
+        durable: true,
+        arguments: args,
+        ..Default::default()
+    };
+    encode_method_frame(&mut wire, 1, &declare.clone().into());
+    let frame_bytes = wire[..].as_ptr_range();
+    let Some(Frame::Method {
+        method: Method::QueueDeclare(got),
+        ..
+    }) = decode_frame(&mut wire, 131_072).unwrap()
+    else {
+        panic!("a queue.declare");
+    };
+    // Decoded zero-copy: the name and the argument's value are slices of the frame.
+    assert!(within_buffer(got.queue.as_bytes(), &frame_bytes));
+    let name = got.queue.detached();
+    let table = got.arguments.detached();
+    assert_eq!(name, got.queue);
+    assert_eq!(table, got.arguments);
+    assert!(!within_buffer(name.as_bytes(), &frame_bytes));
+    let Some(FieldValue::LongStr(v)) = table.get("x-dead-letter-exchange") else {
+        panic!("the argument survives");
+    };
+    assert_eq!(&v[..], b"dlx");
+    assert!(!within_buffer(v, &frame_bytes));
+    let Some(FieldValue::LongStr(orig)) = got.arguments.get("x-dead-letter-exchange") else {
+        panic!("decoded");
+    };
+    assert!(within_buffer(orig, &frame_bytes));
+}

@@ -266,16 +266,18 @@ impl VHost {
             drop(map);
             return self.exchange_equivalent(&x, kind, m);
         }
+        // Long-lived: detached from the frame they came in (see `ShortStr::detached`).
+        let name = m.exchange.detached();
         let x = Exchange::new(
-            m.exchange.clone(),
+            name.clone(),
             kind,
             m.durable,
             m.auto_delete,
             m.internal,
-            m.arguments.clone(),
+            m.arguments.detached(),
         );
-        x.apply_policy(self.exchange_policy(name).as_ref());
-        map.insert(m.exchange.clone(), Arc::new(x));
+        x.apply_policy(self.exchange_policy(&name).as_ref());
+        map.insert(name, Arc::new(x));
         Ok(())
     }
 
@@ -401,8 +403,8 @@ impl VHost {
         let dst = self.exchange(destination)?;
         let binding = Binding {
             destination: Destination::Exchange(dst.name.clone()),
-            routing_key: key.clone(),
-            arguments: args.clone(),
+            routing_key: key.detached(),
+            arguments: args.detached(),
         };
         Ok((src, binding))
     }
@@ -434,8 +436,8 @@ impl VHost {
         self.check_binding_args(&x, args)?;
         x.bind(Binding {
             destination: Destination::Queue(queue.clone()),
-            routing_key: key.clone(),
-            arguments: args.clone(),
+            routing_key: key.detached(),
+            arguments: args.detached(),
         });
         // A queue deleted while we bound it must not stay reachable.
         if queue.is_deleted() {
@@ -502,6 +504,8 @@ impl VHost {
             &m.arguments,
             &format!("queue '{name}' in vhost '{}'", self.name),
         )?;
+        // Long-lived: detached from the frame they came in (see `ShortStr::detached`).
+        let name = name.detached();
         let q = Arc::new(
             Queue::new(
                 name.clone(),
@@ -509,7 +513,7 @@ impl VHost {
                 m.durable,
                 m.exclusive.then_some(conn),
                 m.auto_delete,
-                m.arguments.clone(),
+                m.arguments.detached(),
                 args,
             )
             .with_store(self.durability.get())

@@ -426,7 +426,7 @@ impl Channel {
                 let tag = if m.consumer_tag.is_empty() {
                     generate_consumer_tag()
                 } else {
-                    m.consumer_tag.clone()
+                    m.consumer_tag.detached()
                 };
                 if self.consumers.contains_key(tag.as_str()) {
                     return Err(AmqpError::not_allowed(format!(

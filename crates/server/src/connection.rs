@@ -49,6 +49,8 @@ const CLOSE_OK_DELAY: Duration = Duration::from_millis(5);
 const FRAME_MIN: u32 = 8192;
 /// The read buffer: its size when idle, and when the client keeps it full.
 const READ_BUF_MIN: usize = 4096;
+/// Below this much room, a read buffer is replaced (see the read loop).
+const READ_BUF_LOW: usize = 1024;
 const READ_BUF_MAX: usize = 64 * 1024;
 
 /// Outbox events taken per wake-up before writing (keeps latency bounded under load).
@@ -325,11 +327,18 @@ impl Connection {
                         }
                         self.last_recv = Instant::now();
                         self.process_frames(&mut rbuf);
-                        if rbuf.capacity() - rbuf.len() < READ_BUF_MIN {
+                        let room = rbuf.capacity() - rbuf.len();
+                        if n >= spare && room < READ_BUF_MIN {
                             // A read that filled the buffer means traffic: room for large
-                            // batched reads. Otherwise a small buffer does (an empty one is
-                            // reclaimed in place), so an idle connection holds 4 KiB, not 64.
-                            rbuf.reserve(if n >= spare { READ_BUF_MAX } else { READ_BUF_MIN });
+                            // batched reads.
+                            rbuf.reserve(READ_BUF_MAX);
+                        } else if room < READ_BUF_LOW {
+                            // Otherwise a small buffer does (an empty one is reclaimed in
+                            // place), so an idle connection holds 4 KiB, not 64. Not before
+                            // it is nearly used up: what a frame's slices keep (a declared
+                            // queue's name...) pins the buffer, and a fresh 4 KiB per small
+                            // read made 10,000 declares pin 40 MB.
+                            rbuf.reserve(READ_BUF_MIN);
                         }
                     }
                 },
