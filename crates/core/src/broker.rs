@@ -59,6 +59,8 @@ pub struct Broker {
     definitions_saved: AtomicU64,
     /// The open connections (management API, metrics).
     pub connections: crate::registry::ConnectionRegistry,
+    /// Channel and queue churn since start (Prometheus metrics).
+    pub churn: Arc<crate::stats::Churn>,
     /// Users, passwords, permissions (exported with the definitions).
     auth: warren_auth::AuthDb,
     /// Verifies JWT access tokens, when `[jwt]` is configured.
@@ -79,6 +81,7 @@ impl Broker {
             durability: Arc::new(OnceLock::new()),
             alarm: tokio::sync::watch::channel(None).0,
             connections: Default::default(),
+            churn: Default::default(),
             auth: warren_auth::AuthDb::with_default_user(),
             jwt: RwLock::new(None),
         };
@@ -123,7 +126,7 @@ impl Broker {
         map.entry(name.to_string())
             .or_insert_with(|| {
                 let n = ShortStr::try_from(name).unwrap_or_else(|_| ShortStr::from_static("/"));
-                VHost::new(n, self.durability.clone())
+                VHost::new(n, self.durability.clone(), self.churn.clone())
             })
             .clone()
     }
@@ -183,6 +186,25 @@ impl Broker {
 
     pub fn durability(&self) -> Option<&Arc<Durability>> {
         self.durability.get()
+    }
+
+    /// The transient store bodies are paged out to under memory pressure, if enabled.
+    pub fn pager(&self) -> Option<&Arc<crate::paging::Pager>> {
+        self.durability().and_then(|d| d.pager())
+    }
+
+    /// Under memory pressure: every queue writes out (or drops, for stored messages) the
+    /// bodies it holds behind its paging window. Blocking (disk writes): run it off the
+    /// async runtime.
+    pub fn page_out(&self) {
+        if self.pager().is_none_or(|p| !p.under_pressure()) {
+            return;
+        }
+        for v in self.vhosts() {
+            for q in v.queues() {
+                q.page_out();
+            }
+        }
     }
 
     /// Puts the messages the store recovered back into their queues. The definitions are

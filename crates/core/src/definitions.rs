@@ -18,6 +18,7 @@ use crate::broker::Broker;
 use crate::error::AmqpError;
 use crate::exchange::{Destination, ExchangeKind};
 use crate::policy::Policy;
+use crate::vhost_meta::VHostMetadata;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DefinitionsError {
@@ -235,7 +236,7 @@ impl Broker {
             .iter()
             .map(|v| VHostDef {
                 name: v.name.to_string(),
-                extra: BTreeMap::new(),
+                extra: v.metadata.read().definitions_fields().into_iter().collect(),
             })
             .collect();
         d.policies = vhosts
@@ -317,7 +318,8 @@ impl Broker {
             self.add_vhost(&policy.vhost).set_policy(policy);
         }
         for v in &d.vhosts {
-            self.add_vhost(&v.name);
+            let fields: serde_json::Map<String, Value> = v.extra.clone().into_iter().collect();
+            *self.add_vhost(&v.name).metadata.write() = VHostMetadata::from_json(&fields);
         }
         let refused =
             |what: String| move |error: AmqpError| DefinitionsError::Refused { what, error };

@@ -26,6 +26,7 @@ use warren_store::{Location, Meta, MsgId, QueueId, Store, StoreError};
 
 use crate::consumer::{ConnEvent, Outbox};
 use crate::message::Message;
+use crate::paging::Pager;
 
 /// Longest time an ack stays only in memory before the syncer writes it out.
 pub const ACK_SYNC_INTERVAL: Duration = Duration::from_millis(200);
@@ -54,6 +55,8 @@ pub struct Durability {
     dirty: Arc<AtomicBool>,
     /// Reused encoding buffer for record headers.
     header: Mutex<BytesMut>,
+    /// Where bodies go under memory pressure (see paging.rs), once enabled.
+    pager: std::sync::OnceLock<Arc<Pager>>,
 }
 
 impl Durability {
@@ -72,7 +75,19 @@ impl Durability {
             tx: Mutex::new(tx),
             dirty,
             header: Mutex::new(BytesMut::with_capacity(600)),
+            pager: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Gives the broker a transient store to page bodies out to under memory pressure
+    /// (before any queue exists: queues take it when they are made).
+    pub fn enable_paging(&self, pager: Pager) {
+        let _ = self.pager.set(Arc::new(pager));
+    }
+
+    /// The pager, if paging is enabled.
+    pub fn pager(&self) -> Option<&Arc<Pager>> {
+        self.pager.get()
     }
 
     /// Appends a message for `queues` (store ids); durable after the next sync. Its priority
@@ -227,7 +242,7 @@ fn stored_meta(m: &Message) -> Meta {
 
 /// exchange (shortstr), routing key (shortstr), properties length (u32); then the properties
 /// and the body follow as their own parts of the record.
-fn encode_header(buf: &mut BytesMut, m: &Message) {
+pub(crate) fn encode_header(buf: &mut BytesMut, m: &Message) {
     buf.clear();
     // The route is both short strings with their length bytes.
     buf.put_slice(m.route.as_bytes());

@@ -209,6 +209,11 @@ impl Exchange {
         true
     }
 
+    /// Whether this exact binding exists.
+    pub fn has_binding(&self, binding: &Binding) -> bool {
+        self.bindings.read().all.iter().any(|x| x == binding)
+    }
+
     /// Removes a binding; returns whether it existed.
     pub fn unbind(&self, binding: &Binding) -> bool {
         let mut b = self.bindings.write();

@@ -10,7 +10,7 @@
 //! - Every error is an [`AmqpError`] with RabbitMQ's reply code and text; the code decides whether
 //!   it closes the channel or the connection.
 //! - Lock order: vhost maps, then an exchange's bindings, then a queue. A queue's lock is never
-//!   held while taking any other lock.
+//!   held while taking any other lock but the message stores' (leaves: a store takes none).
 
 pub mod arguments;
 pub mod broker;
@@ -22,12 +22,14 @@ pub mod error;
 pub mod exchange;
 pub mod headers;
 pub mod message;
+pub mod paging;
 pub mod policy;
 pub mod queue;
 pub mod registry;
 pub mod stats;
 pub mod topic;
 pub mod vhost;
+pub mod vhost_meta;
 
 pub use broker::{Broker, Limits};
 pub use consumer::{ChannelLimit, ConnEvent, ConnectionId, Consumer, Delivery, Mailbox, Outbox};
@@ -36,7 +38,9 @@ pub use durable::{ConfirmTicket, Durability};
 pub use error::{AmqpError, Result};
 pub use exchange::{Binding, Destination, Exchange, ExchangeKind};
 pub use message::Message;
+pub use paging::Pager;
 pub use queue::{ConsumerInfo, Got, Queue, QueueInfo, Returned};
 pub use registry::{ChannelInfo, ConnectionEntry, ConnectionRegistry};
 pub use stats::{MessageCounters, MessageStats};
 pub use vhost::{generate_consumer_tag, generate_queue_name, Declared, VHost};
+pub use vhost_meta::VHostMetadata;

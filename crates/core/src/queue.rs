@@ -13,8 +13,10 @@
 //! - With `x-single-active-consumer`, only `consumers[0]` (the active one) gets messages; when
 //!   it goes, the highest-priority, longest-waiting consumer takes over.
 //! - Memory stays flat however long a durable queue gets: past [`MEMORY_WINDOW`] ready
-//!   messages, a stored message is kept as its disk location only (16 bytes) and its body is
-//!   read back when it reaches the head.
+//!   messages (or [`MEMORY_WINDOW_BYTES`] of bodies), a stored message is kept as its disk
+//!   location only (16 bytes) and its body is read back when it reaches the head.
+//! - Under memory pressure any queue keeps only the bodies of its head in memory; the others
+//!   are paged out to the transient store (see paging.rs) and read back at the head.
 //! - A ready message costs a 32-byte entry in its priority level's FIFO; the message itself
 //!   (a [`Message`] value, 96 bytes) sits in the backlog's slab while it is in memory, so
 //!   entries of messages left on disk stay 32 bytes.
@@ -35,11 +37,14 @@ use crate::deadletter::{dead_letter, Reason};
 use crate::durable::{decode_message, Durability};
 use crate::error::{AmqpError, Result};
 use crate::message::Message;
+use crate::paging::{Pager, PAGE_BATCH_BYTES, PAGING_WINDOW, PAGING_WINDOW_BYTES};
 use crate::stats::bump;
 use crate::vhost::VHost;
 
 /// Ready messages of a durable queue kept with their bodies in memory; the rest wait on disk.
 pub const MEMORY_WINDOW: usize = 4096;
+/// ... and at most this many bytes of their bodies.
+pub const MEMORY_WINDOW_BYTES: u64 = 16 << 20;
 
 #[derive(Debug)]
 pub struct Queue {
@@ -54,6 +59,8 @@ pub struct Queue {
     pub args: QueueArgs,
     /// Set for durable queues when the broker has a message store.
     store: Option<(Arc<Durability>, QueueId)>,
+    /// Where bodies go under memory pressure, and this queue's id there (taken on first use).
+    pager: Option<(Arc<Pager>, std::sync::OnceLock<QueueId>)>,
     /// The vhost, for dead-lettering.
     vhost_ref: Weak<VHost>,
     /// When the queue was last used (declared, consumed from, got from), ms since the epoch:
@@ -162,6 +169,9 @@ struct Ready {
     redelivered: bool,
     /// Priority level (0 unless the queue has x-max-priority).
     priority: u8,
+    /// `stored` is an id in the transient store (paged out under memory pressure), not in
+    /// the message store.
+    paged: bool,
 }
 
 /// No slot: the message is on disk only.
@@ -178,6 +188,7 @@ struct Entry {
     expires_at: u64,
     redelivered: bool,
     priority: u8,
+    paged: bool,
 }
 
 /// The messages of a backlog's entries that are in memory, each at a fixed index until it
@@ -305,6 +316,8 @@ struct Backlog {
     messages: Slab,
     len: usize,
     bytes: u64,
+    /// Body bytes of the messages in the slab.
+    mem_bytes: u64,
 }
 
 impl Default for Backlog {
@@ -322,6 +335,7 @@ impl Backlog {
             messages: Slab::default(),
             len: 0,
             bytes: 0,
+            mem_bytes: 0,
         }
     }
 
@@ -338,7 +352,10 @@ impl Backlog {
         self.len += 1;
         self.bytes += u64::from(r.size);
         let slot = match r.body {
-            Some(m) => self.messages.insert(m),
+            Some(m) => {
+                self.mem_bytes += u64::from(r.size);
+                self.messages.insert(m)
+            }
             None => NO_SLOT,
         };
         let level = usize::from(r.priority).min(self.levels.len() - 1);
@@ -349,6 +366,7 @@ impl Backlog {
             expires_at: r.expires_at,
             redelivered: r.redelivered,
             priority: r.priority,
+            paged: r.paged,
         };
         (level, entry)
     }
@@ -392,7 +410,10 @@ impl Backlog {
         self.bytes -= u64::from(e.size);
         let body = match e.slot {
             NO_SLOT => None,
-            at => self.messages.take(at),
+            at => {
+                self.mem_bytes -= u64::from(e.size);
+                self.messages.take(at)
+            }
         };
         Some(Ready {
             body,
@@ -401,13 +422,79 @@ impl Backlog {
             size: e.size,
             redelivered: e.redelivered,
             priority: e.priority,
+            paged: e.paged,
         })
+    }
+
+    /// Are the bodies in memory more than the paging window holds (see paging.rs)?
+    fn beyond_paging_window(&self) -> bool {
+        self.messages.len > PAGING_WINDOW || self.mem_bytes > PAGING_WINDOW_BYTES
+    }
+
+    /// Would a message pushed now land behind the paging window?
+    fn behind_paging_window(&self) -> bool {
+        self.len >= PAGING_WINDOW || self.mem_bytes >= PAGING_WINDOW_BYTES
+    }
+
+    /// Pages out the bodies behind the paging window (in delivery order: the highest
+    /// priority level first, each from its head), until about `budget` bytes were handled:
+    /// `write` puts a transient body in the transient store (its id, or None when it could
+    /// not: then the walk stops); a stored one is only dropped. Returns whether bodies
+    /// behind the window are left.
+    fn page_out(&mut self, budget: u64, mut write: impl FnMut(&Message) -> Option<MsgId>) -> bool {
+        let (mut pos, mut head_bytes, mut kept, mut done) = (0usize, 0u64, 0usize, 0u64);
+        let Backlog {
+            levels,
+            messages,
+            mem_bytes,
+            ..
+        } = self;
+        for level in levels.iter_mut().rev() {
+            for e in level.iter_mut() {
+                if messages.len == kept {
+                    return false;
+                }
+                head_bytes += u64::from(e.size);
+                pos += 1;
+                if e.slot == NO_SLOT {
+                    continue;
+                }
+                if pos <= PAGING_WINDOW && head_bytes <= PAGING_WINDOW_BYTES {
+                    kept += 1;
+                    continue;
+                }
+                if done >= budget {
+                    return true;
+                }
+                let Some(m) = messages.take(e.slot) else {
+                    e.slot = NO_SLOT;
+                    continue;
+                };
+                if e.stored == 0 || e.paged {
+                    match write(&m) {
+                        Some(id) => {
+                            e.stored = stored_field(Some(id));
+                            e.paged = true;
+                        }
+                        None => {
+                            e.slot = messages.insert(m);
+                            return false;
+                        }
+                    }
+                }
+                e.slot = NO_SLOT;
+                *mem_bytes -= u64::from(e.size);
+                done += u64::from(e.size).max(1);
+            }
+        }
+        false
     }
 
     /// Empties the backlog: its entries (their messages are dropped).
     fn drain(&mut self) -> impl Iterator<Item = Entry> + '_ {
         self.len = 0;
         self.bytes = 0;
+        self.mem_bytes = 0;
         self.messages.clear();
         self.requeued.iter_mut().for_each(VecDeque::clear);
         self.levels.iter_mut().flat_map(|l| l.drain(..))
@@ -536,6 +623,7 @@ impl Queue {
             arguments,
             args,
             store: None,
+            pager: None,
             vhost_ref: Weak::new(),
             last_used: std::sync::atomic::AtomicU64::new(now_ms()),
             counters: Default::default(),
@@ -570,6 +658,7 @@ impl Queue {
             size: u32::try_from(message.body.len()).unwrap_or(u32::MAX),
             redelivered: false,
             priority,
+            paged: false,
         }
     }
 
@@ -653,6 +742,10 @@ impl Queue {
 
     /// Gives a durable queue its place in the message store.
     pub fn with_store(mut self, durability: Option<&Arc<Durability>>) -> Queue {
+        // Every queue may page bodies out, durable or not.
+        self.pager = durability
+            .and_then(|d| d.pager())
+            .map(|p| (p.clone(), std::sync::OnceLock::new()));
         if self.durable && self.exclusive_owner.is_none() {
             if let Some(d) = durability {
                 let id = d.queue_id(&self.vhost, &self.name);
@@ -697,7 +790,56 @@ impl Queue {
         if st.effective.dead_letter_exchange.is_some() {
             st.dead.push((r, reason));
         } else if let Some(id) = stored_id(r.stored) {
-            self.ack_stored(id);
+            if r.paged {
+                self.release_paged(&[id]);
+            } else {
+                self.ack_stored(id);
+            }
+        }
+    }
+
+    /// The pager and this queue's id in the transient store.
+    fn paged_queue(&self) -> Option<(&Pager, QueueId)> {
+        let (p, id) = self.pager.as_ref()?;
+        Some((p, *id.get_or_init(|| p.new_queue())))
+    }
+
+    /// Paged messages of this queue leave the transient store.
+    fn release_paged(&self, ids: &[MsgId]) {
+        if let Some((p, qid)) = self.paged_queue() {
+            p.release(qid, ids);
+        }
+    }
+
+    /// Is memory under pressure, with bodies to be paged out?
+    #[inline]
+    fn paging(&self) -> bool {
+        self.pager.as_ref().is_some_and(|(p, _)| p.under_pressure())
+    }
+
+    /// Under memory pressure: writes out (or drops, for stored messages) the bodies this
+    /// queue holds behind its paging window, a batch per hold of the lock.
+    pub fn page_out(&self) {
+        if self.pager.is_none() {
+            return;
+        }
+        loop {
+            let mut st = self.lock();
+            if st.deleted || !st.ready.beyond_paging_window() {
+                return;
+            }
+            let Some((pager, qid)) = self.paged_queue() else {
+                return;
+            };
+            let more = st.ready.page_out(PAGE_BATCH_BYTES, |m| {
+                pager
+                    .write(qid, m)
+                    .map_err(|e| tracing::warn!("{}: paging out failed: {e}", self.describe()))
+                    .ok()
+            });
+            if !more {
+                return;
+            }
         }
     }
 
@@ -821,13 +963,34 @@ impl Queue {
             return false;
         }
         let mut r = self.entry(&st, &message, None);
-        r.body = Some(message);
+        if self.paging() && st.ready.behind_paging_window() {
+            self.page(&mut r, message);
+        } else {
+            r.body = Some(message);
+        }
         st.ready.push_back(r);
         bump(&self.counters.publish, 1);
         self.dispatch_locked(&mut st);
         self.drop_head(&mut st);
         self.expire_head(&mut st);
         true
+    }
+
+    /// Under memory pressure: `message` goes to the transient store (in memory if it cannot).
+    #[cold]
+    fn page(&self, r: &mut Ready, message: Message) {
+        let written = self.paged_queue().and_then(|(p, qid)| {
+            p.write(qid, &message)
+                .map_err(|e| tracing::warn!("{}: paging out failed: {e}", self.describe()))
+                .ok()
+        });
+        match written {
+            Some(id) => {
+                r.stored = stored_field(Some(id));
+                r.paged = true;
+            }
+            None => r.body = Some(message),
+        }
     }
 
     /// A message the full queue refused: with reject-publish-dlx it is dead-lettered.
@@ -866,7 +1029,10 @@ impl Queue {
             return !refused;
         }
         let mut r = self.entry(&st, &message, Some(id));
-        r.body = (st.ready.len() < MEMORY_WINDOW).then_some(message);
+        let in_window = st.ready.len() < MEMORY_WINDOW
+            && st.ready.mem_bytes < MEMORY_WINDOW_BYTES
+            && !(self.paging() && st.ready.behind_paging_window());
+        r.body = in_window.then_some(message);
         st.ready.push_back(r);
         bump(&self.counters.publish, 1);
         self.dispatch_locked(&mut st);
@@ -907,6 +1073,7 @@ impl Queue {
                 size: m.loc.len,
                 redelivered: true,
                 priority: max_priority.map_or(0, |max| m.meta.priority().min(max)),
+                paged: false,
             });
         }
         if expiring {
@@ -926,6 +1093,27 @@ impl Queue {
     /// record is unreadable (reported, and dropped from the store).
     fn materialize(&self, r: Ready) -> Option<(Message, Option<MsgId>, bool)> {
         let id = stored_id(r.stored);
+        if r.paged {
+            // Back in memory for good: it leaves the transient store.
+            let read = match (r.body, self.paged_queue(), id) {
+                (Some(m), qp, Some(id)) => {
+                    if let Some((p, qid)) = qp {
+                        p.release(qid, &[id]);
+                    }
+                    Some(m)
+                }
+                (None, Some((p, qid)), Some(id)) => p.read(qid, id),
+                _ => None,
+            };
+            let Some(m) = read else {
+                tracing::warn!(
+                    "{}: paged message {id:?} is unreadable; dropped",
+                    self.describe()
+                );
+                return None;
+            };
+            return Some((m, None, r.redelivered));
+        }
         let message = match r.body {
             Some(m) => m,
             None => {
@@ -1198,14 +1386,24 @@ impl Queue {
     pub fn purge(&self) -> u32 {
         let mut st = self.lock();
         let n = st.ready.len() as u32;
+        let mut paged = Vec::new();
         let ids: Vec<MsgId> = st
             .ready
             .drain()
-            .filter_map(|r| stored_id(r.stored))
+            .filter_map(|r| match stored_id(r.stored) {
+                Some(id) if r.paged => {
+                    paged.push(id);
+                    None
+                }
+                id => id,
+            })
             .collect();
         drop(st);
         if let (Some((d, qid)), false) = (&self.store, ids.is_empty()) {
             d.ack(*qid, &ids);
+        }
+        if !paged.is_empty() {
+            self.release_paged(&paged);
         }
         n
     }
@@ -1239,6 +1437,13 @@ impl Queue {
         if let Some((d, qid)) = &self.store {
             d.delete_queue(*qid);
         }
+        if let Some((p, qid)) = self
+            .pager
+            .as_ref()
+            .and_then(|(p, id)| Some((p, *id.get()?)))
+        {
+            p.delete_queue(qid);
+        }
         Ok(n)
     }
 }
@@ -1263,6 +1468,7 @@ mod tests {
             size: body.map_or(7, |b| b.len() as u32),
             redelivered: false,
             priority,
+            paged: false,
         }
     }
 
@@ -1337,6 +1543,61 @@ mod tests {
             }
             next += size;
         }
+    }
+
+    #[test]
+    fn paging_out_keeps_the_window_writes_transient_bodies_and_drops_stored_ones() {
+        let mut b = Backlog::new(1);
+        // priority 1 is delivered first: its 10 messages are the head of the window
+        for i in 0..10u64 {
+            b.push_back(ready(Some("h"), 0, 1));
+            let _ = i;
+        }
+        for i in 0..200u64 {
+            // every other one persistent and stored (id i + 1)
+            let stored = if i % 2 == 0 { 0 } else { i + 1 };
+            b.push_back(ready(Some("m"), stored, 0));
+        }
+        b.push_back(ready(None, 999, 0));
+        assert!(b.beyond_paging_window() && b.behind_paging_window());
+        let mut written = Vec::new();
+        let mut next = 1000;
+        // a small budget: one batch is not enough
+        assert!(b.page_out(10, |m| {
+            written.push(m.body.clone());
+            next += 1;
+            Some(next)
+        }));
+        while b.page_out(u64::MAX, |m| {
+            written.push(m.body.clone());
+            next += 1;
+            Some(next)
+        }) {}
+        assert_eq!(
+            (b.messages.len, b.mem_bytes),
+            (PAGING_WINDOW, PAGING_WINDOW as u64)
+        );
+        assert!(!b.beyond_paging_window());
+        // 200 - (64 - 10) messages of level 0 left the window; half were transient
+        assert_eq!(written.len(), (200 - (PAGING_WINDOW - 10)) / 2);
+        let all: Vec<Ready> = std::iter::from_fn(|| b.pop_front()).collect();
+        assert_eq!(all.len(), 211);
+        for (i, r) in all.iter().enumerate() {
+            let in_window = i < PAGING_WINDOW;
+            assert_eq!(r.body.is_some(), in_window, "message {i}");
+            if !in_window && i < 210 {
+                let persistent = (i - 10) % 2 == 1;
+                assert_eq!(r.paged, !persistent, "message {i}");
+                assert_ne!(r.stored, 0);
+            }
+        }
+        assert_eq!((b.mem_bytes, b.messages.len), (0, 0));
+        // a failed write stops the walk and keeps the body
+        for _ in 0..PAGING_WINDOW + 2 {
+            b.push_back(ready(Some("m"), 0, 0));
+        }
+        assert!(!b.page_out(u64::MAX, |_| None));
+        assert_eq!(b.messages.len, PAGING_WINDOW + 2);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::consumer::{ConnEvent, ConnectionId, Outbox};
 use crate::error::AmqpError;
-use crate::stats::{MessageCounters, MessageStats};
+use crate::stats::{MessageCounters, MessageStats, PublishCounters, PublishStats};
 
 /// One open connection as others may see it.
 #[derive(Debug)]
@@ -38,6 +38,8 @@ pub struct ConnectionEntry {
     /// ([`ConnectionEntry::client_properties`]).
     client_properties: Box<str>,
     pub counters: MessageCounters,
+    /// Publishes on confirm channels and body sizes (Prometheus).
+    pub publishes: PublishCounters,
     pub recv_oct: AtomicU64,
     pub send_oct: AtomicU64,
     pub channels: AtomicU64,
@@ -83,6 +85,7 @@ impl ConnectionEntry {
             auth_mechanism,
             client_properties,
             counters: MessageCounters::default(),
+            publishes: PublishCounters::default(),
             recv_oct: AtomicU64::new(0),
             send_oct: AtomicU64::new(0),
             channels: AtomicU64::new(0),
@@ -144,6 +147,7 @@ pub struct ConnectionRegistry {
     conns: RwLock<HashMap<ConnectionId, Arc<ConnectionEntry>>>,
     /// Counts of connections that have closed, so totals never go down.
     retired: MessageCounters,
+    retired_publishes: PublishCounters,
     /// Connections opened and closed since start (RabbitMQ's connection_created/closed).
     opened: AtomicU64,
     closed: AtomicU64,
@@ -159,6 +163,7 @@ impl ConnectionRegistry {
         if let Some(e) = self.conns.write().remove(&id) {
             self.closed.fetch_add(1, Ordering::Relaxed);
             self.retired.add(&e.counters.snapshot());
+            self.retired_publishes.add(&e.publishes.snapshot());
         }
     }
 
@@ -194,6 +199,15 @@ impl ConnectionRegistry {
     /// totals include it.
     pub fn count_external_publish(&self) {
         crate::stats::bump(&self.retired.publish, 1);
+    }
+
+    /// [`PublishStats`] totals over open and closed connections.
+    pub fn publish_totals(&self) -> PublishStats {
+        let mut t = self.retired_publishes.snapshot();
+        for e in self.conns.read().values() {
+            t.add(&e.publishes.snapshot());
+        }
+        t
     }
 
     /// Totals over open and closed connections.

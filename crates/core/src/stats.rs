@@ -117,3 +117,113 @@ impl MessageStats {
         self.deliver + self.deliver_no_ack + self.get + self.get_no_ack
     }
 }
+
+/// Channel and queue churn since start (RabbitMQ's `rabbitmq_channels_opened_total`,
+/// `rabbitmq_queues_declared_total`...) and the publishing channels, shared by the broker and
+/// its vhosts. Each is bumped once per channel or queue event, never per message.
+#[derive(Debug, Default)]
+pub struct Churn {
+    pub channels_opened: AtomicU64,
+    pub channels_closed: AtomicU64,
+    /// Every non-passive queue.declare, new queue or not (RabbitMQ counts it before the
+    /// equivalence check).
+    pub queues_declared: AtomicU64,
+    pub queues_created: AtomicU64,
+    pub queues_deleted: AtomicU64,
+    /// Open channels that have published (RabbitMQ's `rabbitmq_global_publishers`, a gauge):
+    /// up at a channel's first publish, down when it closes.
+    pub publishers: AtomicU64,
+}
+
+/// Upper bounds of RabbitMQ's message size histogram (`rabbitmq_message_size_bytes`, bytes of
+/// body); a last bucket takes the larger ones (`+Inf`).
+pub const MESSAGE_SIZE_BOUNDS: [u64; 8] = [
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    50_000_000,
+    100_000_000,
+];
+
+/// What a channel counts of its publishes besides [`MessageStats`]: publishes on a confirm or
+/// transactional channel (RabbitMQ's `messages_received_confirm`) and body sizes. Plain numbers
+/// owned by the channel; its connection drains them into [`PublishCounters`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PublishStats {
+    pub confirm_mode: u64,
+    /// Publishes per size bucket ([`MESSAGE_SIZE_BOUNDS`], then the larger ones).
+    pub sizes: [u64; 9],
+    pub size_sum: u64,
+}
+
+impl PublishStats {
+    /// Counts one publish of a `size`-byte body.
+    #[inline]
+    pub fn observe(&mut self, size: u64, confirm_mode: bool) {
+        let bucket = MESSAGE_SIZE_BOUNDS.partition_point(|&b| b < size);
+        self.sizes[bucket] += 1;
+        self.size_sum += size;
+        self.confirm_mode += u64::from(confirm_mode);
+    }
+
+    pub fn add(&mut self, o: &PublishStats) {
+        self.confirm_mode += o.confirm_mode;
+        for (a, b) in self.sizes.iter_mut().zip(o.sizes) {
+            *a += b;
+        }
+        self.size_sum += o.size_sum;
+    }
+}
+
+/// [`PublishStats`] of a connection (or of the closed ones), read at scrape time.
+#[derive(Debug, Default)]
+pub struct PublishCounters {
+    confirm_mode: AtomicU64,
+    sizes: [AtomicU64; 9],
+    size_sum: AtomicU64,
+}
+
+impl PublishCounters {
+    /// Adds what `s` counted (each nonzero number one uncontended `fetch_add`).
+    pub fn add(&self, s: &PublishStats) {
+        bump(&self.confirm_mode, s.confirm_mode);
+        for (c, n) in self.sizes.iter().zip(s.sizes) {
+            bump(c, n);
+        }
+        bump(&self.size_sum, s.size_sum);
+    }
+
+    /// Adds what `s` counted and zeroes it.
+    pub fn drain(&self, s: &mut PublishStats) {
+        self.add(s);
+        *s = PublishStats::default();
+    }
+
+    pub fn snapshot(&self) -> PublishStats {
+        let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        PublishStats {
+            confirm_mode: r(&self.confirm_mode),
+            sizes: std::array::from_fn(|i| r(&self.sizes[i])),
+            size_sum: r(&self.size_sum),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_fall_in_rabbitmqs_buckets() {
+        let mut s = PublishStats::default();
+        for size in [0, 100, 101, 1_000, 100_000_000, 100_000_001] {
+            s.observe(size, false);
+        }
+        assert_eq!(s.sizes, [2, 2, 0, 0, 0, 0, 0, 1, 1]);
+        assert_eq!(s.size_sum, 200_001_202);
+        assert_eq!(s.confirm_mode, 0);
+    }
+}

@@ -14,10 +14,14 @@ use crate::arguments::QueueArgs;
 use crate::consumer::ConnectionId;
 use crate::durable::Durability;
 use crate::error::{AmqpError, Result};
-use crate::exchange::{Binding, Destination, Exchange, ExchangeKind};
+use crate::exchange::{Destination, Exchange, ExchangeKind};
 use crate::message::Message;
 use crate::policy::{self, Policy};
 use crate::queue::Queue;
+
+mod bindings;
+
+pub use bindings::check_not_default_exchange;
 
 /// The exchanges every vhost has: the default one and the `amq.*` set.
 const STANDARD_EXCHANGES: [(&str, ExchangeKind); 6] = [
@@ -60,8 +64,12 @@ pub struct VHost {
     this: Weak<VHost>,
     /// Message counts of the queues deleted so far, so vhost totals never go down.
     pub retired: crate::stats::MessageCounters,
+    /// The broker's channel and queue churn counters.
+    churn: Arc<crate::stats::Churn>,
     /// Set by `Broker::delete_vhost`: connections still open on it close.
     deleted: std::sync::atomic::AtomicBool,
+    /// Description, tags, default queue type (management API and definitions only).
+    pub metadata: RwLock<crate::vhost_meta::VHostMetadata>,
 }
 
 /// Result of `queue.declare`.
@@ -154,13 +162,18 @@ fn assert_arg_equivalence(
 
 impl VHost {
     /// A vhost with the standard exchanges.
-    pub fn new(name: ShortStr, durability: Arc<OnceLock<Arc<Durability>>>) -> Arc<VHost> {
-        Arc::new_cyclic(|this| VHost::build(name, durability, this.clone()))
+    pub fn new(
+        name: ShortStr,
+        durability: Arc<OnceLock<Arc<Durability>>>,
+        churn: Arc<crate::stats::Churn>,
+    ) -> Arc<VHost> {
+        Arc::new_cyclic(|this| VHost::build(name, durability, churn, this.clone()))
     }
 
     fn build(
         name: ShortStr,
         durability: Arc<OnceLock<Arc<Durability>>>,
+        churn: Arc<crate::stats::Churn>,
         this: Weak<VHost>,
     ) -> VHost {
         let exchanges = STANDARD_EXCHANGES
@@ -180,7 +193,9 @@ impl VHost {
             policies: RwLock::new(Vec::new()),
             this,
             retired: Default::default(),
+            churn,
             deleted: std::sync::atomic::AtomicBool::new(false),
+            metadata: RwLock::new(Default::default()),
         }
     }
 
@@ -313,17 +328,21 @@ impl VHost {
         assert_arg_equivalence(key, m.arguments.get(key), x.arguments.get(key), &what)
     }
 
-    pub fn delete_exchange(&self, name: &str, if_unused: bool) -> Result<()> {
-        if name.is_empty() {
-            return Err(AmqpError::access_refused(
-                "operation not permitted on the default exchange",
-            ));
-        }
+    /// The default exchange and the `amq.*` ones (present or not) cannot be deleted: 403 with
+    /// RabbitMQ's texts, which it checks before permissions and before looking the exchange up.
+    pub fn check_exchange_deletable(&self, name: &str) -> Result<()> {
+        bindings::check_not_default_exchange(name)?;
         if name.starts_with("amq.") {
             return Err(AmqpError::access_refused(format!(
-                "exchange name '{name}' contains reserved prefix 'amq.*'"
+                "deletion of system {} not allowed",
+                self.describe_exchange(name)
             )));
         }
+        Ok(())
+    }
+
+    pub fn delete_exchange(&self, name: &str, if_unused: bool) -> Result<()> {
+        self.check_exchange_deletable(name)?;
         let mut map = self.exchanges.write();
         let Some(x) = map.get(name).cloned() else {
             // Deleting an exchange that is not there succeeds, as in RabbitMQ 3.x.
@@ -358,112 +377,6 @@ impl VHost {
         }
     }
 
-    pub fn bind_exchange(
-        &self,
-        destination: &ShortStr,
-        source: &ShortStr,
-        key: &ShortStr,
-        args: &FieldTable,
-    ) -> Result<()> {
-        let (src, binding) = self.exchange_binding(destination, source, key, args)?;
-        self.check_binding_args(&src, args)?;
-        src.bind(binding);
-        Ok(())
-    }
-
-    pub fn unbind_exchange(
-        &self,
-        destination: &ShortStr,
-        source: &ShortStr,
-        key: &ShortStr,
-        args: &FieldTable,
-    ) -> Result<()> {
-        let (src, binding) = self.exchange_binding(destination, source, key, args)?;
-        if src.unbind(&binding) {
-            self.maybe_auto_delete(&src);
-        }
-        Ok(())
-    }
-
-    /// The source exchange and the binding an exchange.bind / unbind names (neither side may be
-    /// the default exchange; both must exist).
-    fn exchange_binding(
-        &self,
-        destination: &ShortStr,
-        source: &ShortStr,
-        key: &ShortStr,
-        args: &FieldTable,
-    ) -> Result<(Arc<Exchange>, Binding)> {
-        let src = self.bind_source(source)?;
-        if destination.is_empty() {
-            return Err(AmqpError::access_refused(
-                "operation not permitted on the default exchange",
-            ));
-        }
-        let dst = self.exchange(destination)?;
-        let binding = Binding {
-            destination: Destination::Exchange(dst.name.clone()),
-            routing_key: key.detached(),
-            arguments: args.detached(),
-        };
-        Ok((src, binding))
-    }
-
-    fn bind_source(&self, source: &str) -> Result<Arc<Exchange>> {
-        if source.is_empty() {
-            return Err(AmqpError::access_refused(
-                "operation not permitted on the default exchange",
-            ));
-        }
-        self.exchange(source)
-    }
-
-    fn check_binding_args(&self, x: &Exchange, args: &FieldTable) -> Result<()> {
-        if x.kind == ExchangeKind::Headers {
-            crate::headers::XMatch::from_arguments(args)?;
-        }
-        Ok(())
-    }
-
-    pub fn bind_queue(
-        &self,
-        queue: &Arc<Queue>,
-        exchange: &str,
-        key: &ShortStr,
-        args: &FieldTable,
-    ) -> Result<()> {
-        let x = self.bind_source(exchange)?;
-        self.check_binding_args(&x, args)?;
-        x.bind(Binding {
-            destination: Destination::Queue(queue.clone()),
-            routing_key: key.detached(),
-            arguments: args.detached(),
-        });
-        // A queue deleted while we bound it must not stay reachable.
-        if queue.is_deleted() {
-            x.unbind_destination(&Destination::Queue(queue.clone()));
-        }
-        Ok(())
-    }
-
-    pub fn unbind_queue(
-        &self,
-        queue: &Arc<Queue>,
-        exchange: &str,
-        key: &ShortStr,
-        args: &FieldTable,
-    ) -> Result<()> {
-        let x = self.bind_source(exchange)?;
-        if x.unbind(&Binding {
-            destination: Destination::Queue(queue.clone()),
-            routing_key: key.clone(),
-            arguments: args.clone(),
-        }) {
-            self.maybe_auto_delete(&x);
-        }
-        Ok(())
-    }
-
     /// `queue.declare`, including passive declares, server-named queues and the equivalence
     /// check on redeclare.
     pub fn declare_queue(&self, conn: ConnectionId, m: &QueueDeclare) -> Result<Declared> {
@@ -487,6 +400,7 @@ impl VHost {
                 "queue name '{name}' contains reserved prefix 'amq.*'"
             )));
         }
+        crate::stats::bump(&self.churn.queues_declared, 1);
         let mut map = self.queues.write();
         if let Some(q) = map.get(name.as_str()).cloned() {
             drop(map);
@@ -523,6 +437,7 @@ impl VHost {
             q.apply_policy(Some(&p));
         }
         map.insert(name, q.clone());
+        crate::stats::bump(&self.churn.queues_created, 1);
         Ok(Declared {
             queue: q,
             message_count: 0,
@@ -598,6 +513,7 @@ impl VHost {
             if map.get(q.name.as_str()).is_some_and(|x| Arc::ptr_eq(x, q)) {
                 map.remove(q.name.as_str());
                 self.retired.add(&q.counters.snapshot());
+                crate::stats::bump(&self.churn.queues_deleted, 1);
             }
         }
         let exchanges = self.exchanges();

@@ -16,6 +16,8 @@
       if (v === null || v === undefined || v === false) continue;
       if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
       else if (k === 'class') el.className = v;
+      // Through the CSSOM: the Content-Security-Policy refuses style attributes.
+      else if (k === 'style') el.style.cssText = v;
       else if (v === true) el.setAttribute(k, '');
       else el.setAttribute(k, v);
     }
@@ -130,17 +132,21 @@
   function startTimer() {
     stopTimer();
     const ms = Number($('#refresh').value);
-    if (ms > 0) timer = setInterval(tick, ms);
+    // A timer tick is skipped while the last refresh is still in flight (a slow server).
+    if (ms > 0) timer = setInterval(() => { if (!tick.busy) tick(); }, ms);
   }
   $('#refresh').addEventListener('change', startTimer);
   async function tick() {
     if (!refresher || document.hidden) return;
+    tick.busy = (tick.busy || 0) + 1;
     try {
       await refresher();
       $('#updated').textContent = 'updated ' + new Date().toLocaleTimeString();
       await refreshAlarm();
     } catch (err) {
       if (err.status !== 401) toast(err.message, true);
+    } finally {
+      tick.busy--;
     }
   }
   async function refreshAlarm() {
@@ -169,20 +175,24 @@
     const style = getComputedStyle(document.documentElement);
     const muted = style.getPropertyValue('--muted').trim();
     const line = style.getPropertyValue('--line').trim();
-    const left = 56, bottom = 22, top = 8, right = 8;
-    const pw = w - left - right, ph = hgt - top - bottom;
     let max = 0;
     for (const s of series) for (const v of s.values) max = Math.max(max, v || 0);
     if (max === 0) max = 1;
     const mag = Math.pow(10, Math.floor(Math.log10(max)));
     max = Math.ceil(max / mag) * mag;
     c.font = '11px system-ui, sans-serif';
+    // The plot starts right of the widest y-axis label, so no label is clipped at the edge.
+    const labels = [0, 1, 2, 3, 4].map((i) => fmt((max * i) / 4));
+    const labelWidth = Math.max(...labels.map((l) => c.measureText(l).width));
+    const gap = 6, bottom = 22, top = 8, right = 8;
+    const left = Math.ceil(labelWidth) + gap + 4;
+    const pw = w - left - right, ph = hgt - top - bottom;
     c.fillStyle = muted; c.strokeStyle = line; c.lineWidth = 1;
     for (let i = 0; i <= 4; i++) {
       const y = top + ph - (ph * i) / 4;
       c.beginPath(); c.moveTo(left, y); c.lineTo(left + pw, y); c.stroke();
       c.textAlign = 'right'; c.textBaseline = 'middle';
-      c.fillText(fmt((max * i) / 4), left - 6, y);
+      c.fillText(labels[i], left - gap, y);
     }
     const n = times.length;
     if (n > 1) {
@@ -202,6 +212,7 @@
       });
       c.stroke();
     }
+    return { left, labelWidth, gap };
   }
 
   function legend(series) {
@@ -219,8 +230,9 @@
   }
 
   function pageOverview() {
-    const m = main();
-    m.replaceChildren(
+    // Everything below is looked up inside this page's root: a refresh still in flight when
+    // the user moves to another page finds its root detached and draws nothing.
+    const root = h('div', {},
       h('div', { class: 'stats' },
         statCard('connections', 'Connections'), statCard('channels', 'Channels'),
         statCard('queues', 'Queues'), statCard('consumers', 'Consumers'),
@@ -230,21 +242,24 @@
         h('div', { class: 'card' }, h('h2', {}, 'Message rates'), h('canvas', { class: 'chart', id: 'chart-rates' }), h('div', { id: 'legend-rates' })),
         h('div', { class: 'card' }, h('h2', {}, 'Queued messages'), h('canvas', { class: 'chart', id: 'chart-depth' }), h('div', { id: 'legend-depth' }))),
       h('div', { class: 'card' }, h('h2', {}, 'Busiest queues'), h('div', { id: 'top-queues' })));
+    main().replaceChildren(root);
+    const $p = (sel) => $(sel, root);
     const refresh = async () => {
       const [o, hist, top] = await Promise.all([
         api('GET', '/api/overview'),
         api('GET', '/api/overview/history'),
         api('GET', '/api/queues?page=1&page_size=10&sort=messages&sort_reverse=true&columns=name,vhost,messages,messages_ready,messages_unacknowledged,consumers,message_stats.publish_details.rate,message_stats.deliver_get_details.rate'),
       ]);
+      if (!root.isConnected) return;
       const t = o.object_totals, q = o.queue_totals, ms = o.message_stats || {};
-      $('#stat-connections').textContent = num(t.connections);
-      $('#stat-channels').textContent = num(t.channels);
-      $('#stat-queues').textContent = num(t.queues);
-      $('#stat-consumers').textContent = num(t.consumers);
-      $('#stat-ready').textContent = num(q.messages_ready);
-      $('#stat-unacked').textContent = num(q.messages_unacknowledged);
-      $('#stat-publish').textContent = rate(get(ms, 'publish_details.rate'));
-      $('#stat-deliver').textContent = rate(get(ms, 'deliver_get_details.rate'));
+      $p('#stat-connections').textContent = num(t.connections);
+      $p('#stat-channels').textContent = num(t.channels);
+      $p('#stat-queues').textContent = num(t.queues);
+      $p('#stat-consumers').textContent = num(t.consumers);
+      $p('#stat-ready').textContent = num(q.messages_ready);
+      $p('#stat-unacked').textContent = num(q.messages_unacknowledged);
+      $p('#stat-publish').textContent = rate(get(ms, 'publish_details.rate'));
+      $p('#stat-deliver').textContent = rate(get(ms, 'deliver_get_details.rate'));
       $('#version').textContent = o.product_name + ' ' + o.product_version + ' on ' + o.node;
       const times = hist.map((p) => p.timestamp);
       const rs = [
@@ -256,11 +271,11 @@
         { label: 'ready', color: css('--c2'), values: hist.map((p) => p.messages_ready) },
         { label: 'unacked', color: css('--c4'), values: hist.map((p) => p.messages_unacknowledged) },
       ];
-      drawChart($('#chart-rates'), times, rs, (v) => (Math.round(v * 10) / 10) + '/s');
-      drawChart($('#chart-depth'), times, ds, (v) => num(Math.round(v)));
-      $('#legend-rates').replaceChildren(legend(rs));
-      $('#legend-depth').replaceChildren(legend(ds));
-      $('#top-queues').replaceChildren(table(QUEUE_COLS.slice(0, 7), top.items, (r) => go('#/queues/' + enc(r.vhost) + '/' + enc(r.name))));
+      drawChart($p('#chart-rates'), times, rs, (v) => (Math.round(v * 10) / 10) + '/s');
+      drawChart($p('#chart-depth'), times, ds, (v) => num(Math.round(v)));
+      $p('#legend-rates').replaceChildren(legend(rs));
+      $p('#legend-depth').replaceChildren(legend(ds));
+      $p('#top-queues').replaceChildren(table(QUEUE_COLS.slice(0, 7), top.items, (r) => go('#/queues/' + enc(r.vhost) + '/' + enc(r.name))));
     };
     return refresh;
   }
@@ -572,6 +587,8 @@
     tick();
   }
   window.addEventListener('hashchange', route);
+  // For the browser test: the chart's layout on a canvas of its choosing.
+  window.warrenDashboard = { drawChart, num };
   window.addEventListener('resize', () => { if ((location.hash || '#/overview').startsWith('#/overview')) tick(); });
 
   function start(who) {

@@ -114,6 +114,10 @@ const cleanups = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
   page.on('pageerror', (e) => { console.error('page error:', e); process.exitCode = 1; });
+  // The Content-Security-Policy must not block anything the dashboard does.
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) { console.error('CSP violation:', m.text()); process.exitCode = 1; }
+  });
   page.on('dialog', (d) => d.accept());
 
   await page.goto(base + '/');
@@ -128,6 +132,52 @@ try {
   await page.click('#login-submit');
   await page.waitForSelector('#stat-queues');
   check((await page.textContent('#whoami')).includes('guest'), 'logged in as guest');
+
+  // A slow overview refresh still in flight when the user moves to another page draws nothing
+  // on the page it left, and shows no error ("Cannot set properties of null" before).
+  {
+    await page.click('nav a[data-page=queues]');
+    await page.waitForSelector('#declare-queue');
+    let release;
+    const held = new Promise((r) => { release = r; });
+    await page.route('**/api/overview', async (r) => { await held; await r.continue(); });
+    await page.click('nav a[data-page=overview]');
+    await page.waitForSelector('#stat-queues');
+    await page.click('nav a[data-page=queues]');
+    await page.waitForSelector('#declare-queue');
+    const done = page.waitForResponse((r) => r.url().endsWith('/api/overview'));
+    release();
+    await done;
+    await page.waitForTimeout(300);
+    const bad = await page.evaluate(() => {
+      const t = document.querySelector('#toast');
+      return t && t.classList.contains('bad') && !t.classList.contains('hidden') ? t.textContent : null;
+    });
+    check(bad === null, 'a refresh that ends after a page switch shows no error (got: ' + bad + ')');
+    await page.unroute('**/api/overview');
+    await page.click('nav a[data-page=overview]');
+    await page.waitForSelector('#stat-queues');
+  }
+
+  // The y-axis labels are not clipped: with a billion on the axis, nothing is drawn in the
+  // canvas's two leftmost columns (the label starts inside the canvas).
+  {
+    const r = await page.evaluate(() => {
+      const c = document.createElement('canvas');
+      c.style.width = '420px'; c.style.height = '160px';
+      document.body.append(c);
+      const d = window.warrenDashboard;
+      const layout = d.drawChart(c, [0, 60000], [{ label: 'x', color: '#3366ff', values: [0, 987654321] }], (v) => d.num(Math.round(v)));
+      const dpr = window.devicePixelRatio || 1;
+      const px = c.getContext('2d').getImageData(0, 0, Math.ceil(2 * dpr), c.height).data;
+      let inked = 0;
+      for (let i = 3; i < px.length; i += 4) if (px[i] > 0) inked++;
+      c.remove();
+      return { inked, layout };
+    });
+    check(r.inked === 0, 'the widest y-axis label ("1,000,000,000") is drawn whole (' + r.inked + ' pixels at the left edge)');
+    check(r.layout.left < 200, 'the plot still takes most of the chart (starts at ' + r.layout.left + ' px)');
+  }
   const settings = await (await fetch(base + '/api/auth')).json();
   if (settings.token_issuer) {
     const held = await page.evaluate(() => sessionStorage.getItem('warren.auth'));

@@ -853,7 +853,7 @@ async fn cluster_name(User(_): User) -> ApiResult {
 }
 
 /// Resident memory of this process, from /proc (0 where there is none).
-fn rss_bytes() -> u64 {
+pub(crate) fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
@@ -1002,17 +1002,18 @@ fn vhost_json(s: &AppState, v: &VHost) -> Value {
             send += load(&c.send_oct);
         }
     }
+    let meta = v.metadata.read().clone();
     json!({
         "recv_oct": recv,
         "recv_oct_details": details(0.0),
         "send_oct": send,
         "send_oct_details": details(0.0),
         "name": v.name.as_str(),
-        "description": "",
-        "tags": [],
-        "metadata": {"description": "", "tags": []},
+        "description": meta.description,
+        "tags": meta.tags,
+        "metadata": meta.to_json(),
         "tracing": false,
-        "default_queue_type": "classic",
+        "default_queue_type": meta.queue_type(),
         "cluster_state": {node_name(): "running"},
         "messages": ready + unacked,
         "messages_details": details(rates.gauges[0]),
@@ -1038,13 +1039,20 @@ async fn get_vhost(State(s): S, User(u): User, Path(name): Path<String>) -> ApiR
     ok(vhost_json(&s, &v))
 }
 
-async fn put_vhost(State(s): S, User(u): User, Path(name): Path<String>) -> ApiResult {
+/// PUT /api/vhosts/{name}: creates the vhost or, as RabbitMQ, replaces its metadata
+/// (`description`, `tags`, `default_queue_type`) with the body's.
+async fn put_vhost(State(s): S, User(u): User, Path(name): Path<String>, body: Bytes) -> ApiResult {
     u.require(Tag::Administrator)?;
     short(&name)?;
-    if s.broker.vhost(&name).is_some() {
+    let m = parse_body(&body)?;
+    body_tags(&m)?;
+    let meta = warren_core::VHostMetadata::from_json(&m);
+    if let Some(v) = s.broker.vhost(&name) {
+        *v.metadata.write() = meta;
+        s.broker.definitions_changed();
         return no_content();
     }
-    s.broker.add_vhost(&name);
+    *s.broker.add_vhost(&name).metadata.write() = meta;
     // As RabbitMQ: the user who creates a vhost gets full permissions in it.
     if s.broker.auth().user(&u.username).is_some() {
         let _ = s
@@ -1116,6 +1124,24 @@ fn body_tags(m: &Map<String, Value>) -> Result<Option<Vec<String>>, ApiError> {
     }
 }
 
+/// The algorithm of a `password_hash` sent without `hashing_algorithm` (as clients that
+/// follow the node's configured `password_hashing_module` do): the user's own if the hash has
+/// its length, else the one whose length it has (SHA-256 first, RabbitMQ's default).
+fn hash_algorithm_of(hash: &str, existing: Option<&warren_auth::UserInfo>) -> String {
+    use warren_auth::HashingAlgorithm as H;
+    let fits = |a: H| warren_auth::PasswordHash::from_base64(a, hash).is_ok();
+    let own = existing.and_then(|u| H::parse(&u.hashing_algorithm));
+    own.filter(|a| fits(*a))
+        .or_else(|| {
+            [H::Sha256, H::Sha512, H::Md5]
+                .into_iter()
+                .find(|a| fits(*a))
+        })
+        .unwrap_or_default()
+        .as_str()
+        .to_string()
+}
+
 /// PUT /api/users/{name}: `password` or `password_hash` (+ `hashing_algorithm`), `tags`.
 async fn put_user(State(s): S, User(u): User, Path(name): Path<String>, body: Bytes) -> ApiResult {
     u.require(Tag::Administrator)?;
@@ -1127,9 +1153,10 @@ async fn put_user(State(s): S, User(u): User, Path(name): Path<String>, body: By
         let info = warren_auth::UserInfo {
             name: name.clone(),
             password_hash: hash.to_string(),
-            hashing_algorithm: body_str(&m, "hashing_algorithm")
-                .unwrap_or("rabbit_password_hashing_sha256")
-                .to_string(),
+            hashing_algorithm: match body_str(&m, "hashing_algorithm") {
+                Some(alg) => alg.to_string(),
+                None => hash_algorithm_of(hash, db.user(&name).as_ref()),
+            },
             tags: tags.unwrap_or_default(),
             limits: Map::new(),
         };
@@ -1598,11 +1625,39 @@ async fn publish(
 
 fn list_queues_of(s: &AppState, vs: Vec<Arc<VHost>>, q: &ListQuery) -> ApiResult {
     let items: Vec<Arc<Queue>> = vs.iter().flat_map(|v| v.queues()).collect();
-    ok(q.apply(
+    ok(q.apply_keyed(
         items,
         |x| (x.vhost.to_string(), x.name.to_string()),
+        queue_sort_key,
         |x| queue_json(s, x),
     )?)
+}
+
+/// The sort keys a queue listing can order by without building each queue's JSON (the
+/// dashboard's busiest queues, `sort=messages`): the values [`queue_json`] gives them.
+fn queue_sort_key(q: &Arc<Queue>, key: &str) -> Option<Value> {
+    let counts = || {
+        let i = q.info();
+        (
+            i.messages_ready,
+            i.messages_unacknowledged,
+            i.consumers.len(),
+        )
+    };
+    Some(match key {
+        "name" => Value::from(q.name.as_str()),
+        "vhost" => Value::from(q.vhost.as_str()),
+        "durable" => Value::from(q.durable),
+        "auto_delete" => Value::from(q.auto_delete),
+        "messages" => {
+            let (r, u, _) = counts();
+            Value::from(r + u)
+        }
+        "messages_ready" => Value::from(counts().0),
+        "messages_unacknowledged" => Value::from(counts().1),
+        "consumers" => Value::from(counts().2),
+        _ => return None,
+    })
 }
 
 async fn list_queues(State(s): S, User(u): User, Query(q): Query<ListQuery>) -> ApiResult {
@@ -2186,31 +2241,45 @@ async fn export_vhost(State(s): S, User(u): User, Path(vh): Path<String>) -> Api
         "rabbitmq_version": d.rabbitmq_version,
         "product_name": d.product_name,
         "product_version": d.product_version,
-        "queues": d.queues.iter().filter(|q| q.vhost == vh).collect::<Vec<_>>(),
-        "exchanges": d.exchanges.iter().filter(|x| x.vhost == vh).collect::<Vec<_>>(),
-        "bindings": d.bindings.iter().filter(|b| b.vhost == vh).collect::<Vec<_>>(),
+        // As RabbitMQ: no vhost field on queues, exchanges and bindings (policies keep theirs).
+        "queues": without_vhost(d.queues.iter().filter(|q| q.vhost == vh)),
+        "exchanges": without_vhost(d.exchanges.iter().filter(|x| x.vhost == vh)),
+        "bindings": without_vhost(d.bindings.iter().filter(|b| b.vhost == vh)),
         "policies": d.policies.iter().filter(|p| keep(p)).collect::<Vec<_>>(),
         "parameters": d.parameters.iter().filter(|p| keep(p)).collect::<Vec<_>>(),
     });
     ok(out)
 }
 
+fn without_vhost<T: serde::Serialize>(items: impl Iterator<Item = T>) -> Vec<Value> {
+    items
+        .filter_map(|x| serde_json::to_value(x).ok())
+        .map(|mut v| {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("vhost");
+            }
+            v
+        })
+        .collect()
+}
+
 fn import(s: &AppState, body: &Bytes, into_vhost: Option<&str>) -> ApiResult {
-    let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
-    let mut d = Definitions::from_json(text).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if let Some(vh) = into_vhost {
-        // A vhost's export has no vhost fields to trust: everything goes to this one.
-        for q in &mut d.queues {
-            q.vhost = vh.to_string();
+    let mut doc: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    if let (Some(vh), Some(top)) = (into_vhost, doc.as_object_mut()) {
+        // As RabbitMQ: a vhost's export has no vhost fields, and whatever an object says,
+        // it goes to this vhost.
+        for section in ["queues", "exchanges", "bindings", "policies", "parameters"] {
+            if let Some(Value::Array(items)) = top.get_mut(section) {
+                for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                    item.insert("vhost".into(), json!(vh));
+                }
+            }
         }
-        for x in &mut d.exchanges {
-            x.vhost = vh.to_string();
-        }
-        for b in &mut d.bindings {
-            b.vhost = vh.to_string();
-        }
-        d.vhosts.clear();
+        top.remove("vhosts");
     }
+    let d: Definitions =
+        serde_json::from_value(doc).map_err(|e| ApiError::bad_request(e.to_string()))?;
     s.broker
         .import_definitions(&d)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;

@@ -8,6 +8,8 @@
 //! - Rates are differences of counters sampled by one background task ([`rates::Sampler`]),
 //!   so a request never waits on a measurement.
 //! - Every error is JSON `{"error": ..., "reason": ...}` with RabbitMQ's status codes.
+//! - A request body must be JSON (415 otherwise: what an HTML form on another site can send is
+//!   refused), and every response carries CSP, frame and nosniff headers ([`security`]).
 //! - Every `/api` route but `/api/auth/token` needs a user (basic auth or a bearer token) and
 //!   the tag RabbitMQ asks for that route (see [`auth`]).
 
@@ -18,6 +20,7 @@ pub mod error;
 pub mod metrics;
 pub mod paging;
 pub mod rates;
+mod security;
 mod tls;
 
 use std::net::SocketAddr;
@@ -87,7 +90,49 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(dashboard::routes())
         // Last: it applies to the routes registered before it.
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(security::json_bodies_only))
+        // The body is read before anything answers, a 415 included (keep-alive).
+        .layer(axum::middleware::from_fn(read_whole_body))
+        // Outermost last: the security headers go on every response.
+        .layer(axum::middleware::from_fn(security::headers))
         .with_state(state)
+}
+
+/// The largest request body taken (RabbitMQ's `management.http.max_body_size` default).
+pub const MAX_BODY: usize = 20_000_000;
+
+/// Reads every request's body before it is routed, whether or not its handler wants it (a
+/// DELETE with a JSON body, a request refused before its body is looked at). Otherwise hyper
+/// finds the body unread when the response is sent and, unless the body had already arrived,
+/// closes the connection: the next request a client sent on it got no response.
+async fn read_whole_body(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => {
+            next.run(axum::extract::Request::from_parts(parts, bytes.into()))
+                .await
+        }
+        Err(e) => {
+            let mut err = ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "bad_request",
+                format!("request body not read: {e}"),
+            );
+            err.challenge = false;
+            let mut resp = err.into_response();
+            // What is left of the body is not read: the connection cannot be reused.
+            resp.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            resp
+        }
+    }
 }
 
 /// A known path asked with a method it does not take: 405 with the `Allow` header (axum adds
@@ -108,13 +153,49 @@ pub struct HttpServer {
     pub addr: SocketAddr,
     pub state: Arc<AppState>,
     task: tokio::task::JoinHandle<()>,
-    sampler: tokio::task::JoinHandle<()>,
+    /// The rates sampler (none on a metrics-only listener, which shows no rates).
+    sampler: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl HttpServer {
     /// Serves the management API on `listener` until stopped.
     pub fn start(listener: TcpListener, broker: Arc<Broker>, cfg: HttpConfig) -> HttpServer {
-        HttpServer::serve(listener, broker, cfg)
+        HttpServer::serve(listener, broker, cfg, false)
+    }
+
+    /// Serves only the Prometheus metrics (`/metrics...`) on `listener`: RabbitMQ's separate
+    /// `rabbitmq_prometheus` port (15692), without authentication as RabbitMQ's.
+    pub fn start_metrics(
+        listener: TcpListener,
+        broker: Arc<Broker>,
+        cfg: HttpConfig,
+    ) -> HttpServer {
+        HttpServer::serve(listener, broker, cfg, true)
+    }
+
+    /// Serves the management API on several sockets (one address per family of a host name)
+    /// with one state; `addr` is the first socket's.
+    pub fn start_many(
+        listeners: Vec<TcpListener>,
+        broker: Arc<Broker>,
+        cfg: HttpConfig,
+    ) -> HttpServer {
+        HttpServer::serve(tls::ManyListener::new(listeners), broker, cfg, false)
+    }
+
+    /// [`start_many`](Self::start_many) over HTTPS.
+    pub fn start_tls_many(
+        listeners: Vec<TcpListener>,
+        acceptor: tokio_rustls::TlsAcceptor,
+        broker: Arc<Broker>,
+        cfg: HttpConfig,
+    ) -> HttpServer {
+        HttpServer::serve(
+            tls::TlsListener::new_many(listeners, acceptor),
+            broker,
+            cfg,
+            false,
+        )
     }
 
     /// Serves the management API over HTTPS: TLS with `acceptor` on `listener`.
@@ -124,10 +205,15 @@ impl HttpServer {
         broker: Arc<Broker>,
         cfg: HttpConfig,
     ) -> HttpServer {
-        HttpServer::serve(tls::TlsListener::new(listener, acceptor), broker, cfg)
+        HttpServer::serve(
+            tls::TlsListener::new(listener, acceptor),
+            broker,
+            cfg,
+            false,
+        )
     }
 
-    fn serve<L>(listener: L, broker: Arc<Broker>, cfg: HttpConfig) -> HttpServer
+    fn serve<L>(listener: L, broker: Arc<Broker>, cfg: HttpConfig, metrics_only: bool) -> HttpServer
     where
         L: axum::serve::Listener<Addr = SocketAddr>,
     {
@@ -135,11 +221,13 @@ impl HttpServer {
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let rates = Arc::new(rates::Sampler::default());
-        let sampler = tokio::spawn(rates::run(
-            rates.clone(),
-            broker.clone(),
-            cfg.sample_interval,
-        ));
+        let sampler = (!metrics_only).then(|| {
+            tokio::spawn(rates::run(
+                rates.clone(),
+                broker.clone(),
+                cfg.sample_interval,
+            ))
+        });
         let state = Arc::new(AppState {
             broker,
             token_issuer: cfg.token_issuer,
@@ -149,7 +237,12 @@ impl HttpServer {
             started_at: std::time::Instant::now(),
             node: cfg.node,
         });
-        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let app = if metrics_only {
+            metrics::routes().with_state(state.clone())
+        } else {
+            router(state.clone())
+        };
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
             // `tap_io` (a no-op here) is what gives any listener's address to ConnectInfo.
             use axum::serve::ListenerExt;
@@ -177,6 +270,8 @@ impl HttpServer {
 
     pub fn stop(self) {
         self.task.abort();
-        self.sampler.abort();
+        if let Some(s) = self.sampler {
+            s.abort();
+        }
     }
 }

@@ -396,6 +396,7 @@ async fn bearer_tokens_from_the_issuer() {
     let r = within(
         env.client
             .post(format!("{}/api/auth/token", env.base))
+            .header("content-type", "application/json")
             .body("nope")
             .send(),
     )

@@ -3,12 +3,12 @@
 //! | method | checks |
 //! |---|---|
 //! | exchange.declare (not passive) | configure on the exchange; with `alternate-exchange`: write on the AE, read on the exchange |
-//! | exchange.delete | configure on the exchange |
-//! | exchange.bind / unbind | write on the destination, read on the source (+ topic read of the key) |
+//! | exchange.delete | (not the default or an `amq.*` exchange, checked first) configure on the exchange |
+//! | exchange.bind / unbind | write on the destination, (neither end the default exchange), read on the source (+ topic read of the key) |
 //! | queue.declare (not passive) | configure on the queue; with `x-dead-letter-exchange`: write on the DLX, read on the queue |
 //! | queue.delete | configure on the queue |
 //! | queue.purge | read on the queue |
-//! | queue.bind / unbind | write on the queue, read on the exchange (+ topic read of the key) |
+//! | queue.bind / unbind | write on the queue, (not the default exchange), read on the exchange (+ topic read of the key) |
 //! | basic.publish | write on the exchange (+ topic write of the key); `user_id` must be the user's |
 //! | basic.consume / basic.get | read on the queue |
 //!
@@ -16,6 +16,7 @@
 
 use warren_amqp::{FieldTable, ShortStr};
 use warren_auth::{Access, ResourceKind};
+use warren_core::vhost::check_not_default_exchange;
 use warren_core::{AmqpError, Exchange, ExchangeKind, Result};
 
 use crate::channel::Ctx;
@@ -79,8 +80,23 @@ pub fn declare_queue(ctx: &Ctx<'_>, name: &str, args: &FieldTable) -> Result<()>
     Ok(())
 }
 
-/// A binding from `source` to a destination already checked for write.
-pub fn bind_source(ctx: &Ctx<'_>, source: &ShortStr, routing_key: &str) -> Result<()> {
+/// queue.bind / unbind and exchange.bind / unbind, in the order of RabbitMQ's
+/// `binding_action`: write on the destination, neither end the default exchange (403), read on
+/// the source, topic read of the key if the source exists. All before anything is looked up.
+pub fn binding(
+    ctx: &Ctx<'_>,
+    destination: (ResourceKind, &str),
+    source: &ShortStr,
+    routing_key: &str,
+) -> Result<()> {
+    let (kind, name) = destination;
+    if !(kind == ResourceKind::Queue && name == REPLY_TO) {
+        check(ctx, Access::Write, kind, name)?;
+    }
+    if kind == ResourceKind::Exchange {
+        check_not_default_exchange(name)?;
+    }
+    check_not_default_exchange(source)?;
     exchange(ctx, Access::Read, source)?;
     if let Ok(x) = ctx.vhost.exchange(source) {
         topic(ctx, Access::Read, &x, routing_key)?;

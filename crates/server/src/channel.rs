@@ -13,13 +13,18 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::access;
+
+mod framing;
+
 use bytes::{Bytes, BytesMut};
+use framing::Discard;
+pub use framing::{content_without_publish, method_in_content};
 use warren_amqp::{
     encode_ack_frame, encode_body_frames, encode_header_frame, encode_method_frame,
     encode_nack_frame, reply_code as rc, BasicGetOk, BasicPublish, BasicReturn, ContentHeader,
     Method, RawProperties, Route, ShortStr,
 };
-use warren_auth::Access;
+use warren_auth::{Access, ResourceKind};
 use warren_core::vhost::{REPLY_QUEUE, REPLY_QUEUE_PREFIX};
 use warren_core::{
     generate_consumer_tag, AmqpError, Broker, ChannelLimit, ConfirmTicket, ConnectionId, Consumer,
@@ -91,6 +96,10 @@ struct PendingPublish {
     /// The body when it came in exactly one frame (zero-copy).
     single: Option<Bytes>,
     received: u64,
+    /// The user may not publish to this exchange: the body is counted, not kept, and the
+    /// error is the answer once it has all arrived (as RabbitMQ, which checks after the
+    /// content): a refused publish costs no memory.
+    refused: Option<AmqpError>,
 }
 
 #[derive(Debug)]
@@ -122,7 +131,9 @@ enum Confirm {
 #[derive(Debug, PartialEq, Eq)]
 pub enum ChannelState {
     Open,
-    /// We sent channel.close and wait for close-ok; everything else is dropped.
+    /// We sent channel.close and wait for close-ok. Other methods and content are dropped
+    /// (their frame order still checked); a channel.close is answered with close-ok and a
+    /// channel.open is a second open (see connection.rs `on_channel_method`).
     Closing,
 }
 
@@ -131,6 +142,8 @@ pub struct Channel {
     pub id: u16,
     pub state: ChannelState,
     pending: Option<PendingPublish>,
+    /// Closing: what is still to come of a publish, dropped (see `framing`).
+    discard: Option<Discard>,
     consumers: HashMap<ShortStr, ChannelConsumer>,
     pub unacked: VecDeque<Unacked>,
     next_tag: u64,
@@ -152,6 +165,10 @@ pub struct Channel {
     /// Message counts (management API); the connection adds what each call counted to its
     /// registry entry.
     pub counts: warren_core::MessageStats,
+    /// Publishes on confirm/tx mode and body sizes (Prometheus); drained the same way.
+    pub publishes: warren_core::stats::PublishStats,
+    /// Has published: counted in the broker's publishers until it closes.
+    pub publisher: bool,
     /// The last exchange this channel was allowed to publish to, with the permission
     /// generation of that answer (saves a permission check per message).
     write_allowed: Option<(ShortStr, u64)>,
@@ -165,6 +182,7 @@ impl Channel {
             id,
             state: ChannelState::Open,
             pending: None,
+            discard: None,
             consumers: HashMap::new(),
             unacked: VecDeque::new(),
             next_tag: 1,
@@ -178,19 +196,11 @@ impl Channel {
             tx: None,
             last_queue: None,
             counts: warren_core::MessageStats::default(),
+            publishes: Default::default(),
+            publisher: false,
             write_allowed: None,
             reply_queue: None,
         }
-    }
-
-    /// Is a publish waiting for its content header or body frames?
-    pub fn expects_content(&self) -> bool {
-        self.pending.is_some()
-    }
-
-    /// Is a publish past its content header, waiting for body frames?
-    pub fn expects_body(&self) -> bool {
-        self.pending.as_ref().is_some_and(|p| p.header.is_some())
     }
 
     fn reply(&self, ctx: &mut Ctx<'_>, m: &Method) {
@@ -227,6 +237,7 @@ impl Channel {
                 Ok(())
             }
             Method::ExchangeDelete(m) => {
+                ctx.vhost.check_exchange_deletable(&m.exchange)?;
                 access::exchange(ctx, Access::Configure, &m.exchange)?;
                 let durable = ctx.vhost.exchange(&m.exchange).is_ok_and(|x| x.durable);
                 ctx.vhost.delete_exchange(&m.exchange, m.if_unused)?;
@@ -239,8 +250,8 @@ impl Channel {
                 Ok(())
             }
             Method::ExchangeBind(m) => {
-                access::exchange(ctx, Access::Write, &m.destination)?;
-                access::bind_source(ctx, &m.source, &m.routing_key)?;
+                let dest = (ResourceKind::Exchange, m.destination.as_str());
+                access::binding(ctx, dest, &m.source, &m.routing_key)?;
                 ctx.vhost
                     .bind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?;
                 if durable_pair(ctx, &m.source, &m.destination) {
@@ -252,8 +263,8 @@ impl Channel {
                 Ok(())
             }
             Method::ExchangeUnbind(m) => {
-                access::exchange(ctx, Access::Write, &m.destination)?;
-                access::bind_source(ctx, &m.source, &m.routing_key)?;
+                let dest = (ResourceKind::Exchange, m.destination.as_str());
+                access::binding(ctx, dest, &m.source, &m.routing_key)?;
                 ctx.vhost.unbind_exchange(
                     &m.destination,
                     &m.source,
@@ -321,8 +332,9 @@ impl Channel {
                 Ok(())
             }
             Method::QueueBind(m) => {
-                access::queue(ctx, Access::Write, &self.queue_name(&m.queue)?)?;
-                access::bind_source(ctx, &m.exchange, &m.routing_key)?;
+                let name = self.queue_name(&m.queue)?;
+                let dest = (ResourceKind::Queue, name.as_str());
+                access::binding(ctx, dest, &m.exchange, &m.routing_key)?;
                 let q = self.queue(ctx, &m.queue)?;
                 let key = if m.routing_key.is_empty() && m.queue.is_empty() {
                     q.name.clone()
@@ -339,12 +351,24 @@ impl Channel {
                 Ok(())
             }
             Method::QueueUnbind(m) => {
-                access::queue(ctx, Access::Write, &self.queue_name(&m.queue)?)?;
-                access::bind_source(ctx, &m.exchange, &m.routing_key)?;
-                let q = self.queue(ctx, &m.queue)?;
-                ctx.vhost
-                    .unbind_queue(&q, &m.exchange, &m.routing_key, &m.arguments)?;
-                if q.durable {
+                let name = self.queue_name(&m.queue)?;
+                let dest = (ResourceKind::Queue, name.as_str());
+                access::binding(ctx, dest, &m.exchange, &m.routing_key)?;
+                // As for queue.bind: no queue and no key mean the last declared queue's name.
+                let key = if m.routing_key.is_empty() && m.queue.is_empty() {
+                    name.clone()
+                } else {
+                    m.routing_key.clone()
+                };
+                // As in RabbitMQ, a missing queue, exchange or binding is no error.
+                let removed = ctx.vhost.unbind_queue_named(
+                    &name,
+                    ctx.conn_id,
+                    &m.exchange,
+                    &key,
+                    &m.arguments,
+                )?;
+                if removed.is_some_and(|q| q.durable) {
                     ctx.broker.definitions_changed();
                 }
                 self.reply(ctx, &Method::QueueUnbindOk);
@@ -490,12 +514,14 @@ impl Channel {
                 if m.immediate {
                     return Err(AmqpError::not_implemented("immediate=true"));
                 }
+                let refused = self.check_publish(ctx, &m.route).err();
                 self.pending = Some(PendingPublish {
                     method: m,
                     header: None,
                     body: BytesMut::new(),
                     single: None,
                     received: 0,
+                    refused,
                 });
                 Ok(())
             }
@@ -660,10 +686,11 @@ impl Channel {
         }
         let max = ctx.broker.limits.max_message_size;
         if header.body_size > max {
-            self.pending = None;
+            let size = header.body_size;
+            // The channel closes; its body frames, still to come, will be dropped.
+            p.header = Some(header);
             return Err(AmqpError::precondition_failed(format!(
-                "message size {} is larger than configured max size {max}",
-                header.body_size
+                "message size {size} is larger than configured max size {max}"
             )));
         }
         let done = header.body_size == 0;
@@ -694,15 +721,17 @@ impl Channel {
                 p.received
             )));
         }
-        if p.received == size && p.single.is_none() && p.body.is_empty() {
+        if p.refused.is_some() {
+            // Counted, not kept.
+        } else if p.received == size && p.single.is_none() && p.body.is_empty() {
             p.single = Some(payload);
         } else {
             if let Some(first) = p.single.take() {
                 p.body.extend_from_slice(&first);
             }
-            if p.body.capacity() == 0 {
-                p.body.reserve(size as usize);
-            }
+            // Grown with what arrives (amortized doubling), never reserved for the size the
+            // header announced: one byte of body after a header announcing 16 MiB must not
+            // cost 16 MiB (2,047 such channels reserved 32 GiB and raised the memory alarm).
             p.body.extend_from_slice(&payload);
         }
         if p.received == size {
@@ -722,10 +751,20 @@ impl Channel {
             Some(b) => b,
             None => p.body.freeze(),
         };
+        // As RabbitMQ, a publish counts as received (and the channel as a publisher) before
+        // its exchange is looked up.
+        if !self.publisher {
+            self.publisher = true;
+            warren_core::stats::bump(&ctx.broker.churn.publishers, 1);
+        }
+        self.publishes
+            .observe(body.len() as u64, self.confirm || self.tx.is_some());
         if let Some(e) = header.properties.expiration() {
             warren_core::arguments::parse_expiration(&e)?;
         }
-        self.check_publish(ctx, &p.method.route)?;
+        if let Some(e) = p.refused {
+            return Err(e);
+        }
         access::publisher_user_id(ctx, header.properties.user_id())?;
         let exchange = ctx.vhost.exchange(p.method.exchange())?;
         access::topic(ctx, Access::Write, &exchange, p.method.routing_key())?;
@@ -1132,7 +1171,7 @@ impl Channel {
             self.cancel_consumer(ctx, &t);
         }
         self.requeue_all_unacked();
-        self.pending = None;
+        self.discard_pending();
         self.state = ChannelState::Closing;
     }
 

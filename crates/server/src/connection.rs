@@ -22,13 +22,13 @@ use warren_amqp::{
     ChannelClose, ConnectionClose, ConnectionStart, ConnectionTune, FieldTable, FieldValue, Frame,
     Method, ShortStr, PROTOCOL_HEADER,
 };
-use warren_core::stats::bump;
+use warren_core::stats::{bump, PublishStats};
 use warren_core::{
     AmqpError, Broker, ConnEvent, ConnectionEntry, ConnectionId, Mailbox, Outbox, Queue, VHost,
 };
 
 use crate::auth;
-use crate::channel::{Channel, ChannelState, Ctx};
+use crate::channel::{content_without_publish, method_in_content, Channel, ChannelState, Ctx};
 use crate::writer::WriteQueue;
 use warren_auth::Identity;
 
@@ -128,6 +128,55 @@ pub struct Connection {
     entry: Option<Arc<ConnectionEntry>>,
 }
 
+/// A connection's read side that can tell, without reading, whether the peer has gone: it
+/// closed its side (FIN) or the connection failed (RST). A blocked publisher is not read, so
+/// this is how its hanging up is seen (once a second, from tokio's cached readiness: no
+/// syscall).
+pub(crate) trait PeerGone {
+    fn peer_gone(&self) -> bool;
+}
+
+/// Whether the last readiness tokio saw on `s` says read-closed or error (`EPOLLRDHUP`,
+/// reported even with unread data before the FIN).
+fn read_closed(s: &TcpStream) -> bool {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let ready = std::pin::pin!(s.ready(tokio::io::Interest::READABLE));
+    match ready.poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Ok(r)) => r.is_read_closed() || r.is_error(),
+        Poll::Ready(Err(_)) => true,
+        Poll::Pending => false,
+    }
+}
+
+impl PeerGone for tokio::net::tcp::OwnedReadHalf {
+    fn peer_gone(&self) -> bool {
+        read_closed(self.as_ref())
+    }
+}
+
+/// The read half of an AMQPS connection, with a duplicate of its socket to ask.
+struct TlsRead<R> {
+    rd: R,
+    probe: Option<TcpStream>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for TlsRead<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.rd).poll_read(cx, buf)
+    }
+}
+
+impl<R> PeerGone for TlsRead<R> {
+    fn peer_gone(&self) -> bool {
+        self.probe.as_ref().is_some_and(read_closed)
+    }
+}
+
 /// Serves one accepted TCP connection until it closes.
 pub async fn serve_connection(
     stream: TcpStream,
@@ -163,7 +212,15 @@ pub async fn serve_tls_connection(
             return;
         }
     };
+    // A second handle on the socket under TLS, only to ask whether the peer is gone while
+    // the connection is blocked (the TLS read half does not expose its socket).
+    let probe = std::os::fd::AsFd::as_fd(tls.get_ref().0)
+        .try_clone_to_owned()
+        .map(std::net::TcpStream::from)
+        .and_then(TcpStream::from_std)
+        .ok();
     let (rd, wr) = tokio::io::split(tls);
+    let rd = TlsRead { rd, probe };
     serve_stream(rd, wr, peer, (local, true), broker, shutdown).await
 }
 
@@ -175,7 +232,7 @@ async fn serve_stream<R, W>(
     broker: Arc<Broker>,
     shutdown: watch::Receiver<bool>,
 ) where
-    R: AsyncRead + Unpin,
+    R: AsyncRead + PeerGone + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let mut header = [0u8; 8];
@@ -284,7 +341,7 @@ impl Connection {
         );
     }
 
-    async fn run<R: AsyncRead + Unpin>(
+    async fn run<R: AsyncRead + PeerGone + Unpin>(
         mut self,
         mut rd: R,
         mut rx: Mailbox,
@@ -359,6 +416,12 @@ impl Connection {
                     rx.trim();
                     self.check_ack_timeouts();
                     self.check_credentials();
+                    if paused && rd.peer_gone() {
+                        // Blocked, so not read: its end of stream is seen only this way. Its
+                        // channels are released now, not at the end of the alarm.
+                        info!(peer = %self.peer, "client closed the connection while blocked");
+                        self.state = State::Closed;
+                    }
                 }
                 _ = heartbeat_tick.tick(), if self.heartbeat > 0 => {
                     if paused {
@@ -759,10 +822,20 @@ impl Connection {
                     }
                 }
                 self.published = true;
-                self.on_content(channel, |ch, ctx| ch.on_header(ctx, header));
+                let (class, size) = (header.class_id, header.body_size);
+                self.on_content(
+                    channel,
+                    |ch| ch.discard_header(class, size),
+                    |ch, ctx| ch.on_header(ctx, header),
+                );
             }
             Frame::Body { channel, payload } => {
-                self.on_content(channel, |ch, ctx| ch.on_body(ctx, payload));
+                let len = payload.len() as u64;
+                self.on_content(
+                    channel,
+                    |ch| ch.discard_body(len),
+                    |ch, ctx| ch.on_body(ctx, payload),
+                );
             }
         }
     }
@@ -778,8 +851,16 @@ impl Connection {
             Method::ConnectionCloseOk => {}
             Method::ConnectionBlocked(_) | Method::ConnectionUnblocked => {}
             Method::ConnectionUpdateSecret(u) => {
-                // The new secret (usually a fresh token) must be valid and for the same user.
                 let user = self.user.clone().unwrap_or_default();
+                // As RabbitMQ's `rabbit_access_control:update_state`: only a backend whose
+                // credentials expire (tokens) looks at the new secret. A password login's
+                // (the internal backend's) takes any secret and keeps its user and permissions.
+                if !self.identity.as_ref().is_some_and(|i| i.is_token()) {
+                    info!(peer = %self.peer, user = %user, "secret update: nothing to update for a password login");
+                    self.send(0, &Method::ConnectionUpdateSecretOk);
+                    return;
+                }
+                // The new token must be valid and for the same user.
                 let secret = String::from_utf8_lossy(&u.new_secret);
                 match auth::check_secret(&self.broker, &user, &secret, self.peer) {
                     Ok(identity) if identity.username == user => {
@@ -796,10 +877,9 @@ impl Connection {
                     ),
                     Err(e) => {
                         warn!(peer = %self.peer, user = %user, "secret update refused: {e}");
+                        // RabbitMQ's text (rabbit_reader), which names neither user nor cause.
                         self.close_connection(
-                            AmqpError::not_allowed(format!(
-                                "Secret update was refused for user '{user}'"
-                            )),
+                            AmqpError::not_allowed("New secret was refused by one of the backends"),
                             ids,
                         )
                     }
@@ -839,20 +919,30 @@ impl Connection {
                 }
                 self.channels
                     .insert(channel, Box::new(Channel::new(channel)));
+                bump(&self.broker.churn.channels_opened, 1);
                 self.send(channel, &Method::ChannelOpenOk);
                 return;
             }
             return self.close_connection(AmqpError::channel_error("expected 'channel.open'"), ids);
         };
+        // The frame order first, whatever the channel's state (as RabbitMQ's reader).
+        if ch.expects_content() {
+            let e = method_in_content(ch.expects_body());
+            return self.close_connection(e, PUBLISH_IDS);
+        }
         if ch.state == ChannelState::Closing {
+            // As RabbitMQ's channel in its closing state: only the client's close-ok ends it. A
+            // channel.close crossing ours gets close-ok and the channel goes on waiting for the
+            // close-ok (which the client still sends, for our close); a channel.open is a second
+            // open; everything else is dropped (a publish with its content).
             match method {
                 Method::ChannelCloseOk => {
-                    self.channels.remove(&channel);
+                    self.remove_channel(channel);
                 }
-                Method::ChannelClose(_) => {
-                    self.channels.remove(&channel);
-                    self.send(channel, &Method::ChannelCloseOk);
-                }
+                Method::ChannelClose(_) => self.send(channel, &Method::ChannelCloseOk),
+                Method::ChannelOpen => self
+                    .close_connection(AmqpError::channel_error("second 'channel.open' seen"), ids),
+                Method::BasicPublish(_) => ch.discard_publish(),
                 _ => {}
             }
             return;
@@ -867,37 +957,41 @@ impl Connection {
                     ch.close(ctx);
                     Ok(())
                 });
-                self.channels.remove(&channel);
+                self.remove_channel(channel);
                 self.send(channel, &Method::ChannelCloseOk);
                 return;
             }
-            Method::ChannelCloseOk => return,
+            // Nothing to confirm: RabbitMQ's channel has no clause for it.
+            Method::ChannelCloseOk => {
+                return self
+                    .close_connection(AmqpError::command_invalid("unimplemented method"), ids);
+            }
             _ => {}
-        }
-        if ch.expects_content() {
-            let text = if ch.expects_body() {
-                "expected content body, got non content body frame instead"
-            } else {
-                "expected content header for class 60, got non content header frame instead"
-            };
-            return self.close_connection(AmqpError::unexpected_frame(text), PUBLISH_IDS);
         }
         self.with_ctx_ids(channel, ids, |ch, ctx| ch.handle(ctx, method));
     }
 
+    /// A content frame: `f` takes it on an open channel, `discard` on a closing one.
     fn on_content(
         &mut self,
         channel: u16,
+        discard: impl FnOnce(&mut Channel) -> Result<(), AmqpError>,
         f: impl FnOnce(&mut Channel, &mut Ctx<'_>) -> Result<(), AmqpError>,
     ) {
-        match self.channels.get(&channel).map(|c| &c.state) {
+        let Some(ch) = self.channels.get_mut(&channel) else {
             // Content for a channel that was never opened (channel 0 included): as RabbitMQ.
-            None => self.close_connection(
-                AmqpError::unexpected_frame("expected method frame, got non method frame instead"),
-                (0, 0),
-            ),
-            Some(ChannelState::Closing) => {}
-            Some(ChannelState::Open) => self.with_ctx_ids(channel, PUBLISH_IDS, f),
+            return self.close_connection(content_without_publish(), (0, 0));
+        };
+        if !ch.expects_content() {
+            return self.close_connection(content_without_publish(), (0, 0));
+        }
+        match ch.state {
+            ChannelState::Closing => {
+                if let Err(e) = discard(ch) {
+                    self.close_connection(e, PUBLISH_IDS);
+                }
+            }
+            ChannelState::Open => self.with_ctx_ids(channel, PUBLISH_IDS, f),
         }
     }
 
@@ -943,9 +1037,12 @@ impl Connection {
         };
         let before = ch.counts;
         let r = f(ch, &mut ctx);
-        if ch.counts != before {
-            if let Some(e) = &self.entry {
+        if let Some(e) = &self.entry {
+            if ch.counts != before {
                 e.counters.add(&ch.counts.since(&before));
+            }
+            if ch.publishes != PublishStats::default() {
+                e.publishes.drain(&mut ch.publishes);
             }
         }
         if ch.has_confirms_pending() && self.confirm_dirty.last() != Some(&channel) {
@@ -1002,6 +1099,24 @@ impl Connection {
         );
         self.state = State::Closing;
         self.deadline = Some(Instant::now() + CLOSE_TIMEOUT);
+    }
+
+    /// Forgets a closed channel, counting it for `rabbitmq_channels_closed_total`.
+    fn remove_channel(&mut self, channel: u16) {
+        if let Some(ch) = self.channels.remove(&channel) {
+            self.channel_gone(&ch);
+        }
+    }
+
+    /// A channel is gone: counted as closed, and no longer a publisher.
+    fn channel_gone(&self, ch: &Channel) {
+        bump(&self.broker.churn.channels_closed, 1);
+        if ch.publisher {
+            self.broker
+                .churn
+                .publishers
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     fn close_all_channels(&mut self) {
@@ -1089,7 +1204,9 @@ impl Connection {
             d.queue.clone().return_undelivered(d);
         }
         self.close_all_channels();
-        self.channels.clear();
+        for (_, ch) in std::mem::take(&mut self.channels) {
+            self.channel_gone(&ch);
+        }
         if let Some(v) = &self.vhost {
             v.connection_closed(self.id);
         }

@@ -53,6 +53,16 @@ pub async fn serve(listener: TcpListener, broker: Arc<Broker>, shutdown: watch::
     housekeeping.abort();
 }
 
+/// [`serve`] for a further socket of the same broker (a host name's second address): without
+/// a second housekeeping task.
+pub async fn serve_more(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    shutdown: watch::Receiver<bool>,
+) {
+    accept_loop(listener, broker, shutdown, None).await;
+}
+
 /// [`serve`] for AMQPS: each connection starts with a TLS handshake.
 pub async fn serve_tls(
     listener: TcpListener,

@@ -84,3 +84,39 @@ async fn publishers_are_blocked_under_an_alarm_and_resume_after_it() {
     let d = within(consumer.next()).await.unwrap().unwrap();
     assert_eq!(d.data, b"held");
 }
+
+/// Blocked connections are not read, so a publisher that hangs up is seen only by asking the
+/// socket; it is released at once, not when the alarm clears (with heartbeat 0, never).
+#[tokio::test]
+async fn a_blocked_publisher_that_hangs_up_is_released() {
+    let server = start().await;
+    server.broker.set_alarm(Some("low on memory".into()));
+    let mut p = RawClient::connect(server.addr).await;
+    p.handshake(0).await;
+    p.send(1, &Method::ChannelOpen).await;
+    assert!(matches!(
+        p.frame().await,
+        Some(Frame::Method {
+            method: Method::ChannelOpenOk,
+            ..
+        })
+    ));
+    p.publish(1, "nowhere", b"x").await;
+    match p.frame().await {
+        Some(Frame::Method {
+            method: Method::ConnectionBlocked(_),
+            ..
+        }) => {}
+        other => panic!("expected connection.blocked, got {other:?}"),
+    }
+    assert_eq!(server.broker.connections.list().len(), 1);
+    // Blocked, and heartbeat 0: only its hanging up can end it. The alarm stays on.
+    drop(p);
+    within(async {
+        while !server.broker.connections.list().is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(server.broker.alarm().borrow().is_some());
+}

@@ -696,3 +696,63 @@ async fn update_secret_with_narrower_scopes_applies_to_open_channels() {
     .unwrap();
     assert_eq!(q.message_count(), 1, "the second publish was refused");
 }
+
+/// A password login is the internal backend's, whose credentials do not expire: as in
+/// RabbitMQ, update-secret with a token, even a valid one for the same user, changes nothing
+/// (neither the permissions, which stay the user database's, nor an expiry).
+#[tokio::test]
+async fn update_secret_with_a_token_after_a_password_login_keeps_the_users_permissions() {
+    let server = server().await;
+    let db = server.broker.auth();
+    db.add_user("app", "pw", &[]).unwrap();
+    db.set_permissions("app", "/", "^app-db-", "^app-db-", "^app-db-")
+        .unwrap();
+    let url = format!("amqp://app:pw@{}/%2f", server.addr);
+    let conn = within(Connection::connect(&url, ConnectionProperties::default()))
+        .await
+        .expect("password login");
+    // The token would allow app-* and expire in 2 s.
+    within(conn.update_secret(&hs(&claims(2)), "token"))
+        .await
+        .expect("update-secret-ok");
+    let declare = |name: &'static str| {
+        let conn = &conn;
+        async move {
+            let ch = within(conn.create_channel()).await.unwrap();
+            within(ch.queue_declare(name, QueueDeclareOptions::default(), FieldTable::default()))
+                .await
+                .map(drop)
+                .map_err(|e| match e {
+                    lapin::Error::ProtocolError(e) => e.get_id(),
+                    other => panic!("expected a channel error, got {other:?}"),
+                })
+        }
+    };
+    assert_eq!(declare("app-db-q").await, Ok(()));
+    assert_eq!(declare("app-token-q").await, Err(403));
+    // Past the token's exp the connection is still open.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(declare("app-db-q2").await, Ok(()));
+}
+
+/// A token login refreshed with a token that does not verify (here: expired) is closed with
+/// 530 and RabbitMQ's text.
+#[tokio::test]
+async fn update_secret_with_an_invalid_token_is_refused_with_rabbitmqs_text() {
+    let server = server().await;
+    let conn = connect_token(&server, "", &hs(&claims(60)), "%2f")
+        .await
+        .unwrap();
+    let errors = closed_with(&conn).await;
+    let _ = within(conn.update_secret(&hs(&claims(-120)), "stale")).await;
+    match within(errors).await.unwrap() {
+        lapin::Error::ProtocolError(e) => assert_eq!(
+            (e.get_id(), e.get_message().as_str()),
+            (
+                530,
+                "NOT_ALLOWED - New secret was refused by one of the backends"
+            )
+        ),
+        other => panic!("expected 530, got {other:?}"),
+    }
+}

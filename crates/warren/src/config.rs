@@ -1,11 +1,12 @@
 //! Settings, from (lowest to highest precedence) defaults, a TOML file, `WARREN_*` environment
 //! variables and command-line flags.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Deserialize;
+
+use crate::listen::ListenAddr;
 
 pub const DEFAULT_AMQP_LISTEN: &str = "127.0.0.1:5672";
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:15672";
@@ -14,9 +15,12 @@ pub const DEFAULT_DATA_DIR: &str = "./warren-data";
 /// The TOML file's shape. Every key is optional.
 ///
 /// ```toml
-/// amqp_listen = "127.0.0.1:5672"
+/// amqp_listen = "127.0.0.1:5672"   # or a bare port (5672: every interface), "localhost:5672", "[::1]:5672"
 /// http_listen = "127.0.0.1:15672"
+/// prometheus_listen = "127.0.0.1:15692"  # Prometheus metrics alone (default: none; the
+///                                        # management listener serves /metrics too)
 /// data_dir = "./warren-data"
+/// log_format = "text"            # or "json"; colour only on a terminal
 /// [limits]
 /// max_message_size = 16777216   # bytes; 406 above it
 /// frame_max = 131072
@@ -25,6 +29,7 @@ pub const DEFAULT_DATA_DIR: &str = "./warren-data";
 /// consumer_timeout = 1800000    # ms an unacked delivery may wait (406 after), 0 = off
 /// [resources]
 /// memory_high_watermark = 0.4   # fraction of RAM, or a size: "128MiB"
+/// memory_high_watermark_paging_ratio = 0.5  # page bodies to disk past this share of it
 /// disk_free_limit = "50MB"
 /// [auth]
 /// loopback_users = ["guest"]    # users allowed from loopback only ([] = none)
@@ -45,9 +50,12 @@ pub const DEFAULT_DATA_DIR: &str = "./warren-data";
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    pub amqp_listen: Option<String>,
-    pub http_listen: Option<String>,
+    pub amqp_listen: Option<ListenAddr>,
+    pub http_listen: Option<ListenAddr>,
+    pub prometheus_listen: Option<String>,
     pub data_dir: Option<PathBuf>,
+    /// `text` (default) or `json`; `--log-format` wins.
+    pub log_format: Option<crate::logging::LogFormat>,
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
@@ -82,12 +90,12 @@ pub struct TlsConfig {
     #[serde(default)]
     pub verify_peer: bool,
     /// AMQPS listener. Default 127.0.0.1:5671.
-    pub amqps_listen: Option<String>,
+    pub amqps_listen: Option<ListenAddr>,
     /// Keep the plain AMQP listener. Default true.
     #[serde(default = "yes")]
     pub amqp_plain: bool,
     /// HTTPS listener for the management API (RabbitMQ uses 15671). Default: none.
-    pub https_listen: Option<String>,
+    pub https_listen: Option<ListenAddr>,
     /// Keep the plain HTTP management listener (`http_listen`). Default true.
     #[serde(default = "yes")]
     pub http_plain: bool,
@@ -99,12 +107,20 @@ fn yes() -> bool {
 
 pub const DEFAULT_AMQPS_LISTEN: &str = "127.0.0.1:5671";
 
+/// One of the `DEFAULT_*_LISTEN` addresses.
+pub fn default_listen(addr: &str) -> ListenAddr {
+    addr.parse().expect("the default listener addresses parse")
+}
+
 /// `[resources]`: when publishers are blocked.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcesConfig {
     /// A fraction of RAM (0.4) or a size ("128MiB"); default 0.4.
     pub memory_high_watermark: Option<crate::resources::Watermark>,
+    /// The share of the watermark past which message bodies are paged out to disk (default
+    /// 0.5; above 1, never), RabbitMQ's `vm_memory_high_watermark_paging_ratio`.
+    pub memory_high_watermark_paging_ratio: Option<f64>,
     /// Free disk space under which publishers are blocked ("50MB" default).
     pub disk_free_limit: Option<String>,
 }
@@ -131,8 +147,10 @@ impl FileConfig {
 /// The settings the server runs with.
 #[derive(Debug)]
 pub struct Settings {
-    pub amqp_listen: SocketAddr,
-    pub http_listen: SocketAddr,
+    pub amqp_listen: ListenAddr,
+    pub http_listen: ListenAddr,
+    /// A listener serving only `/metrics...` (RabbitMQ's `rabbitmq_prometheus` port, 15692).
+    pub prometheus_listen: Option<ListenAddr>,
     pub data_dir: PathBuf,
     pub limits: warren_core::Limits,
     pub resources: crate::resources::ResourceLimits,
@@ -141,23 +159,29 @@ pub struct Settings {
     pub tls: Option<TlsConfig>,
 }
 
+/// A `--prometheus-listen` / `prometheus_listen` address.
+pub fn parse_prometheus_listen(addr: &str) -> anyhow::Result<ListenAddr> {
+    addr.parse::<ListenAddr>()
+        .with_context(|| format!("invalid Prometheus listen address '{addr}'"))
+}
+
 /// Largest message size a user may configure (RabbitMQ's ceiling).
 const MAX_MESSAGE_SIZE_CEILING: u64 = 512 * 1024 * 1024;
 
 impl Settings {
     /// Merges flags/env (`cli_*`, already combined by clap) over the file over defaults.
     pub fn resolve(
-        cli_amqp: Option<String>,
-        cli_http: Option<String>,
+        cli_amqp: Option<ListenAddr>,
+        cli_http: Option<ListenAddr>,
         cli_data: Option<PathBuf>,
         file: FileConfig,
     ) -> anyhow::Result<Settings> {
         let amqp = cli_amqp
             .or(file.amqp_listen)
-            .unwrap_or_else(|| DEFAULT_AMQP_LISTEN.to_string());
+            .unwrap_or_else(|| default_listen(DEFAULT_AMQP_LISTEN));
         let http = cli_http
             .or(file.http_listen)
-            .unwrap_or_else(|| DEFAULT_HTTP_LISTEN.to_string());
+            .unwrap_or_else(|| default_listen(DEFAULT_HTTP_LISTEN));
         let mut limits = warren_core::Limits::default();
         if let Some(v) = file.limits.max_message_size {
             anyhow::ensure!(
@@ -180,18 +204,20 @@ impl Settings {
             limits.consumer_timeout_ms = v;
         }
         Ok(Settings {
-            amqp_listen: amqp
-                .parse()
-                .with_context(|| format!("invalid AMQP listen address '{amqp}'"))?,
-            http_listen: http
-                .parse()
-                .with_context(|| format!("invalid HTTP listen address '{http}'"))?,
+            amqp_listen: amqp,
+            http_listen: http,
+            prometheus_listen: file
+                .prometheus_listen
+                .as_deref()
+                .map(parse_prometheus_listen)
+                .transpose()?,
             data_dir: cli_data
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             limits,
             resources: crate::resources::ResourceLimits::resolve(
                 file.resources.memory_high_watermark.as_ref(),
+                file.resources.memory_high_watermark_paging_ratio,
                 file.resources.disk_free_limit.as_deref(),
             )?,
             loopback_users: file.auth.loopback_users,
@@ -206,14 +232,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn prometheus_listen_is_off_unless_configured() {
+        let s = Settings::resolve(None, None, None, FileConfig::default()).unwrap();
+        assert_eq!(s.prometheus_listen, None);
+        let file: FileConfig = toml::from_str("prometheus_listen = \"127.0.0.1:15692\"\n").unwrap();
+        let s = Settings::resolve(None, None, None, file).unwrap();
+        assert_eq!(
+            s.prometheus_listen,
+            Some("127.0.0.1:15692".parse().unwrap())
+        );
+        let file: FileConfig = toml::from_str("prometheus_listen = \"nope\"\n").unwrap();
+        assert!(Settings::resolve(None, None, None, file).is_err());
+    }
+
+    #[test]
     fn flags_win_over_file_and_file_over_defaults() {
         let file: FileConfig = toml::from_str(
             "amqp_listen = \"127.0.0.1:7000\"\nhttp_listen = \"127.0.0.1:7001\"\n[limits]\nmax_message_size = 1024\n",
         )
         .unwrap();
-        let s = Settings::resolve(Some("127.0.0.1:0".into()), None, None, file).unwrap();
-        assert_eq!(s.amqp_listen.port(), 0);
-        assert_eq!(s.http_listen.port(), 7001);
+        let s = Settings::resolve(Some("127.0.0.1:0".parse().unwrap()), None, None, file).unwrap();
+        assert_eq!(s.amqp_listen.to_string(), "127.0.0.1:0");
+        assert_eq!(s.http_listen.to_string(), "127.0.0.1:7001");
         assert_eq!(s.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(s.limits.max_message_size, 1024);
     }
@@ -255,7 +295,10 @@ http_plain = false
         let tls = s.tls.unwrap();
         assert!(!tls.amqp_plain);
         assert!(tls.amqps_listen.is_none());
-        assert_eq!(tls.https_listen.as_deref(), Some("127.0.0.1:15671"));
+        assert_eq!(
+            tls.https_listen.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:15671")
+        );
         assert!(!tls.http_plain);
         assert!(toml::from_str::<FileConfig>(
             "[jwt]
@@ -270,6 +313,15 @@ bogus = 1
         let file: FileConfig = toml::from_str("[limits]\nframe_max = 100\n").unwrap();
         assert!(Settings::resolve(None, None, None, file).is_err());
         assert!(toml::from_str::<FileConfig>("bogus = 1\n").is_err());
-        assert!(Settings::resolve(Some("nope".into()), None, None, FileConfig::default()).is_err());
+        let e = toml::from_str::<FileConfig>("amqp_listen = \"nope\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'nope': no port"), "{e}");
+        let e = toml::from_str::<FileConfig>(
+            "[tls]\ncert_file = \"c\"\nkey_file = \"k\"\namqps_listen = \"::1:5671\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("in brackets"), "{e}");
     }
 }

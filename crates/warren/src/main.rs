@@ -2,6 +2,8 @@
 
 mod config;
 mod datalock;
+mod listen;
+mod logging;
 
 /// jemalloc rather than the system allocator: it hands freed memory back to the OS after a
 /// burst (a background thread purges unused pages), so an idle broker stays small, and it counts
@@ -16,7 +18,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::info;
 
@@ -31,18 +32,28 @@ use config::{FileConfig, Settings};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log format on stderr: text (coloured only on a terminal) or json (one object a line)
+    /// [default: text, or `log_format` in the server's --config file]
+    #[arg(long, env = "WARREN_LOG_FORMAT", value_name = "FORMAT", global = true)]
+    log_format: Option<logging::LogFormat>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run the broker.
     Server {
-        /// AMQP listener address (port 0 picks a free port) [default: 127.0.0.1:5672]
-        #[arg(long, env = "WARREN_AMQP_LISTEN", value_name = "ADDR:PORT")]
-        amqp_listen: Option<String>,
-        /// HTTP management listener address [default: 127.0.0.1:15672]
-        #[arg(long, env = "WARREN_HTTP_LISTEN", value_name = "ADDR:PORT")]
-        http_listen: Option<String>,
+        /// AMQP listener: PORT (every interface), HOST:PORT, IPV4:PORT or [IPV6]:PORT; port 0
+        /// picks a free port [default: 127.0.0.1:5672]
+        #[arg(long, env = "WARREN_AMQP_LISTEN", value_name = "[HOST:]PORT")]
+        amqp_listen: Option<listen::ListenAddr>,
+        /// HTTP management listener, in the same forms [default: 127.0.0.1:15672]
+        #[arg(long, env = "WARREN_HTTP_LISTEN", value_name = "[HOST:]PORT")]
+        http_listen: Option<listen::ListenAddr>,
+        /// A listener serving only the Prometheus metrics (/metrics, /metrics/per-object,
+        /// /metrics/detailed), as RabbitMQ's port 15692, in the same forms [default: none; the
+        /// management listener serves them too]
+        #[arg(long, env = "WARREN_PROMETHEUS_LISTEN", value_name = "[HOST:]PORT")]
+        prometheus_listen: Option<String>,
         /// Data directory [default: ./warren-data]
         #[arg(long, env = "WARREN_DATA_DIR", value_name = "DIR")]
         data_dir: Option<PathBuf>,
@@ -457,18 +468,15 @@ fn token_command(
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WARREN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Server { .. }) {
+        logging::init(cli.log_format.unwrap_or_default());
+    }
     match cli.command {
         Command::Server {
             amqp_listen,
             http_listen,
+            prometheus_listen,
             data_dir,
             config,
         } => {
@@ -476,7 +484,11 @@ fn main() -> anyhow::Result<()> {
                 Some(p) => FileConfig::load(p)?,
                 None => FileConfig::default(),
             };
-            let settings = Settings::resolve(amqp_listen, http_listen, data_dir, file)?;
+            logging::init(cli.log_format.or(file.log_format).unwrap_or_default());
+            let mut settings = Settings::resolve(amqp_listen, http_listen, data_dir, file)?;
+            if let Some(p) = prometheus_listen {
+                settings.prometheus_listen = Some(config::parse_prometheus_listen(&p)?);
+            }
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?
@@ -510,6 +522,16 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
         warren_store::Store::open(&messages_dir, warren_store::StoreOptions::default())
             .with_context(|| format!("opening the message store in {}", messages_dir.display()))?;
     let durability = warren_core::Durability::start(store);
+    // Where bodies are paged out under memory pressure; what a previous run left there is
+    // wiped (transient messages do not survive a restart).
+    let transient_dir = messages_dir.join("transient");
+    let pager = warren_core::Pager::open(&transient_dir).with_context(|| {
+        format!(
+            "opening the transient message store in {}",
+            transient_dir.display()
+        )
+    })?;
+    durability.enable_paging(pager);
     let broker = Arc::new(load_broker(
         &settings.data_dir,
         settings.limits.clone(),
@@ -557,35 +579,40 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
         recovered.truncated_tail_bytes
     );
     let plain = tls.as_ref().is_none_or(|(t, _)| t.amqp_plain);
-    let listener = if plain {
-        let l = TcpListener::bind(settings.amqp_listen)
-            .await
-            .with_context(|| format!("binding AMQP listener {}", settings.amqp_listen))?;
-        info!(
-            "Warren {} AMQP listening on {} (data dir {})",
-            env!("CARGO_PKG_VERSION"),
-            l.local_addr()?,
-            settings.data_dir.display(),
-        );
-        Some(l)
+    let listeners = if plain {
+        let ls = settings.amqp_listen.bind("AMQP").await?;
+        for (i, l) in ls.iter().enumerate() {
+            if i == 0 {
+                info!(
+                    "Warren {} AMQP listening on {} (data dir {})",
+                    env!("CARGO_PKG_VERSION"),
+                    l.local_addr()?,
+                    settings.data_dir.display(),
+                );
+            } else {
+                info!("AMQP listening on {}", l.local_addr()?);
+            }
+        }
+        ls
     } else {
-        None
+        Vec::new()
     };
-    let tls_listener = match &tls {
+    let tls_listeners = match &tls {
         Some((t, cfg)) => {
             let addr = t
                 .amqps_listen
-                .as_deref()
-                .unwrap_or(config::DEFAULT_AMQPS_LISTEN);
-            let l = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding AMQPS listener {addr}"))?;
-            info!("AMQPS listening on {}", l.local_addr()?);
-            Some((l, warren_server::tls::TlsAcceptor::from(cfg.clone())))
+                .clone()
+                .unwrap_or_else(|| config::default_listen(config::DEFAULT_AMQPS_LISTEN));
+            let ls = addr.bind("AMQPS").await?;
+            for l in &ls {
+                info!("AMQPS listening on {}", l.local_addr()?);
+            }
+            let acceptor = warren_server::tls::TlsAcceptor::from(cfg.clone());
+            ls.into_iter().map(|l| (l, acceptor.clone())).collect()
         }
-        None => None,
+        None => Vec::new(),
     };
-    let amqp_addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let amqp_addr = listeners.first().map(|l| l.local_addr()).transpose()?;
     let http_config = || {
         let mut c = warren_http::HttpConfig::new(amqp_addr);
         let dir = settings.data_dir.clone();
@@ -605,36 +632,49 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
     };
     let mut http_servers = Vec::new();
     if tls.as_ref().is_none_or(|(t, _)| t.http_plain) {
-        let http = warren_http::HttpServer::bind(
-            &settings.http_listen.to_string(),
+        let ls = settings.http_listen.bind("HTTP").await?;
+        for l in &ls {
+            info!(
+                "management HTTP listening on http://{} (API, dashboard, /metrics)",
+                l.local_addr()?
+            );
+        }
+        http_servers.push(warren_http::HttpServer::start_many(
+            ls,
             broker.clone(),
             http_config(),
-        )
-        .await
-        .with_context(|| format!("binding HTTP listener {}", settings.http_listen))?;
-        info!(
-            "management HTTP listening on http://{} (API, dashboard, /metrics)",
-            http.addr
-        );
-        http_servers.push(http);
+        ));
     }
     if let Some((t, cfg)) = &tls {
         if let Some(addr) = &t.https_listen {
-            let l = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding HTTPS listener {addr}"))?;
-            let https = warren_http::HttpServer::start_tls(
-                l,
+            let ls = addr.bind("HTTPS").await?;
+            for l in &ls {
+                info!(
+                    "management HTTPS listening on https://{} (API, dashboard, /metrics)",
+                    l.local_addr()?
+                );
+            }
+            http_servers.push(warren_http::HttpServer::start_tls_many(
+                ls,
                 warren_server::tls::TlsAcceptor::from(cfg.clone()),
                 broker.clone(),
                 http_config(),
-            );
-            info!(
-                "management HTTPS listening on https://{} (API, dashboard, /metrics)",
-                https.addr
-            );
-            http_servers.push(https);
+            ));
         }
+    }
+    if let Some(addr) = &settings.prometheus_listen {
+        let l = addr
+            .bind("Prometheus")
+            .await?
+            .into_iter()
+            .next()
+            .context("no Prometheus listener")?;
+        let p = warren_http::HttpServer::start_metrics(l, broker.clone(), http_config());
+        info!(
+            "Prometheus metrics listening on http://{} (/metrics, /metrics/per-object, /metrics/detailed)",
+            p.addr
+        );
+        http_servers.push(p);
     }
     info!(
         "publishers are blocked above {} MiB of memory or under {} MB of free disk",
@@ -648,19 +688,19 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
     ));
     let (tx, rx) = watch::channel(false);
     let mut servers = Vec::new();
-    let housekeeping = match listener {
-        Some(l) => {
-            servers.push(tokio::spawn(warren_server::serve(
-                l,
-                broker.clone(),
-                rx.clone(),
-            )));
-            None
-        }
-        // serve() runs the housekeeping; without a plain listener it runs on its own.
-        None => Some(warren_server::spawn_housekeeping(broker.clone())),
-    };
-    if let Some((l, acceptor)) = tls_listener {
+    // serve() runs the housekeeping; without a plain listener it runs on its own.
+    let housekeeping = listeners
+        .is_empty()
+        .then(|| warren_server::spawn_housekeeping(broker.clone()));
+    for (i, l) in listeners.into_iter().enumerate() {
+        let serve = if i == 0 {
+            tokio::spawn(warren_server::serve(l, broker.clone(), rx.clone()))
+        } else {
+            tokio::spawn(warren_server::serve_more(l, broker.clone(), rx.clone()))
+        };
+        servers.push(serve);
+    }
+    for (l, acceptor) in tls_listeners {
         servers.push(tokio::spawn(warren_server::serve_tls(
             l,
             acceptor,

@@ -53,13 +53,16 @@ pub fn parse_size(s: &str) -> anyhow::Result<u64> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceLimits {
     pub memory: u64,
+    /// Past this much memory, message bodies are paged out to disk (u64::MAX: never).
+    pub paging: u64,
     pub disk_free: u64,
 }
 
 impl ResourceLimits {
-    /// Defaults as RabbitMQ: 40% of RAM, 50 MB of free disk.
+    /// Defaults as RabbitMQ: 40% of RAM, paging past half of it, 50 MB of free disk.
     pub fn resolve(
         watermark: Option<&Watermark>,
+        paging_ratio: Option<f64>,
         disk_free: Option<&str>,
     ) -> anyhow::Result<ResourceLimits> {
         let total = total_memory().unwrap_or(8 << 30);
@@ -70,11 +73,26 @@ impl ResourceLimits {
             }
             Watermark::Size(s) => parse_size(s)?,
         };
+        let ratio = paging_ratio.unwrap_or(0.5);
+        anyhow::ensure!(
+            ratio >= 0.0 && ratio.is_finite(),
+            "memory_high_watermark_paging_ratio must be 0 or more"
+        );
+        // As in RabbitMQ, a ratio above 1 never pages: the alarm comes first.
+        let paging = if ratio > 1.0 {
+            u64::MAX
+        } else {
+            (memory as f64 * ratio) as u64
+        };
         let disk_free = match disk_free {
             Some(s) => parse_size(s)?,
             None => 50_000_000,
         };
-        Ok(ResourceLimits { memory, disk_free })
+        Ok(ResourceLimits {
+            memory,
+            paging,
+            disk_free,
+        })
     }
 
     /// The alarm a reading gives, if any: RabbitMQ's `connection.blocked` reason, which stays
@@ -128,7 +146,9 @@ fn meminfo_kb(file: &str, key: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Samples memory and disk and raises or clears the broker's alarm.
+/// Samples memory and disk and raises or clears the broker's alarm; past the paging
+/// threshold, has the queues page their bodies out to the transient store (see
+/// `warren_core::paging`).
 pub async fn monitor(broker: Arc<warren_core::Broker>, limits: ResourceLimits, data_dir: PathBuf) {
     // Without it jemalloc purges freed pages only when the process allocates again: an idle
     // broker would keep the RSS of its last burst.
@@ -136,6 +156,8 @@ pub async fn monitor(broker: Arc<warren_core::Broker>, limits: ResourceLimits, d
         tracing::warn!("jemalloc background thread not started: {e}");
     }
     let mut tick = tokio::time::interval(INTERVAL);
+    // A long page-out round delays the next sample rather than bunching them up.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = None;
     loop {
         tick.tick().await;
@@ -152,6 +174,18 @@ pub async fn monitor(broker: Arc<warren_core::Broker>, limits: ResourceLimits, d
         }
         last = alarm;
         broker.set_alarm(alarm.map(str::to_owned));
+        if let Some(pager) = broker.pager() {
+            pager.set_pressure(used > limits.paging);
+            // Disk writes: off the runtime's workers, and one round at a time.
+            let b = broker.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                b.page_out();
+                if let Some(p) = b.pager() {
+                    p.flush();
+                }
+            })
+            .await;
+        }
     }
 }
 
@@ -175,9 +209,9 @@ mod tests {
 
     #[test]
     fn limits_and_alarms() {
-        let l =
-            ResourceLimits::resolve(Some(&Watermark::Size("100MiB".into())), Some("1GB")).unwrap();
-        assert_eq!(l.memory, 100 << 20);
+        let l = ResourceLimits::resolve(Some(&Watermark::Size("100MiB".into())), None, Some("1GB"))
+            .unwrap();
+        assert_eq!((l.memory, l.paging), (100 << 20, 50 << 20));
         assert_eq!(l.check(50 << 20, Some(2_000_000_000)), None);
         // RabbitMQ's connection.blocked reasons, the same whatever the figures
         assert_eq!(
@@ -193,9 +227,15 @@ mod tests {
             l.check(200 << 20, Some(1_000)),
             Some("low on disk & memory")
         );
-        let f = ResourceLimits::resolve(Some(&Watermark::Fraction(0.4)), None).unwrap();
+        let f = ResourceLimits::resolve(Some(&Watermark::Fraction(0.4)), None, None).unwrap();
         assert!(f.memory > 0);
         assert_eq!(f.disk_free, 50_000_000);
-        assert!(ResourceLimits::resolve(Some(&Watermark::Fraction(0.0)), None).is_err());
+        assert!(ResourceLimits::resolve(Some(&Watermark::Fraction(0.0)), None, None).is_err());
+        let size = Watermark::Size("100MiB".into());
+        let never = ResourceLimits::resolve(Some(&size), Some(1.5), None).unwrap();
+        assert_eq!(never.paging, u64::MAX);
+        let always = ResourceLimits::resolve(Some(&size), Some(0.0), None).unwrap();
+        assert_eq!(always.paging, 0);
+        assert!(ResourceLimits::resolve(Some(&size), Some(-1.0), None).is_err());
     }
 }

@@ -111,8 +111,13 @@ async fn a_blocked_publisher_resumes_when_a_consumer_drains_the_queue() {
     const MESSAGES: u32 = 120;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("warren.toml");
-    // 120 messages of 1 MiB cannot all fit under a 40 MiB watermark.
-    std::fs::write(&config, "[resources]\nmemory_high_watermark = \"40MiB\"\n").unwrap();
+    // 120 messages of 1 MiB cannot all fit under a 40 MiB watermark (with paging off: a
+    // paging ratio above 1 never pages, as in RabbitMQ, so the bodies stay in memory).
+    std::fs::write(
+        &config,
+        "[resources]\nmemory_high_watermark = \"40MiB\"\nmemory_high_watermark_paging_ratio = 1.5\n",
+    )
+    .unwrap();
     let b = BrokerProcess::start_with(dir.path(), &["--config", config.to_str().unwrap()]);
     let wait = Duration::from_secs(60);
     let connect = || {

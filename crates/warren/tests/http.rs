@@ -10,11 +10,16 @@ use serde_json::{json, Value};
 
 /// The management address from the log ("management HTTP listening on http://ADDR ...").
 fn http_base(b: &BrokerProcess) -> String {
+    logged_url(b, "management HTTP listening on ")
+}
+
+/// The URL the log gives after `prefix`.
+fn logged_url(b: &BrokerProcess, prefix: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let mut seen = b.startup_log.clone();
     loop {
         if let Some(url) = seen.iter().find_map(|l| {
-            l.split("management HTTP listening on ")
+            l.split(prefix)
                 .nth(1)
                 .and_then(|r| r.split_whitespace().next())
                 .map(str::to_string)
@@ -104,4 +109,56 @@ async fn queues_declared_over_http_survive_a_restart() {
     assert_eq!(s, 200);
     assert_eq!(got[0]["payload"], "still here");
     assert_eq!(got[0]["properties"]["delivery_mode"], 2);
+}
+
+/// `--prometheus-listen`: a listener of its own serving the metrics alone, without
+/// authentication, as RabbitMQ's rabbitmq_prometheus port (15692).
+#[tokio::test]
+async fn prometheus_listen_serves_the_metrics_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = BrokerProcess::start_with(dir.path(), &["--prometheus-listen", "127.0.0.1:0"]);
+    let base = logged_url(&b, "Prometheus metrics listening on ");
+    let get = |path: &str| {
+        let url = format!("{base}{path}");
+        async move {
+            let resp = tokio::time::timeout(Duration::from_secs(10), reqwest::get(url))
+                .await
+                .expect("in time")
+                .expect("HTTP");
+            let status = resp.status().as_u16();
+            (status, resp.text().await.unwrap_or_default())
+        }
+    };
+    for path in [
+        "/metrics",
+        "/metrics/per-object",
+        "/metrics/detailed?family=queue_coarse_metrics",
+    ] {
+        let (status, text) = get(path).await;
+        assert_eq!(status, 200, "{path}: {text}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("rabbitmq_identity_info{")),
+            "{path}: {text}"
+        );
+    }
+    // The management API is not there.
+    assert_eq!(get("/api/overview").await.0, 404);
+    b.stop();
+}
+
+#[test]
+fn a_bad_prometheus_listen_address_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warren"))
+        .args(["server", "--prometheus-listen", "nope", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid Prometheus listen address 'nope'"),
+        "{err}"
+    );
 }

@@ -46,12 +46,26 @@ pub async fn start_with_jwt(secret: &str) -> Env {
 }
 
 pub async fn start_with(broker: Arc<Broker>, issuer: Option<Arc<warren_auth::TokenIssuer>>) -> Env {
+    start_full(broker, issuer, Default::default()).await
+}
+
+/// A broker whose node reports `node` (memory and disk limits, free disk).
+pub async fn start_with_node(node: warren_http::NodeResources) -> Env {
+    start_full(Arc::new(Broker::new(Limits::default())), None, node).await
+}
+
+async fn start_full(
+    broker: Arc<Broker>,
+    issuer: Option<Arc<warren_auth::TokenIssuer>>,
+    node: warren_http::NodeResources,
+) -> Env {
     let amqp = RunningServer::start("127.0.0.1:0", broker.clone())
         .await
         .expect("AMQP server starts");
     let mut cfg = HttpConfig::new(Some(amqp.addr));
     cfg.sample_interval = Duration::from_millis(200);
     cfg.token_issuer = issuer;
+    cfg.node = node;
     let http = HttpServer::bind("127.0.0.1:0", broker, cfg)
         .await
         .expect("HTTP server starts");
@@ -152,5 +166,104 @@ pub fn has_fields(v: &Value, fields: &[&str]) {
                 .get(part)
                 .unwrap_or_else(|| panic!("missing field {f} in {v:#}"));
         }
+    }
+}
+
+/// The management API under test: Warren's (started here), or RabbitMQ's when
+/// `COMPARE_HTTP_URL` names one (e.g. `http://127.0.0.1:15672`, user guest/guest), with its
+/// AMQP port in `COMPARE_AMQP_URL`. Tests run in parallel on a shared RabbitMQ, so each uses
+/// names of its own.
+pub struct Target {
+    pub base: String,
+    pub amqp_url: String,
+    pub client: reqwest::Client,
+    /// Warren, when no other broker is named.
+    pub env: Option<Env>,
+}
+
+pub async fn target() -> Target {
+    if let Ok(base) = std::env::var("COMPARE_HTTP_URL") {
+        let amqp_url = std::env::var("COMPARE_AMQP_URL")
+            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_string());
+        return Target {
+            base: base.trim_end_matches('/').to_string(),
+            amqp_url,
+            client: reqwest::Client::new(),
+            env: None,
+        };
+    }
+    let env = start().await;
+    Target {
+        base: env.base.clone(),
+        amqp_url: env.amqp_url(),
+        client: reqwest::Client::new(),
+        env: Some(env),
+    }
+}
+
+impl Target {
+    pub fn is_rabbitmq(&self) -> bool {
+        self.env.is_none()
+    }
+
+    pub async fn call_as(
+        &self,
+        creds: Option<(&str, &str)>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut r = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some((u, p)) = creds {
+            r = r.basic_auth(u, Some(p));
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = within(r.send()).await.expect("HTTP request");
+        let status = resp.status();
+        let text = within(resp.text()).await.expect("HTTP body");
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, v)
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call_as(Some(("guest", "guest")), method, path, body)
+            .await
+    }
+
+    /// A request that must answer `want`.
+    pub async fn expect(
+        &self,
+        want: StatusCode,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let (s, v) = self.call(method.clone(), path, body).await;
+        assert_eq!(s, want, "{method} {path}: {v}");
+        v
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.expect(StatusCode::OK, Method::GET, path, None).await
+    }
+
+    /// The AMQP URL of `vhost` (already percent-encoded) as `user`:`password`.
+    pub fn amqp_url_as(&self, user: &str, password: &str, vhost: &str) -> String {
+        let rest = self.amqp_url.split_once('@').map_or("", |(_, r)| r);
+        let host = rest.split('/').next().unwrap_or(rest);
+        format!("amqp://{user}:{password}@{host}/{vhost}")
     }
 }

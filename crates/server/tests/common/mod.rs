@@ -34,6 +34,23 @@ pub fn amqp_url(server: &RunningServer) -> String {
     format!("amqp://guest:guest@{}/%2f", server.addr)
 }
 
+/// The address of the broker under test, for raw-frame clients: `server`'s, unless
+/// `COMPARE_AMQP_URL` names another broker (its host:port; the raw client logs in as guest).
+pub fn amqp_addr(server: &RunningServer) -> std::net::SocketAddr {
+    let Ok(url) = std::env::var("COMPARE_AMQP_URL") else {
+        return server.addr;
+    };
+    let host_port = url
+        .rsplit('@')
+        .next()
+        .and_then(|rest| rest.split('/').next())
+        .expect("COMPARE_AMQP_URL is amqp://user:pass@host:port/vhost");
+    std::net::ToSocketAddrs::to_socket_addrs(host_port)
+        .ok()
+        .and_then(|mut a| a.next())
+        .unwrap_or_else(|| panic!("COMPARE_AMQP_URL's host:port {host_port} resolves"))
+}
+
 /// Awaits `f`, failing the test if it takes longer than [`WAIT`].
 pub async fn within<T>(f: impl Future<Output = T>) -> T {
     tokio::time::timeout(WAIT, f)

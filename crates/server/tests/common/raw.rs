@@ -37,28 +37,50 @@ fn client_properties() -> FieldTable {
     p
 }
 
+/// Appends a whole publish (method, header, body) to `out`.
+pub fn put_publish(out: &mut BytesMut, channel: u16, exchange: &str, key: &str, body: &[u8]) {
+    encode_method_frame(
+        out,
+        channel,
+        &Method::BasicPublish(warren_amqp::BasicPublish {
+            route: warren_amqp::Route::new(exchange, key).expect("short names"),
+            mandatory: false,
+            immediate: false,
+        }),
+    );
+    warren_amqp::encode_header_frame(
+        out,
+        channel,
+        60,
+        body.len() as u64,
+        &warren_amqp::RawProperties::default(),
+    );
+    warren_amqp::encode_body_frames(out, channel, body, 131_072);
+}
+
 impl RawClient {
     /// Sends a whole publish (method, header, body) to the default exchange.
     pub async fn publish(&mut self, channel: u16, queue: &'static str, body: &'static [u8]) {
         let mut out = BytesMut::new();
-        encode_method_frame(
-            &mut out,
-            channel,
-            &Method::BasicPublish(warren_amqp::BasicPublish {
-                route: warren_amqp::Route::new("", queue).expect("a short queue name"),
-                mandatory: false,
-                immediate: false,
-            }),
-        );
-        warren_amqp::encode_header_frame(
-            &mut out,
-            channel,
-            60,
-            body.len() as u64,
-            &warren_amqp::RawProperties::default(),
-        );
-        warren_amqp::encode_body_frames(&mut out, channel, body, 131_072);
+        put_publish(&mut out, channel, "", queue, body);
         self.sock.write_all(&out).await.unwrap();
+    }
+
+    /// Writes frames built beforehand in one go (so the broker reads them together).
+    pub async fn write(&mut self, bytes: &[u8]) {
+        self.sock.write_all(bytes).await.unwrap();
+    }
+
+    /// The next method frame and its channel (heartbeats skipped; end of stream fails).
+    pub async fn method(&mut self) -> (u16, Method) {
+        loop {
+            match self.frame().await {
+                Some(Frame::Method { channel, method }) => return (channel, method),
+                Some(Frame::Heartbeat { .. }) => {}
+                Some(other) => panic!("expected a method frame, got {other:?}"),
+                None => panic!("the broker hung up while we waited for a method"),
+            }
+        }
     }
 
     pub async fn connect(addr: std::net::SocketAddr) -> RawClient {
@@ -94,6 +116,11 @@ impl RawClient {
 
     /// Logs in as guest with the given heartbeat and opens vhost "/".
     pub async fn handshake(&mut self, heartbeat: u16) {
+        self.handshake_as("guest", "guest", heartbeat).await
+    }
+
+    /// Logs in as `user` with the given heartbeat and opens vhost "/".
+    pub async fn handshake_as(&mut self, user: &str, password: &str, heartbeat: u16) {
         assert!(matches!(
             self.frame().await,
             Some(Frame::Method {
@@ -106,7 +133,7 @@ impl RawClient {
             &Method::ConnectionStartOk(ConnectionStartOk {
                 client_properties: client_properties(),
                 mechanism: ShortStr::from_static("PLAIN"),
-                response: bytes::Bytes::from_static(b"\0guest\0guest"),
+                response: bytes::Bytes::from(format!("\0{user}\0{password}")),
                 locale: ShortStr::from_static("en_US"),
             }),
         )

@@ -25,19 +25,29 @@ impl BrokerProcess {
 
     /// As [`start`](Self::start), with extra command-line arguments (e.g. `--config FILE`).
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> BrokerProcess {
+        let mut args = vec![
+            "--amqp-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ];
+        args.extend_from_slice(extra);
+        Self::start_cmd(data_dir, &args, &[("NO_COLOR", "1")])
+    }
+
+    /// `warren server --data-dir DATA_DIR ARGS` with `envs` (and `WARREN_LOG=info`; the test's
+    /// own `NO_COLOR` and `WARREN_LOG_FORMAT` removed), nothing else: the caller chooses the
+    /// listeners. Waits for the first "listening on" line.
+    pub fn start_cmd(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> BrokerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_warren"))
-            .args([
-                "server",
-                "--amqp-listen",
-                "127.0.0.1:0",
-                "--http-listen",
-                "127.0.0.1:0",
-            ])
+            .arg("server")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(extra)
+            .args(args)
             .env("WARREN_LOG", "info")
-            .env("NO_COLOR", "1")
+            .env_remove("NO_COLOR")
+            .env_remove("WARREN_LOG_FORMAT")
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -95,6 +105,34 @@ impl BrokerProcess {
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         self.child.wait().expect("warren exits")
+    }
+
+    /// The start-up log until a line containing `needle` (included), waiting up to 20 s.
+    pub fn log_until(&mut self, needle: &str) -> Vec<String> {
+        let mut seen = self.startup_log.clone();
+        while !seen.iter().any(|l| l.contains(needle)) {
+            let line = self
+                .log
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no '{needle}' in the log: {seen:#?}"));
+            self.startup_log.push(line.clone());
+            seen.push(line);
+        }
+        seen
+    }
+
+    /// [`stop`](Self::stop), and every log line after start-up up to the exit.
+    pub fn stop_with_log(mut self) -> Vec<String> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        // The reader thread ends at the end of stderr, dropping the sender.
+        let mut log = Vec::new();
+        while let Ok(l) = self.log.recv_timeout(Duration::from_secs(10)) {
+            log.push(l);
+        }
+        log
     }
 
     /// Log lines printed so far (after start-up).
