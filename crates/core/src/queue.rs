@@ -46,6 +46,11 @@ pub const MEMORY_WINDOW: usize = 4096;
 /// ... and at most this many bytes of their bodies.
 pub const MEMORY_WINDOW_BYTES: u64 = 16 << 20;
 
+/// What an unacknowledged delivery costs its channel besides its body (the channel's entry:
+/// tag, queue, message, consumer, store id, order, expiry, time), counted in the queue's
+/// `memory` estimate.
+pub const UNACKED_ENTRY_BYTES: u64 = 168;
+
 #[derive(Debug)]
 pub struct Queue {
     pub name: ShortStr,
@@ -80,6 +85,18 @@ pub struct QueueInfo {
     pub messages_ready: u64,
     pub messages_unacknowledged: u64,
     pub message_bytes_ready: u64,
+    /// Body bytes of the unacknowledged deliveries.
+    pub message_bytes_unacknowledged: u64,
+    /// Ready + unacknowledged messages that are persistent as RabbitMQ counts them
+    /// (delivery-mode 2 on a durable queue), and their body bytes.
+    pub messages_persistent: u64,
+    pub message_bytes_persistent: u64,
+    /// Ready messages whose bodies are in memory (the others wait on disk: in the message
+    /// store past the memory window, or paged out), and their body bytes.
+    pub messages_ready_ram: u64,
+    pub message_bytes_ready_ram: u64,
+    /// An estimate of the memory the queue holds, in bytes: see [`Queue::info`].
+    pub memory: u64,
     pub consumers: Vec<ConsumerInfo>,
     /// ms since the Unix epoch the queue was last used.
     pub last_used: u64,
@@ -110,6 +127,11 @@ struct QueueState {
     next: usize,
     /// Deliveries (to consumers or basic.get) not yet settled.
     unacked: usize,
+    /// Their body bytes, and how many of them (and of their bytes) are persistent (see
+    /// [`Queue::counts_persistent`]).
+    unacked_bytes: u64,
+    unacked_persistent: u64,
+    unacked_persistent_bytes: u64,
     deleted: bool,
     /// An auto-delete queue is deleted when its last consumer goes, once it has had one.
     had_consumer: bool,
@@ -119,6 +141,18 @@ struct QueueState {
     effective: QueueArgs,
     /// The name of the policy that applies, if any.
     policy: Option<ShortStr>,
+}
+
+impl QueueState {
+    /// One more unacknowledged delivery, of `size` body bytes.
+    fn took(&mut self, size: u64, persistent: bool) {
+        self.unacked += 1;
+        self.unacked_bytes += size;
+        if persistent {
+            self.unacked_persistent += 1;
+            self.unacked_persistent_bytes += size;
+        }
+    }
 }
 
 /// The queue's lock, which dead-letters what the locked section dropped once it is released
@@ -172,6 +206,9 @@ struct Ready {
     /// `stored` is an id in the transient store (paged out under memory pressure), not in
     /// the message store.
     paged: bool,
+    /// Persistent as RabbitMQ counts it (`messages_persistent`): delivery-mode 2 on a durable
+    /// queue (see [`Queue::counts_persistent`]).
+    persistent: bool,
 }
 
 /// No slot: the message is on disk only.
@@ -189,6 +226,7 @@ struct Entry {
     redelivered: bool,
     priority: u8,
     paged: bool,
+    persistent: bool,
 }
 
 /// The messages of a backlog's entries that are in memory, each at a fixed index until it
@@ -318,6 +356,9 @@ struct Backlog {
     bytes: u64,
     /// Body bytes of the messages in the slab.
     mem_bytes: u64,
+    /// Entries (and their body bytes) of persistent messages (`Ready::persistent`).
+    persistent: usize,
+    persistent_bytes: u64,
 }
 
 impl Default for Backlog {
@@ -336,6 +377,8 @@ impl Backlog {
             len: 0,
             bytes: 0,
             mem_bytes: 0,
+            persistent: 0,
+            persistent_bytes: 0,
         }
     }
 
@@ -351,6 +394,10 @@ impl Backlog {
     fn pack(&mut self, r: Ready) -> (usize, Entry) {
         self.len += 1;
         self.bytes += u64::from(r.size);
+        if r.persistent {
+            self.persistent += 1;
+            self.persistent_bytes += u64::from(r.size);
+        }
         let slot = match r.body {
             Some(m) => {
                 self.mem_bytes += u64::from(r.size);
@@ -367,6 +414,7 @@ impl Backlog {
             redelivered: r.redelivered,
             priority: r.priority,
             paged: r.paged,
+            persistent: r.persistent,
         };
         (level, entry)
     }
@@ -408,6 +456,10 @@ impl Backlog {
         self.requeued[l].pop_front();
         self.len -= 1;
         self.bytes -= u64::from(e.size);
+        if e.persistent {
+            self.persistent -= 1;
+            self.persistent_bytes -= u64::from(e.size);
+        }
         let body = match e.slot {
             NO_SLOT => None,
             at => {
@@ -423,6 +475,7 @@ impl Backlog {
             redelivered: e.redelivered,
             priority: e.priority,
             paged: e.paged,
+            persistent: e.persistent,
         })
     }
 
@@ -495,6 +548,8 @@ impl Backlog {
         self.len = 0;
         self.bytes = 0;
         self.mem_bytes = 0;
+        self.persistent = 0;
+        self.persistent_bytes = 0;
         self.messages.clear();
         self.requeued.iter_mut().for_each(VecDeque::clear);
         self.levels.iter_mut().flat_map(|l| l.drain(..))
@@ -659,6 +714,26 @@ impl Queue {
             redelivered: false,
             priority,
             paged: false,
+            persistent: self.counts_persistent(message, stored),
+        }
+    }
+
+    /// Is `message` (in the store as `stored`) persistent as RabbitMQ counts it: delivery-mode 2
+    /// on a durable queue. With a message store that is exactly the stored ones (a paged-out
+    /// transient body is not `stored` here), so the properties are only read on a durable
+    /// queue of a broker without a store.
+    fn counts_persistent(&self, message: &Message, stored: Option<MsgId>) -> bool {
+        stored.is_some() || (self.durable && self.store.is_none() && message.is_persistent())
+    }
+
+    /// One unacknowledged delivery of `message` is settled (acked, rejected or requeued).
+    fn settled_locked(&self, st: &mut QueueState, message: &Message, stored: Option<MsgId>) {
+        let size = message.body.len() as u64;
+        st.unacked = st.unacked.saturating_sub(1);
+        st.unacked_bytes = st.unacked_bytes.saturating_sub(size);
+        if self.counts_persistent(message, stored) {
+            st.unacked_persistent = st.unacked_persistent.saturating_sub(1);
+            st.unacked_persistent_bytes = st.unacked_persistent_bytes.saturating_sub(size);
         }
     }
 
@@ -867,11 +942,11 @@ impl Queue {
     {
         let settled = settled.into_iter();
         let mut st = self.lock();
-        st.unacked = st.unacked.saturating_sub(settled.len());
         for Returned {
             message, stored, ..
         } in settled
         {
+            self.settled_locked(&mut st, &message, stored);
             let mut r = self.entry(&st, &message, stored);
             r.body = Some(message);
             self.discard(&mut st, r, Reason::Rejected);
@@ -923,10 +998,31 @@ impl Queue {
     pub fn info(&self) -> QueueInfo {
         let mut st = self.lock();
         self.expire_head(&mut st);
+        let b = &st.ready;
+        // What the queue holds: itself, its entries (a slot per message in memory, an entry
+        // per ready message, with the capacity each holds), the bodies of its ready messages in
+        // memory, and those of its unacknowledged deliveries (kept by their channels until
+        // settled). A body shared with other queues counts in each.
+        let entries = b.levels.iter().map(VecDeque::capacity).sum::<usize>()
+            * std::mem::size_of::<Entry>()
+            + b.requeued.iter().map(VecDeque::capacity).sum::<usize>() * 8
+            + b.messages.slots() * std::mem::size_of::<Slot>()
+            + st.consumers.capacity() * std::mem::size_of::<Arc<Consumer>>()
+            + st.consumers.len() * std::mem::size_of::<Consumer>();
+        let memory = (std::mem::size_of::<Queue>() + entries) as u64
+            + b.mem_bytes
+            + st.unacked_bytes
+            + st.unacked as u64 * UNACKED_ENTRY_BYTES;
         QueueInfo {
             messages_ready: st.ready.len() as u64,
             messages_unacknowledged: st.unacked as u64,
             message_bytes_ready: st.ready.bytes,
+            message_bytes_unacknowledged: st.unacked_bytes,
+            messages_persistent: st.ready.persistent as u64 + st.unacked_persistent,
+            message_bytes_persistent: st.ready.persistent_bytes + st.unacked_persistent_bytes,
+            messages_ready_ram: st.ready.messages.len as u64,
+            message_bytes_ready_ram: st.ready.mem_bytes,
+            memory,
             consumers: st
                 .consumers
                 .iter()
@@ -1074,6 +1170,7 @@ impl Queue {
                 redelivered: true,
                 priority: max_priority.map_or(0, |max| m.meta.priority().min(max)),
                 paged: false,
+                persistent: true,
             });
         }
         if expiring {
@@ -1167,6 +1264,10 @@ impl Queue {
             let order = st.ready.take_order();
             let consumer = st.consumers[idx].clone();
             let no_ack = consumer.no_ack;
+            let (size, persistent) = (
+                message.body.len() as u64,
+                self.counts_persistent(&message, stored),
+            );
             let delivery = Delivery {
                 consumer,
                 queue: self.clone(),
@@ -1181,7 +1282,7 @@ impl Queue {
                     // A no-ack delivery of a stored message is acked in the store by the
                     // connection once it has written it (see Channel::deliver).
                     if !no_ack {
-                        st.unacked += 1;
+                        st.took(size, persistent);
                         bump(&self.counters.deliver, 1);
                     } else {
                         bump(&self.counters.deliver_no_ack, 1);
@@ -1270,7 +1371,8 @@ impl Queue {
             };
             let order = st.ready.take_order();
             if !no_ack {
-                st.unacked += 1;
+                let persistent = self.counts_persistent(&message, stored);
+                st.took(message.body.len() as u64, persistent);
                 bump(&self.counters.get, 1);
             } else {
                 bump(&self.counters.get_no_ack, 1);
@@ -1294,13 +1396,13 @@ impl Queue {
 
     /// One delivery was acknowledged (or rejected without requeue): its consumer's credit is
     /// back, so deliver what it allows; a stored message is acked in the store.
-    pub fn settle(self: &Arc<Self>, stored: Option<MsgId>) {
+    pub fn settle(self: &Arc<Self>, message: &Message, stored: Option<MsgId>) {
         if let Some(id) = stored {
             self.ack_stored(id);
         }
         bump(&self.counters.ack, 1);
         let mut st = self.lock();
-        st.unacked = st.unacked.saturating_sub(1);
+        self.settled_locked(&mut st, message, stored);
         self.dispatch_locked(&mut st);
     }
 
@@ -1313,7 +1415,9 @@ impl Queue {
         }
         bump(&self.counters.ack, settled.len() as u64);
         let mut st = self.lock();
-        st.unacked = st.unacked.saturating_sub(settled.len());
+        for r in settled {
+            self.settled_locked(&mut st, &r.message, r.stored);
+        }
         self.dispatch_locked(&mut st);
     }
 
@@ -1324,14 +1428,12 @@ impl Queue {
         I: IntoIterator<Item = Returned>,
     {
         let mut st = self.lock();
-        let mut n = 0;
         for r in messages {
-            n += 1;
+            self.settled_locked(&mut st, &r.message, r.stored);
             if !st.deleted {
                 self.put_back(&mut st, r, true);
             }
         }
-        st.unacked = st.unacked.saturating_sub(n);
         self.dispatch_locked(&mut st);
     }
 
@@ -1351,7 +1453,7 @@ impl Queue {
     pub fn return_undelivered(self: &Arc<Self>, d: Delivery) {
         let mut st = self.lock();
         if !d.consumer.no_ack {
-            st.unacked = st.unacked.saturating_sub(1);
+            self.settled_locked(&mut st, &d.message, d.stored);
         }
         if !st.deleted {
             let redelivered = d.redelivered;
@@ -1469,6 +1571,7 @@ mod tests {
             redelivered: false,
             priority,
             paged: false,
+            persistent: false,
         }
     }
 

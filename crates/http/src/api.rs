@@ -408,20 +408,21 @@ fn queue_json(state: &AppState, q: &Queue) -> Value {
         "messages_ready_details": details(rates.gauges[1]),
         "messages_unacknowledged": info.messages_unacknowledged,
         "messages_unacknowledged_details": details(rates.gauges[2]),
-        "message_bytes": info.message_bytes_ready,
+        // As RabbitMQ: message_bytes and the _ram / _persistent counts cover ready and
+        // unacknowledged messages; an unacknowledged body stays in memory until settled.
+        "message_bytes": info.message_bytes_ready + info.message_bytes_unacknowledged,
         "message_bytes_ready": info.message_bytes_ready,
-        "message_bytes_unacknowledged": 0,
-        "message_bytes_persistent": 0,
-        "message_bytes_ram": info.message_bytes_ready,
-        "messages_ram": info.messages_ready,
+        "message_bytes_unacknowledged": info.message_bytes_unacknowledged,
+        "message_bytes_ram": info.message_bytes_ready_ram + info.message_bytes_unacknowledged,
+        "messages_ram": info.messages_ready_ram + info.messages_unacknowledged,
         "consumers": consumers,
         "consumer_capacity": if consumers > 0 { 1.0 } else { 0.0 },
         "consumer_utilisation": if consumers > 0 { 1.0 } else { 0.0 },
         "exclusive_consumer_tag": exclusive_tag,
-        "messages_ready_ram": info.messages_ready,
+        "messages_ready_ram": info.messages_ready_ram,
         "messages_unacknowledged_ram": info.messages_unacknowledged,
-        "messages_paged_out": 0,
-        "message_bytes_paged_out": 0,
+        "messages_paged_out": info.messages_ready - info.messages_ready_ram,
+        "message_bytes_paged_out": info.message_bytes_ready - info.message_bytes_ready_ram,
         "head_message_timestamp": Value::Null,
         "recoverable_slaves": Value::Null,
         "incoming": [],
@@ -429,9 +430,12 @@ fn queue_json(state: &AppState, q: &Queue) -> Value {
         "consumer_details": consumer_details,
         "single_active_consumer_tag": sac_tag,
         "idle_since": format_time(info.last_used),
-        "memory": 0,
+        "memory": info.memory,
         "message_stats": message_stats(&stats, &rates),
     });
+    // (Set apart: one json! of every field passes the macro's recursion limit.)
+    v["messages_persistent"] = json!(info.messages_persistent);
+    v["message_bytes_persistent"] = json!(info.message_bytes_persistent);
     if let Some(owner) = q.exclusive_owner {
         if let Some(c) = state.broker.connections.get(owner) {
             v["owner_pid_details"] = json!({

@@ -68,6 +68,10 @@ pub struct Unacked {
     pub delivered_at: tokio::time::Instant,
 }
 
+// The queue's `memory` estimate counts an unacknowledged delivery as this entry plus its body.
+const _: () =
+    assert!(std::mem::size_of::<Unacked>() as u64 == warren_core::queue::UNACKED_ENTRY_BYTES);
+
 impl Unacked {
     /// Its queue, and what goes back there to settle it.
     fn returned(self) -> (Arc<Queue>, Returned) {
@@ -1064,7 +1068,7 @@ impl Channel {
             }
             if ack {
                 self.counts.ack += 1;
-                u.queue.settle(u.stored);
+                u.queue.settle(&u.message, u.stored);
             } else if !requeue {
                 let (q, r) = u.returned();
                 q.reject(std::iter::once(r));
