@@ -222,12 +222,28 @@ impl Definitions {
     }
 }
 
+/// The RabbitMQ version whose management API and definitions Warren follows: what it reports
+/// as `rabbitmq_version` (tools gate features on it); Warren's own is `product_version`.
+pub const RABBITMQ_VERSION: &str = "3.10.8";
+
 impl Broker {
-    /// The broker's durable definitions, with the sections Warren keeps verbatim.
+    /// The broker's durable definitions, with the sections Warren keeps verbatim: what the
+    /// definitions file holds.
     pub fn export_definitions(&self) -> Definitions {
+        self.definitions(false)
+    }
+
+    /// What `GET /api/definitions` exports: as RabbitMQ 3.10.8, the transient (non-durable,
+    /// auto-delete) exchanges and queues and their bindings too, but no exclusive queue nor
+    /// a binding to one.
+    pub fn export_all_definitions(&self) -> Definitions {
+        self.definitions(true)
+    }
+
+    fn definitions(&self, transient: bool) -> Definitions {
         let mut d = self.retained_definitions();
-        d.rabbit_version = Some(env!("CARGO_PKG_VERSION").to_string());
-        d.rabbitmq_version = Some(env!("CARGO_PKG_VERSION").to_string());
+        d.rabbit_version = Some(RABBITMQ_VERSION.to_string());
+        d.rabbitmq_version = Some(RABBITMQ_VERSION.to_string());
         d.product_name = Some("Warren".to_string());
         d.product_version = Some(env!("CARGO_PKG_VERSION").to_string());
         let mut vhosts = self.vhosts();
@@ -250,27 +266,28 @@ impl Broker {
             exchanges.sort_by(|a, b| a.name.cmp(&b.name));
             for x in &exchanges {
                 let builtin = x.is_default() || x.name.starts_with("amq.");
-                if x.durable && !builtin {
+                let kept = |durable: bool| durable || transient;
+                if kept(x.durable) && !builtin {
                     d.exchanges.push(ExchangeDef {
                         name: x.name.to_string(),
                         vhost: vname.clone(),
                         kind: x.kind.as_str().to_string(),
-                        durable: true,
+                        durable: x.durable,
                         auto_delete: x.auto_delete,
                         internal: x.internal,
                         arguments: table_to_json(&x.arguments),
                     });
                 }
-                if !x.durable || x.is_default() {
+                if !kept(x.durable) || x.is_default() {
                     continue;
                 }
                 for b in x.bindings() {
                     let (dest_type, durable) = match &b.destination {
                         Destination::Queue(q) => {
-                            ("queue", q.durable && q.exclusive_owner.is_none())
+                            ("queue", kept(q.durable) && q.exclusive_owner.is_none())
                         }
                         Destination::Exchange(n) => {
-                            ("exchange", v.exchange(n).is_ok_and(|e| e.durable))
+                            ("exchange", v.exchange(n).is_ok_and(|e| kept(e.durable)))
                         }
                     };
                     if durable {
@@ -288,11 +305,11 @@ impl Broker {
             let mut queues = v.queues();
             queues.sort_by(|a, b| a.name.cmp(&b.name));
             for q in queues {
-                if q.durable && q.exclusive_owner.is_none() {
+                if (q.durable || transient) && q.exclusive_owner.is_none() {
                     d.queues.push(QueueDef {
                         name: q.name.to_string(),
                         vhost: vname.clone(),
-                        durable: true,
+                        durable: q.durable,
                         auto_delete: q.auto_delete,
                         arguments: table_to_json(&q.arguments),
                     });

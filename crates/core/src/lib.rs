@@ -33,7 +33,7 @@ pub mod vhost_meta;
 
 pub use broker::{Broker, Limits};
 pub use consumer::{ChannelLimit, ConnEvent, ConnectionId, Consumer, Delivery, Mailbox, Outbox};
-pub use definitions::{Definitions, DefinitionsError};
+pub use definitions::{Definitions, DefinitionsError, RABBITMQ_VERSION};
 pub use durable::{ConfirmTicket, Durability};
 pub use error::{AmqpError, Result};
 pub use exchange::{Binding, Destination, Exchange, ExchangeKind};

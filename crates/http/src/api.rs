@@ -811,11 +811,12 @@ async fn overview(State(s): S, User(u): User) -> ApiResult {
         .map(|a| vec![json!({"node": node, "description": "RabbitMQ Management", "path": "/", "port": a.port().to_string()})])
         .unwrap_or_default();
     ok(json!({
-        "management_version": version,
+        // The management API (and RabbitMQ) version Warren follows: tools gate on these.
+        "management_version": warren_core::RABBITMQ_VERSION,
         "rates_mode": "basic",
         "product_name": "Warren",
         "product_version": version,
-        "rabbitmq_version": version,
+        "rabbitmq_version": warren_core::RABBITMQ_VERSION,
         "erlang_version": "n/a",
         "erlang_full_version": "n/a (Warren is written in Rust)",
         "cluster_name": "warren",
@@ -2227,7 +2228,7 @@ async fn list_consumers_vhost(State(s): S, User(u): User, Path(vh): Path<String>
 // definitions, policies
 
 fn export(s: &AppState) -> Definitions {
-    s.broker.export_definitions()
+    s.broker.export_all_definitions()
 }
 
 async fn export_all(State(s): S, User(u): User) -> ApiResult {

@@ -180,3 +180,158 @@ async fn queue_counts_persistent_messages_and_their_bytes() {
             .unwrap();
     }
 }
+
+fn names(defs: &Value, section: &str) -> Vec<String> {
+    defs[section]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {section} in {defs:#}"))
+        .iter()
+        .map(|x| x["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn bound(defs: &Value, source: &str, destination: &str) -> bool {
+    defs["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|b| b["source"] == source && b["destination"] == destination)
+}
+
+/// `GET /api/definitions` exports transient objects as RabbitMQ 3.10.8 does: non-durable and
+/// auto-delete queues and exchanges and their bindings, but no exclusive queue nor a binding
+/// to one. (Checked against RabbitMQ 3.10.8.) Durability shows in each object's `durable`.
+#[tokio::test]
+async fn definitions_export_has_transient_objects_but_no_exclusive_queues() {
+    let t = target().await;
+    let conn = connect(&t).await;
+    let ch = within(conn.create_channel()).await.unwrap();
+    declare(&ch, "numbers-defs-durable", true).await;
+    declare(&ch, "numbers-defs-transient", false).await;
+    let _ = within(ch.queue_delete("numbers-defs-autodelete", QueueDeleteOptions::default())).await;
+    within(ch.queue_declare(
+        "numbers-defs-autodelete",
+        QueueDeclareOptions {
+            auto_delete: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch.queue_declare(
+        "numbers-defs-exclusive",
+        QueueDeclareOptions {
+            exclusive: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    within(ch.exchange_declare(
+        "numbers-defs-x",
+        lapin::ExchangeKind::Direct,
+        ExchangeDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    for q in ["numbers-defs-transient", "numbers-defs-exclusive"] {
+        within(ch.queue_bind(
+            q,
+            "numbers-defs-x",
+            q,
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        ))
+        .await
+        .unwrap();
+    }
+    let defs = t.get("/api/definitions").await;
+    let queues = names(&defs, "queues");
+    for q in [
+        "numbers-defs-durable",
+        "numbers-defs-transient",
+        "numbers-defs-autodelete",
+    ] {
+        assert!(queues.contains(&q.to_string()), "{q} in {queues:?}");
+    }
+    assert!(
+        !queues.contains(&"numbers-defs-exclusive".to_string()),
+        "{queues:?}"
+    );
+    let transient = defs["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "numbers-defs-autodelete")
+        .unwrap();
+    assert_eq!(transient["durable"], false);
+    assert_eq!(transient["auto_delete"], true);
+    assert!(names(&defs, "exchanges").contains(&"numbers-defs-x".to_string()));
+    assert!(
+        bound(&defs, "numbers-defs-x", "numbers-defs-transient"),
+        "{defs:#}"
+    );
+    assert!(
+        !bound(&defs, "numbers-defs-x", "numbers-defs-exclusive"),
+        "{defs:#}"
+    );
+    // A vhost's export too.
+    let one = t.get("/api/definitions/%2F").await;
+    assert!(names(&one, "queues").contains(&"numbers-defs-transient".to_string()));
+    assert!(!names(&one, "queues").contains(&"numbers-defs-exclusive".to_string()));
+    for q in [
+        "numbers-defs-durable",
+        "numbers-defs-transient",
+        "numbers-defs-autodelete",
+    ] {
+        within(ch.queue_delete(q, QueueDeleteOptions::default()))
+            .await
+            .unwrap();
+    }
+    within(ch.exchange_delete("numbers-defs-x", ExchangeDeleteOptions::default()))
+        .await
+        .unwrap();
+}
+
+/// The definitions file still holds durable objects only, while the API's export has the
+/// transient ones.
+#[tokio::test]
+async fn definitions_file_keeps_only_durable_objects() {
+    let dir = std::env::temp_dir().join(format!("warren-numbers-defs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("definitions.json");
+    let broker = std::sync::Arc::new(warren_core::Broker::new(warren_core::Limits::default()));
+    broker.persist_definitions_to(file.clone());
+    let env = common::start_with(broker, None).await;
+    let conn = env.connect().await;
+    let ch = within(conn.create_channel()).await.unwrap();
+    declare(&ch, "kept-durable", true).await;
+    declare(&ch, "not-kept-transient", false).await;
+    let api = env.get("/api/definitions").await;
+    assert!(names(&api, "queues").contains(&"not-kept-transient".to_string()));
+    let saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let saved_queues = names(&saved, "queues");
+    assert_eq!(saved_queues, vec!["kept-durable".to_string()], "{saved:#}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The overview and the node say which RabbitMQ version's API Warren follows (3.10.8, as
+/// tools gate features on it); Warren's own version is `product_version`.
+#[tokio::test]
+async fn versions_name_the_rabbitmq_api_followed() {
+    let t = target().await;
+    let o = t.get("/api/overview").await;
+    assert_eq!(o["rabbitmq_version"], "3.10.8", "{o:#}");
+    assert_eq!(o["management_version"], "3.10.8");
+    let defs = t.get("/api/definitions").await;
+    assert_eq!(defs["rabbit_version"], "3.10.8");
+    if !t.is_rabbitmq() {
+        assert_eq!(o["product_name"], "Warren");
+        assert_eq!(o["product_version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(defs["product_name"], "Warren");
+    }
+}
