@@ -795,7 +795,6 @@ async fn overview(State(s): S, User(u): User) -> ApiResult {
     let channels: u64 = conns.iter().map(|c| load(&c.channels)).sum();
     let rates = s.rates.overview();
     let totals = crate::rates::totals(&s.broker);
-    let (opened, closed) = s.broker.connections.churn();
     let node = node_name();
     let mut listeners = Vec::new();
     if let Some(a) = s.amqp_addr {
@@ -826,10 +825,7 @@ async fn overview(State(s): S, User(u): User) -> ApiResult {
         "is_op_policy_updating_enabled": false,
         "exchange_types": exchange_types,
         "message_stats": message_stats(&totals, &rates),
-        "churn_rates": {
-            "connection_created": opened, "connection_created_details": details(0.0),
-            "connection_closed": closed, "connection_closed_details": details(0.0),
-        },
+        "churn_rates": churn_json(&s),
         "sample_retention_policies": {"global": [600, 3600, 28800, 86400], "basic": [600, 3600], "detailed": [600]},
         "queue_totals": {
             "messages": ready + unacked, "messages_details": details(rates.gauges[0]),
@@ -872,9 +868,22 @@ fn exchange_types() -> Vec<Value> {
         .collect()
 }
 
+/// RabbitMQ's churn counts and their `_details.rate` (overview `churn_rates`, node).
+fn churn_json(s: &AppState) -> Map<String, Value> {
+    let counts = crate::rates::churn(&s.broker);
+    let rates = s.rates.churn();
+    let mut m = Map::new();
+    for (i, name) in crate::rates::CHURN.iter().enumerate() {
+        m.insert((*name).into(), json!(counts[i]));
+        m.insert(format!("{name}_details"), details(rates[i]));
+    }
+    m
+}
+
 fn node_json(s: &AppState) -> Value {
     let alarm = s.broker.current_alarm();
-    let fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
+    let gauges = crate::rates::node_gauges(&s.broker, s.node.disk_free.as_ref());
+    let [mem_used, fds, sockets_used, proc_used, disk_free] = gauges;
     let fd_total = std::fs::read_to_string("/proc/self/limits")
         .ok()
         .and_then(|l| {
@@ -886,23 +895,22 @@ fn node_json(s: &AppState) -> Value {
                 .ok()
         })
         .unwrap_or(0);
-    let disk_free = s.node.disk_free.as_ref().and_then(|f| f()).unwrap_or(0);
     let node = node_name();
     let http_port = s.http_addr.map(|a| a.port().to_string());
-    json!({
+    let mut v = json!({
         "name": node,
         "type": "disc",
         "running": true,
         "being_drained": false,
-        "mem_used": rss_bytes(),
+        "mem_used": mem_used,
         "mem_limit": s.node.mem_limit,
         "mem_calculation_strategy": "rss",
         "disk_free": disk_free,
         "disk_free_limit": s.node.disk_free_limit,
         "fd_total": fd_total,
         "sockets_total": fd_total,
-        "proc_total": 0,
-        "run_queue": 0,
+        "proc_total": crate::rates::PROC_TOTAL,
+        "run_queue": crate::rates::run_queue(),
         "net_ticktime": 0,
         "auth_mechanisms": [
             {"name": "PLAIN", "description": "SASL PLAIN authentication mechanism", "enabled": true},
@@ -913,8 +921,8 @@ fn node_json(s: &AppState) -> Value {
         "mem_alarm": alarm.as_deref().is_some_and(|a| a.contains("memory")),
         "disk_free_alarm": alarm.as_deref().is_some_and(|a| a.contains("disk")),
         "fd_used": fds,
-        "sockets_used": s.broker.connections.len(),
-        "proc_used": 0,
+        "sockets_used": sockets_used,
+        "proc_used": proc_used,
         "uptime": s.started_at.elapsed().as_millis() as u64,
         "processors": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "os_pid": std::process::id().to_string(),
@@ -922,7 +930,16 @@ fn node_json(s: &AppState) -> Value {
         "enabled_plugins": ["rabbitmq_management", "rabbitmq_prometheus"],
         "applications": [],
         "partitions": [],
-    })
+    });
+    let rates = s.rates.node();
+    if let Some(o) = v.as_object_mut() {
+        for (i, name) in crate::rates::NODE_GAUGES.iter().enumerate() {
+            o.insert(format!("{name}_details"), details(rates[i]));
+        }
+        // As RabbitMQ's node object: the churn counts too.
+        o.extend(churn_json(s));
+    }
+    v
 }
 
 async fn nodes(State(s): S, User(u): User) -> ApiResult {

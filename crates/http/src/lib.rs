@@ -220,7 +220,7 @@ impl HttpServer {
         let addr = listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-        let rates = Arc::new(rates::Sampler::default());
+        let rates = Arc::new(rates::Sampler::new(cfg.node.disk_free.clone()));
         let sampler = (!metrics_only).then(|| {
             tokio::spawn(rates::run(
                 rates.clone(),

@@ -12,6 +12,73 @@ use warren_core::{Broker, MessageStats};
 /// Samples kept for the overview charts.
 pub const HISTORY: usize = 120;
 
+/// RabbitMQ's `churn_rates` counters (overview, node), in this order: connections, channels
+/// opened and closed, queues declared (every non-passive declare), created and deleted.
+pub const CHURN: [&str; 7] = [
+    "connection_created",
+    "connection_closed",
+    "channel_created",
+    "channel_closed",
+    "queue_declared",
+    "queue_created",
+    "queue_deleted",
+];
+
+/// The counts of [`CHURN`] since start.
+pub fn churn(broker: &Broker) -> [u64; 7] {
+    let r = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    let (opened, closed) = broker.connections.churn();
+    let c = &broker.churn;
+    [
+        opened,
+        closed,
+        r(&c.channels_opened),
+        r(&c.channels_closed),
+        r(&c.queues_declared),
+        r(&c.queues_created),
+        r(&c.queues_deleted),
+    ]
+}
+
+/// The node's gauges that have `_details.rate` in `/api/nodes`, in this order.
+pub const NODE_GAUGES: [&str; 5] = [
+    "mem_used",
+    "fd_used",
+    "sockets_used",
+    "proc_used",
+    "disk_free",
+];
+
+/// Erlang's default process limit, which RabbitMQ reports as `proc_total`. Warren's
+/// counterpart of an Erlang process is a tokio task (each connection runs as tasks), and
+/// tokio sets no limit on them: `proc_total` reports this nominal ceiling so that tools'
+/// `proc_used / proc_total` reads as it does on RabbitMQ.
+pub const PROC_TOTAL: u64 = 1_048_576;
+
+/// Tasks alive in the runtime serving the caller (`proc_used`), 0 outside one.
+pub fn proc_used() -> u64 {
+    tokio::runtime::Handle::try_current().map_or(0, |h| h.metrics().num_alive_tasks() as u64)
+}
+
+/// Tasks waiting in the runtime's global queue (`run_queue`, as the Erlang run queue).
+pub fn run_queue() -> u64 {
+    tokio::runtime::Handle::try_current().map_or(0, |h| h.metrics().global_queue_depth() as u64)
+}
+
+/// The free disk space of the data directory, when the binary tells (see `NodeResources`).
+pub type DiskFree = Arc<dyn Fn() -> Option<u64> + Send + Sync>;
+
+/// The values of [`NODE_GAUGES`] now.
+pub fn node_gauges(broker: &Broker, disk_free: Option<&DiskFree>) -> [u64; 5] {
+    [
+        crate::api::rss_bytes(),
+        std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64),
+        broker.connections.len() as u64,
+        proc_used(),
+        disk_free.and_then(|f| f()).unwrap_or(0),
+    ]
+}
+
 /// Broker-wide message counts: what channels count (publish, confirm, unroutable, get-empty)
 /// from the connections; deliveries, gets and acks from the queues (API gets included).
 pub fn totals(broker: &Broker) -> MessageStats {
@@ -122,9 +189,25 @@ impl<K: std::hash::Hash + Eq + Clone> Keyed<K> {
     }
 }
 
+/// The last sample of `N` counters or gauges, and their rates.
+type Last<const N: usize> = Option<(Instant, [u64; N], [f64; N])>;
+
+fn step<const N: usize>(last: &mut Last<N>, at: Instant, cur: [u64; N]) {
+    let r = match last {
+        Some((then, prev, _)) => {
+            let s = at.duration_since(*then).as_secs_f64();
+            std::array::from_fn(|i| rate(cur[i], prev[i], s))
+        }
+        None => [0.0; N],
+    };
+    *last = Some((at, cur, r));
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     overview: Option<(Sample, Rates)>,
+    churn: Last<7>,
+    node: Last<5>,
     history: VecDeque<Point>,
     queues: Keyed<(String, String)>,
     exchanges: Keyed<(String, String)>,
@@ -133,12 +216,39 @@ struct Inner {
 }
 
 /// The sampler's findings.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Sampler {
     inner: RwLock<Inner>,
+    disk_free: Option<DiskFree>,
+}
+
+impl std::fmt::Debug for Sampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sampler")
+            .field("inner", &self.inner)
+            .finish()
+    }
 }
 
 impl Sampler {
+    /// A sampler that also samples the node's free disk with `disk_free`.
+    pub fn new(disk_free: Option<DiskFree>) -> Sampler {
+        Sampler {
+            inner: RwLock::default(),
+            disk_free,
+        }
+    }
+
+    /// Rates of the [`CHURN`] counters.
+    pub fn churn(&self) -> [f64; 7] {
+        self.inner.read().churn.map_or([0.0; 7], |c| c.2)
+    }
+
+    /// Rates of the [`NODE_GAUGES`].
+    pub fn node(&self) -> [f64; 5] {
+        self.inner.read().node.map_or([0.0; 5], |c| c.2)
+    }
+
     pub fn overview(&self) -> Rates {
         self.inner.read().overview.map(|o| o.1).unwrap_or_default()
     }
@@ -256,12 +366,16 @@ impl Sampler {
             })
             .collect();
         channel_counts(&mut totals, &broker.connections.totals());
+        let churn = churn(broker);
+        let node = node_gauges(broker, self.disk_free.as_ref());
         let cur = Sample {
             at,
             stats: totals,
             gauges: [ready + unacked, ready, unacked],
         };
         let mut inner = self.inner.write();
+        step(&mut inner.churn, at, churn);
+        step(&mut inner.node, at, node);
         let r = inner
             .overview
             .as_ref()

@@ -335,3 +335,130 @@ async fn versions_name_the_rabbitmq_api_followed() {
         assert_eq!(defs["product_name"], "Warren");
     }
 }
+
+fn churn_count(o: &Value, field: &str) -> u64 {
+    o["churn_rates"][field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("churn_rates.{field} in {o:#}"))
+}
+
+/// The overview's `churn_rates` and the node count connections and channels opened and
+/// closed, and queues declared (each non-passive declare), created and deleted, each with its
+/// `_details.rate`, as RabbitMQ.
+#[tokio::test]
+async fn churn_rates_count_connections_channels_and_queues() {
+    let t = target().await;
+    let before = t.get("/api/overview").await;
+    let conn = connect(&t).await;
+    let ch = within(conn.create_channel()).await.unwrap();
+    let ch2 = within(conn.create_channel()).await.unwrap();
+    within(ch2.close(200, "bye")).await.unwrap();
+    let _ = within(ch.queue_delete("numbers-churn", QueueDeleteOptions::default())).await;
+    let o = t.get("/api/overview").await;
+    let base = |f: &str| churn_count(&o, f);
+    for _ in 0..2 {
+        within(ch.queue_declare(
+            "numbers-churn",
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        ))
+        .await
+        .unwrap();
+    }
+    within(ch.queue_delete("numbers-churn", QueueDeleteOptions::default()))
+        .await
+        .unwrap();
+    within(conn.close(200, "bye")).await.unwrap();
+    let want = [
+        (
+            "connection_created",
+            churn_count(&before, "connection_created") + 1,
+        ),
+        (
+            "connection_closed",
+            churn_count(&before, "connection_closed") + 1,
+        ),
+        (
+            "channel_created",
+            churn_count(&before, "channel_created") + 2,
+        ),
+        ("channel_closed", churn_count(&before, "channel_closed") + 2),
+        ("queue_declared", base("queue_declared") + 2),
+        ("queue_created", base("queue_created") + 1),
+        ("queue_deleted", base("queue_deleted") + 1),
+    ];
+    // Other tests share a RabbitMQ: there the counts grow at least this much.
+    let exact = !t.is_rabbitmq();
+    let o = until(&t, "/api/overview", |o| {
+        want.iter().all(|(f, n)| {
+            let c = o["churn_rates"][*f].as_u64().unwrap_or(0);
+            if exact {
+                c == *n
+            } else {
+                c >= *n
+            }
+        })
+    })
+    .await;
+    for (f, _) in want {
+        assert!(
+            o["churn_rates"][format!("{f}_details")]["rate"].is_number(),
+            "{f}_details.rate in {o:#}"
+        );
+    }
+    if exact {
+        // The sampler saw the churn: the connection's rate goes up from 0 (a 200 ms
+        // interval in tests), as RabbitMQ's does.
+        until(&t, "/api/overview", |o| {
+            o["churn_rates"]["connection_created_details"]["rate"]
+                .as_f64()
+                .is_some_and(|r| r > 0.0)
+        })
+        .await;
+    }
+    // The node has the same counts.
+    let nodes = t.get("/api/nodes").await;
+    let node = &nodes[0];
+    for (f, n) in want {
+        let c = node[f]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{f} in {node:#}"));
+        assert!(c >= n, "{f}: {c} < {n}");
+        assert!(
+            node[format!("{f}_details")]["rate"].is_number(),
+            "{f}_details"
+        );
+    }
+}
+
+/// The node's numbers are numbers: processes (Warren: tokio tasks) used within a total,
+/// the run queue, and `_details.rate` of the gauges RabbitMQ has them for.
+#[tokio::test]
+async fn node_reports_processes_and_gauge_rates() {
+    let t = target().await;
+    let _conn = connect(&t).await;
+    // RabbitMQ's node stats lag up to 5 s.
+    let nodes = until(&t, "/api/nodes", |n| {
+        n[0]["sockets_used"].as_u64() >= Some(1)
+    })
+    .await;
+    let node = &nodes[0];
+    let used = n(node, "proc_used");
+    let total = n(node, "proc_total");
+    assert!(used > 0 && used <= total, "proc_used {used} of {total}");
+    n(node, "run_queue");
+    assert!(n(node, "fd_used") >= 1);
+    assert!(n(node, "mem_used") > 0);
+    for g in [
+        "mem_used",
+        "fd_used",
+        "sockets_used",
+        "proc_used",
+        "disk_free",
+    ] {
+        assert!(
+            node[format!("{g}_details")]["rate"].is_number(),
+            "{g}_details.rate in {node:#}"
+        );
+    }
+}
