@@ -360,28 +360,7 @@ fn queue_json(state: &AppState, q: &Queue) -> Value {
     let consumer_details: Vec<Value> = info
         .consumers
         .iter()
-        .map(|c| {
-            let conn = state.broker.connections.get(c.connection);
-            json!({
-                "consumer_tag": c.tag.as_str(),
-                "channel_details": conn.as_ref().map(|e| json!({
-                    "name": channel_name(e, c.channel),
-                    "number": c.channel,
-                    "connection_name": e.name,
-                    "peer_host": e.peer.ip().to_string(),
-                    "peer_port": e.peer.port(),
-                    "user": e.user,
-                    "node": node,
-                })),
-                "queue": {"name": q.name.as_str(), "vhost": q.vhost.as_str()},
-                "ack_required": !c.no_ack,
-                "exclusive": c.exclusive,
-                "prefetch_count": c.prefetch,
-                "active": c.active,
-                "activity_status": activity_status(c, sac),
-                "arguments": consumer_arguments(c),
-            })
-        })
+        .map(|c| consumer_detail(state, q, c))
         .collect();
     let exclusive_tag = info
         .consumers
@@ -446,6 +425,30 @@ fn queue_json(state: &AppState, q: &Queue) -> Value {
         }
     }
     v
+}
+
+/// One of a queue's consumers as a queue or a channel lists it (`consumer_details`).
+fn consumer_detail(state: &AppState, q: &Queue, c: &warren_core::ConsumerInfo) -> Value {
+    let conn = state.broker.connections.get(c.connection);
+    json!({
+        "consumer_tag": c.tag.as_str(),
+        "channel_details": conn.as_ref().map(|e| json!({
+            "name": channel_name(e, c.channel),
+            "number": c.channel,
+            "connection_name": e.name,
+            "peer_host": e.peer.ip().to_string(),
+            "peer_port": e.peer.port(),
+            "user": e.user,
+            "node": node_name(),
+        })),
+        "queue": {"name": q.name.as_str(), "vhost": q.vhost.as_str()},
+        "ack_required": !c.no_ack,
+        "exclusive": c.exclusive,
+        "prefetch_count": c.prefetch,
+        "active": c.active,
+        "activity_status": activity_status(c, q.args.single_active_consumer),
+        "arguments": consumer_arguments(c),
+    })
 }
 
 /// "2024-01-01T00:00:00.000+00:00"-ish: RabbitMQ formats `idle_since` as
@@ -699,7 +702,7 @@ fn channel_json(state: &AppState, c: &ConnectionEntry, ch: &ChannelInfo) -> Valu
     } else {
         "running"
     };
-    json!({
+    let mut v = json!({
         "name": channel_name(c, ch.number),
         "node": node_name(),
         "number": ch.number,
@@ -722,20 +725,44 @@ fn channel_json(state: &AppState, c: &ConnectionEntry, ch: &ChannelInfo) -> Valu
         "confirm": ch.confirm,
         "transactional": ch.transactional,
         "pending_raft_commands": 0,
-        "message_stats": {
-            "publish": ch.counts.publish,
-            "confirm": ch.counts.confirm,
-            "return_unroutable": ch.counts.return_unroutable,
-            "drop_unroutable": ch.counts.drop_unroutable,
-            "deliver": ch.counts.deliver,
-            "deliver_no_ack": ch.counts.deliver_no_ack,
-            "get": ch.counts.get,
-            "get_no_ack": ch.counts.get_no_ack,
-            "get_empty": ch.counts.get_empty,
-            "ack": ch.counts.ack,
-            "deliver_get": ch.counts.deliver_get(),
-        },
-    })
+    });
+    if let Some(stats) = channel_stats(&ch.counts, &state.rates.channel(c.id, ch.number)) {
+        v["message_stats"] = stats;
+    }
+    v
+}
+
+/// A channel's `message_stats` as RabbitMQ shows it: the publishing counts once it has
+/// published (or had a publish confirmed, returned or dropped), the delivering ones once it
+/// has had a delivery, get or ack, each with its `_details.rate`; absent on a channel that
+/// did neither.
+fn channel_stats(s: &MessageStats, r: &Rates) -> Option<Value> {
+    let mut m = Map::new();
+    let mut put = |name: &str, count: u64, rate: f64| {
+        m.insert(name.into(), json!(count));
+        m.insert(format!("{name}_details"), details(rate));
+    };
+    if s.publish + s.confirm + s.return_unroutable + s.drop_unroutable > 0 {
+        put("publish", s.publish, r.publish);
+        put("confirm", s.confirm, r.confirm);
+        put(
+            "return_unroutable",
+            s.return_unroutable,
+            r.return_unroutable,
+        );
+        put("drop_unroutable", s.drop_unroutable, r.drop_unroutable);
+    }
+    if s.deliver_get() + s.ack + s.get_empty + s.redeliver > 0 {
+        put("ack", s.ack, r.ack);
+        put("deliver", s.deliver, r.deliver);
+        put("deliver_get", s.deliver_get(), r.deliver_get);
+        put("deliver_no_ack", s.deliver_no_ack, r.deliver_no_ack);
+        put("get", s.get, r.get);
+        put("get_empty", s.get_empty, r.get_empty);
+        put("get_no_ack", s.get_no_ack, r.get_no_ack);
+        put("redeliver", s.redeliver, r.redeliver);
+    }
+    (!m.is_empty()).then_some(Value::Object(m))
 }
 
 /// Connections the user may see: all for monitoring, else their own.
@@ -2187,7 +2214,25 @@ async fn get_channel(State(s): S, User(u): User, Path(name): Path<String>) -> Ap
         .iter()
         .find(|ch| ch.number == num)
         .ok_or_else(ApiError::not_found)?;
-    ok(channel_json(&s, &c, ch))
+    let mut v = channel_json(&s, &c, ch);
+    // The consumers of this channel, in every queue of its vhost.
+    let mut consumers = Vec::new();
+    if let Some(vh) = s.broker.vhost(&c.vhost) {
+        for q in vh.queues() {
+            for consumer in q.info().consumers {
+                if consumer.connection == c.id && consumer.channel == num {
+                    consumers.push(consumer_detail(&s, &q, &consumer));
+                }
+            }
+        }
+    }
+    v["consumer_details"] = Value::Array(consumers);
+    // Per-exchange publishes and per-queue deliveries are fine-grained stats, which RabbitMQ
+    // fills only in its `detailed` rates mode; in `basic` (its default, and Warren's) both
+    // are empty lists.
+    v["publishes"] = json!([]);
+    v["deliveries"] = json!([]);
+    ok(v)
 }
 
 fn consumers_of(s: &AppState, u: &Principal, vs: Vec<Arc<VHost>>) -> Vec<Value> {

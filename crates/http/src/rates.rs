@@ -9,6 +9,9 @@ use parking_lot::RwLock;
 use serde::Serialize;
 use warren_core::{Broker, MessageStats};
 
+/// How long the sampler waits for the busy connections to describe their channels.
+pub const CHANNEL_INSPECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1000);
+
 /// Samples kept for the overview charts.
 pub const HISTORY: usize = 120;
 
@@ -213,6 +216,11 @@ struct Inner {
     exchanges: Keyed<(String, String)>,
     vhosts: Keyed<String>,
     connections: Keyed<u64>,
+    /// Channels by connection and number (see [`Sampler::sample_channels`]).
+    channels: Keyed<(u64, u16)>,
+    /// Connections whose counts moved at the last sample (or that are new): their channels
+    /// are asked for theirs.
+    busy: Vec<u64>,
 }
 
 /// The sampler's findings.
@@ -286,6 +294,73 @@ impl Sampler {
             .get(vhost)
             .map(|x| x.1)
             .unwrap_or_default()
+    }
+
+    /// A channel's rates (its connection's id, its number).
+    pub fn channel(&self, conn: u64, number: u16) -> Rates {
+        self.inner
+            .read()
+            .channels
+            .last
+            .get(&(conn, number))
+            .map(|x| x.1)
+            .unwrap_or_default()
+    }
+
+    /// Samples the channels of the connections whose counts moved since the last sample:
+    /// each is asked for its channels (`ConnEvent::Inspect`, answered between two batches of
+    /// its work, at most [`CHANNEL_INSPECT_TIMEOUT`] for all). An idle connection is not
+    /// asked: its channels' counts did not move, so their rates are 0.
+    pub async fn sample_channels(&self, broker: &Broker) {
+        let busy: Vec<u64> = std::mem::take(&mut self.inner.write().busy);
+        let pending: Vec<_> = busy
+            .iter()
+            .filter_map(|id| broker.connections.get(*id))
+            .filter_map(|c| Some((c.id, c.inspect()?)))
+            .collect();
+        let deadline = tokio::time::Instant::now() + CHANNEL_INSPECT_TIMEOUT;
+        let mut answers = Vec::with_capacity(pending.len());
+        for (id, rx) in pending {
+            if let Ok(Ok(chans)) = tokio::time::timeout_at(deadline, rx).await {
+                answers.push((id, chans));
+            }
+        }
+        let at = Instant::now();
+        let alive: std::collections::HashSet<u64> =
+            broker.connections.list().iter().map(|c| c.id).collect();
+        let answered: std::collections::HashSet<u64> = answers.iter().map(|a| a.0).collect();
+        let mut inner = self.inner.write();
+        let channels = &mut inner.channels.last;
+        // The answered connections' channels are replaced (closed ones go); their samples
+        // are the previous ones of the new.
+        let mut prev = HashMap::new();
+        channels.retain(|key, (sample, _)| {
+            if answered.contains(&key.0) {
+                prev.insert(*key, *sample);
+                return false;
+            }
+            alive.contains(&key.0)
+        });
+        for (_, (sample, rates)) in channels.iter_mut() {
+            // Idle since the last sample: the same counts, now.
+            sample.at = at;
+            *rates = Rates::default();
+        }
+        for (id, chans) in answers {
+            for ch in chans {
+                let cur = Sample {
+                    at,
+                    stats: ch.counts,
+                    gauges: [0; 3],
+                };
+                let key = (id, ch.number);
+                let r = match prev.get(&key) {
+                    Some(prev) => rates(prev, &cur),
+                    None => Rates::default(),
+                };
+                inner.channels.last.insert(key, (cur, r));
+            }
+        }
     }
 
     pub fn connection(&self, id: u64) -> Rates {
@@ -407,9 +482,19 @@ impl Sampler {
         }
         inner.vhosts.retain(seen);
         let mut seen = Vec::new();
+        let mut busy = Vec::new();
         for (k, s) in conns {
+            let moved = inner
+                .connections
+                .last
+                .get(&k)
+                .is_none_or(|(prev, _)| prev.stats != s.stats);
+            if moved {
+                busy.push(k);
+            }
             inner.connections.record(&mut seen, k, s);
         }
+        inner.busy = busy;
         inner.connections.retain(seen);
     }
 }
@@ -421,5 +506,6 @@ pub async fn run(sampler: Arc<Sampler>, broker: Arc<Broker>, every: Duration) {
     loop {
         tick.tick().await;
         sampler.sample(&broker);
+        sampler.sample_channels(&broker).await;
     }
 }

@@ -462,3 +462,213 @@ async fn node_reports_processes_and_gauge_rates() {
         );
     }
 }
+
+/// The name the broker gives the connection whose client called itself `client_name`.
+async fn connection_named(t: &Target, client_name: &str) -> String {
+    let conns = until(t, "/api/connections", |cs| {
+        cs.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["client_properties"]["connection_name"] == client_name)
+    })
+    .await;
+    conns
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client_properties"]["connection_name"] == client_name)
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn channel_of<'a>(chans: &'a Value, conn: &str, number: u16) -> Option<&'a Value> {
+    chans
+        .as_array()?
+        .iter()
+        .find(|c| c["connection_details"]["name"] == conn && c["number"] == number)
+}
+
+fn stat(ch: Option<&Value>, field: &str) -> Option<u64> {
+    ch?["message_stats"][field].as_u64()
+}
+
+fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A channel's `message_stats` has RabbitMQ's counts with their `_details.rate`: publishing
+/// ones on a channel that published, delivering ones on a channel that consumed or got (none
+/// on an idle channel). The single-channel object adds `consumer_details` (the channel's
+/// consumers, in the queue's shape), and `publishes` / `deliveries`, empty in the `basic`
+/// rates mode as RabbitMQ's. (Checked against RabbitMQ 3.10.8.)
+#[tokio::test]
+async fn channels_have_message_stats_with_rates_and_consumer_details() {
+    let t = target().await;
+    let conn = within(lapin::Connection::connect(
+        &t.amqp_url,
+        lapin::ConnectionProperties::default().with_connection_name("numbers-channels".into()),
+    ))
+    .await
+    .unwrap();
+    let publisher = within(conn.create_channel()).await.unwrap();
+    let consumer_ch = within(conn.create_channel()).await.unwrap();
+    let idle = within(conn.create_channel()).await.unwrap();
+    let getter = within(conn.create_channel()).await.unwrap();
+    within(publisher.confirm_select(ConfirmSelectOptions::default()))
+        .await
+        .unwrap();
+    declare(&publisher, "numbers-ch", false).await;
+    for _ in 0..3 {
+        publish(&publisher, "", "numbers-ch", b"m", false).await;
+    }
+    let unroutable = within(publisher.basic_publish(
+        "",
+        "numbers-nowhere",
+        BasicPublishOptions {
+            mandatory: true,
+            ..Default::default()
+        },
+        b"r",
+        BasicProperties::default(),
+    ))
+    .await
+    .unwrap();
+    within(unroutable).await.unwrap();
+    within(consumer_ch.basic_qos(10, BasicQosOptions::default()))
+        .await
+        .unwrap();
+    let mut consumer = within(consumer_ch.basic_consume(
+        "numbers-ch",
+        "numbers-ch-c",
+        BasicConsumeOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    use futures_lite::StreamExt;
+    let mut deliveries = Vec::new();
+    for _ in 0..3 {
+        deliveries.push(within(consumer.next()).await.unwrap().unwrap());
+    }
+    within(deliveries[0].ack(BasicAckOptions::default()))
+        .await
+        .unwrap();
+    within(deliveries[1].ack(BasicAckOptions::default()))
+        .await
+        .unwrap();
+    within(deliveries[2].nack(BasicNackOptions {
+        requeue: true,
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+    let again = within(consumer.next()).await.unwrap().unwrap();
+    assert!(again.redelivered);
+    within(again.ack(BasicAckOptions::default())).await.unwrap();
+    assert!(
+        within(getter.basic_get("numbers-ch", BasicGetOptions::default()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let name = connection_named(&t, "numbers-channels").await;
+    let (p, c, i, g) = (publisher.id(), consumer_ch.id(), idle.id(), getter.id());
+    let chans = until(&t, "/api/channels", |chans| {
+        stat(channel_of(chans, &name, p), "publish") == Some(4)
+            && stat(channel_of(chans, &name, c), "ack") == Some(3)
+            && stat(channel_of(chans, &name, g), "get_empty") == Some(1)
+    })
+    .await;
+    let pub_stats = &channel_of(&chans, &name, p).unwrap()["message_stats"];
+    for (f, want) in [
+        ("publish", 4),
+        ("confirm", 4),
+        ("return_unroutable", 1),
+        ("drop_unroutable", 0),
+    ] {
+        assert_eq!(pub_stats[f], want, "{f} in {pub_stats:#}");
+        assert!(
+            pub_stats[format!("{f}_details")]["rate"].is_number(),
+            "{f}_details"
+        );
+    }
+    assert!(pub_stats.get("deliver").is_none(), "{pub_stats:#}");
+    let con_stats = &channel_of(&chans, &name, c).unwrap()["message_stats"];
+    for (f, want) in [
+        ("deliver", 4),
+        ("deliver_get", 4),
+        ("deliver_no_ack", 0),
+        ("get", 0),
+        ("get_no_ack", 0),
+        ("get_empty", 0),
+        ("ack", 3),
+        ("redeliver", 1),
+    ] {
+        assert_eq!(con_stats[f], want, "{f} in {con_stats:#}");
+        assert!(
+            con_stats[format!("{f}_details")]["rate"].is_number(),
+            "{f}_details"
+        );
+    }
+    assert!(con_stats.get("publish").is_none(), "{con_stats:#}");
+    let idle_ch = channel_of(&chans, &name, i).expect("the idle channel is listed");
+    assert!(idle_ch.get("message_stats").is_none(), "{idle_ch:#}");
+
+    // One channel: its consumers, and no fine-grained lists in the basic rates mode.
+    let one = t
+        .get(&format!("/api/channels/{}", pct(&format!("{name} ({c})"))))
+        .await;
+    let details = one["consumer_details"]
+        .as_array()
+        .expect("consumer_details");
+    assert_eq!(details.len(), 1, "{one:#}");
+    assert_eq!(details[0]["consumer_tag"], "numbers-ch-c");
+    assert_eq!(details[0]["queue"]["name"], "numbers-ch");
+    assert_eq!(details[0]["channel_details"]["number"], c);
+    assert_eq!(
+        details[0]["channel_details"]["connection_name"],
+        name.as_str()
+    );
+    assert_eq!(details[0]["prefetch_count"], 10);
+    assert_eq!(details[0]["ack_required"], true);
+    assert_eq!(one["publishes"], serde_json::json!([]));
+    assert_eq!(one["deliveries"], serde_json::json!([]));
+    assert_eq!(one["message_stats"]["ack"], 3);
+    let other = t
+        .get(&format!("/api/channels/{}", pct(&format!("{name} ({p})"))))
+        .await;
+    assert_eq!(other["consumer_details"], serde_json::json!([]));
+
+    // Publishing on: the channel's publish rate goes above 0 once the sampler saw it.
+    let keep_publishing = {
+        let publisher = publisher.clone();
+        tokio::spawn(async move {
+            loop {
+                publish(&publisher, "", "numbers-ch", b"m", false).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    until(&t, "/api/channels", |chans| {
+        channel_of(chans, &name, p)
+            .and_then(|ch| ch["message_stats"]["publish_details"]["rate"].as_f64())
+            .is_some_and(|r| r > 0.0)
+    })
+    .await;
+    keep_publishing.abort();
+    let _ = keep_publishing.await;
+    within(publisher.queue_delete("numbers-ch", QueueDeleteOptions::default()))
+        .await
+        .unwrap();
+}

@@ -543,6 +543,7 @@ impl Channel {
                         } else {
                             self.counts.get += 1;
                         }
+                        self.counts.redeliver += u64::from(got.redelivered);
                         let tag = self.next_tag;
                         self.next_tag += 1;
                         let ok = Method::BasicGetOk(BasicGetOk {
@@ -1151,6 +1152,7 @@ impl Channel {
         } else {
             self.counts.deliver += 1;
         }
+        self.counts.redeliver += u64::from(d.redelivered);
         if !d.consumer.no_ack {
             self.unacked.push_back(Unacked {
                 tag,
