@@ -80,7 +80,31 @@ fn n(v: &Value, field: &str) -> u64 {
 /// message_bytes 320, ready 120, unacknowledged 200, messages_ram 5, message_bytes_ram 320.)
 #[tokio::test]
 async fn queue_counts_persistent_messages_and_their_bytes() {
-    let t = target().await;
+    persistent_counts(&target().await).await;
+}
+
+/// The same with a message store (as the binary runs): the persistent messages of a durable
+/// queue are those in the store.
+#[tokio::test]
+async fn queue_counts_stored_messages_as_persistent() {
+    let dir = std::env::temp_dir().join(format!("warren-numbers-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (store, _) = warren_store::Store::open(&dir, warren_store::StoreOptions::default())
+        .expect("message store opens");
+    let broker = std::sync::Arc::new(warren_core::Broker::new(warren_core::Limits::default()));
+    broker.enable_durability(warren_core::Durability::start(store));
+    let env = common::start_with(broker, None).await;
+    let t = Target {
+        base: env.base.clone(),
+        amqp_url: env.amqp_url(),
+        client: reqwest::Client::new(),
+        env: Some(env),
+    };
+    persistent_counts(&t).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn persistent_counts(t: &Target) {
     let conn = connect(&t).await;
     let ch = within(conn.create_channel()).await.unwrap();
     within(ch.confirm_select(ConfirmSelectOptions::default()))
