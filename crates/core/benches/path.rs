@@ -117,7 +117,7 @@ fn publish_route_deliver_ack(bencher: Bencher, buffers: &str) {
         match s.rx.try_recv() {
             Some(ConnEvent::Deliver(d)) => {
                 d.consumer.release_credit(1);
-                d.queue.settle(d.stored);
+                d.queue.settle(&d.message, d.stored);
             }
             _ => panic!("the consumer got no delivery"),
         }

@@ -105,7 +105,7 @@ async fn queue_counts_stored_messages_as_persistent() {
 }
 
 async fn persistent_counts(t: &Target) {
-    let conn = connect(&t).await;
+    let conn = connect(t).await;
     let ch = within(conn.create_channel()).await.unwrap();
     within(ch.confirm_select(ConfirmSelectOptions::default()))
         .await
@@ -131,7 +131,7 @@ async fn persistent_counts(t: &Target) {
     ))
     .await
     .unwrap();
-    let q = until(&t, "/api/queues/%2F/numbers-durable", |q| {
+    let q = until(t, "/api/queues/%2F/numbers-durable", |q| {
         q["messages_unacknowledged"] == 2 && q["messages"] == 5 && q["message_bytes"] == 320
     })
     .await;
@@ -149,7 +149,7 @@ async fn persistent_counts(t: &Target) {
     // The queue holds at least the bodies it has in memory.
     assert!(n(&q, "memory") >= 320, "{q:#}");
 
-    let tq = until(&t, "/api/queues/%2F/numbers-transient", |q| {
+    let tq = until(t, "/api/queues/%2F/numbers-transient", |q| {
         q["messages"] == 3 && q["message_bytes"] == 300
     })
     .await;
@@ -165,7 +165,7 @@ async fn persistent_counts(t: &Target) {
     within(consumer_ch.basic_ack(2, BasicAckOptions { multiple: true }))
         .await
         .unwrap();
-    let q = until(&t, "/api/queues/%2F/numbers-durable", |q| {
+    let q = until(t, "/api/queues/%2F/numbers-durable", |q| {
         q["messages_unacknowledged"] == 0 && q["messages"] == 3 && q["message_bytes"] == 120
     })
     .await;
@@ -178,7 +178,7 @@ async fn persistent_counts(t: &Target) {
         .await
         .unwrap()
         .expect("a message");
-    let q = until(&t, "/api/queues/%2F/numbers-durable", |q| {
+    let q = until(t, "/api/queues/%2F/numbers-durable", |q| {
         q["messages_unacknowledged"] == 1 && q["message_bytes_unacknowledged"] == 100
     })
     .await;
@@ -190,7 +190,7 @@ async fn persistent_counts(t: &Target) {
     }))
     .await
     .unwrap();
-    let q = until(&t, "/api/queues/%2F/numbers-durable", |q| {
+    let q = until(t, "/api/queues/%2F/numbers-durable", |q| {
         q["messages_unacknowledged"] == 0
             && q["messages_ready"] == 3
             && q["message_bytes_unacknowledged"] == 0
