@@ -843,6 +843,7 @@ async fn overview(State(s): S, User(u): User) -> ApiResult {
         "product_name": "Warren",
         "product_version": version,
         "rabbitmq_version": warren_core::RABBITMQ_VERSION,
+        "release_series_support_status": "supported",
         "erlang_version": "n/a",
         "erlang_full_version": "n/a (Warren is written in Rust)",
         "cluster_name": "warren",

@@ -351,6 +351,7 @@ async fn versions_name_the_rabbitmq_api_followed() {
     let o = t.get("/api/overview").await;
     assert_eq!(o["rabbitmq_version"], "3.10.8", "{o:#}");
     assert_eq!(o["management_version"], "3.10.8");
+    assert_eq!(o["release_series_support_status"], "supported");
     let defs = t.get("/api/definitions").await;
     assert_eq!(defs["rabbit_version"], "3.10.8");
     if !t.is_rabbitmq() {
