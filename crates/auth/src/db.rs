@@ -98,7 +98,7 @@ pub struct TopicPermissionInfo {
     pub read: String,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct User {
     hash: Option<PasswordHash>,
     tags: Vec<String>,
@@ -162,7 +162,7 @@ struct TopicPerm {
     read: Pattern,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct State {
     users: BTreeMap<String, User>,
     /// (user, vhost) -> permissions.
@@ -178,6 +178,10 @@ struct Shared {
     state: RwLock<State>,
     generation: AtomicU64,
 }
+
+/// A copy of every user and permission, to put back with [`AuthDb::restore`].
+#[derive(Debug, Clone)]
+pub struct AuthSnapshot(State);
 
 /// The user database. Clone = another handle on the same database.
 #[derive(Debug, Clone, Default)]
@@ -545,6 +549,17 @@ impl AuthDb {
             }
         }
         Ok(())
+    }
+
+    /// A copy of the whole database (to undo a change that could not be saved).
+    pub fn snapshot(&self) -> AuthSnapshot {
+        AuthSnapshot(self.shared.state.read().clone())
+    }
+
+    /// Puts back what [`AuthDb::snapshot`] copied, in one step.
+    pub fn restore(&self, snapshot: &AuthSnapshot) {
+        *self.shared.state.write() = snapshot.0.clone();
+        self.changed();
     }
 
     /// Removes every user and permission (before loading a node's own definitions).

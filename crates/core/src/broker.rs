@@ -1,7 +1,6 @@
 //! The broker: its virtual hosts and the limits every connection shares.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -51,12 +50,12 @@ pub struct Broker {
     durability: Arc<OnceLock<Arc<Durability>>>,
     /// A resource alarm (memory or disk) in force, with its reason; publishers are blocked.
     alarm: tokio::sync::watch::Sender<Option<String>>,
-    /// Where durable definitions are saved after every change (None: not saved).
-    definitions_file: Mutex<Option<PathBuf>>,
-    /// Definition changes announced so far, and the last one a saved file is known to include
-    /// (group commit: callers waiting on the lock find their change already saved by another).
-    definitions_changes: AtomicU64,
-    definitions_saved: AtomicU64,
+    /// Woken when connections have read a lot since the resource monitor's last sample
+    /// (`Broker::memory_grew`), so a flood meets the watermark at once, not at the next tick.
+    memory_grew: tokio::sync::Notify,
+    /// Where durable definitions are saved, and the lock that orders durable changes
+    /// (`definitions_file.rs`).
+    pub(crate) definitions_file: crate::definitions_file::DefinitionsFile,
     /// The open connections (management API, metrics).
     pub connections: crate::registry::ConnectionRegistry,
     /// Channel and queue churn since start (Prometheus metrics).
@@ -75,11 +74,10 @@ impl Broker {
             vhosts: RwLock::new(HashMap::new()),
             next_connection: AtomicU64::new(1),
             retained: Mutex::new(Definitions::default()),
-            definitions_file: Mutex::new(None),
-            definitions_changes: AtomicU64::new(0),
-            definitions_saved: AtomicU64::new(0),
+            definitions_file: Default::default(),
             durability: Arc::new(OnceLock::new()),
             alarm: tokio::sync::watch::channel(None).0,
+            memory_grew: tokio::sync::Notify::new(),
             connections: Default::default(),
             churn: Default::default(),
             auth: warren_auth::AuthDb::with_default_user(),
@@ -106,8 +104,17 @@ impl Broker {
     /// Deletes a vhost with everything in it: its queues (and their messages), exchanges,
     /// bindings and the permissions users had there. Connections open on it are closed by
     /// their connection task (320, "vhost 'x' is deleted"). Returns false if there was no
-    /// such vhost.
-    pub fn delete_vhost(&self, name: &str) -> bool {
+    /// such vhost. The definitions file loses the vhost first: if it cannot be written,
+    /// nothing is deleted (541).
+    pub fn delete_vhost(&self, name: &str) -> crate::Result<bool> {
+        self.remove_durably(crate::definitions_file::Gone::Vhost(name), || {
+            Ok(self.delete_vhost_unsaved(name))
+        })
+    }
+
+    /// [`Broker::delete_vhost`] without saving the definitions file (start-up, before it is
+    /// set; an undo of a vhost creation that could not be saved).
+    pub fn delete_vhost_unsaved(&self, name: &str) -> bool {
         let Some(v) = self.vhosts.write().remove(name) else {
             return false;
         };
@@ -117,7 +124,6 @@ impl Broker {
         }
         self.auth.delete_vhost(name);
         tracing::info!("vhost '{name}' deleted");
-        self.definitions_changed();
         true
     }
 
@@ -176,6 +182,20 @@ impl Broker {
     /// Follows the resource alarm.
     pub fn alarm(&self) -> tokio::sync::watch::Receiver<Option<String>> {
         self.alarm.subscribe()
+    }
+
+    /// A connection has read [`Broker::MEMORY_CHECK_BYTES`] since it last said so: the
+    /// resource monitor samples memory now (wake-ups coalesce while it is busy).
+    pub fn memory_grew(&self) {
+        self.memory_grew.notify_one();
+    }
+
+    /// Bytes a connection reads between two [`Broker::memory_grew`] calls.
+    pub const MEMORY_CHECK_BYTES: usize = 4 << 20;
+
+    /// Resolves at the next [`Broker::memory_grew`] (the resource monitor waits on it).
+    pub async fn memory_grown(&self) {
+        self.memory_grew.notified().await
     }
 
     /// Gives the broker its message store. Call before any durable queue exists (at start-up,
@@ -259,32 +279,6 @@ impl Broker {
             q.expire_due();
         }
         (queues, messages)
-    }
-
-    /// Saves definitions to `path` after every change from now on.
-    pub fn persist_definitions_to(&self, path: PathBuf) {
-        *self.definitions_file.lock() = Some(path);
-    }
-
-    /// A durable exchange, queue or binding changed: write the definitions file (atomically)
-    /// before the client hears the declare-ok, so a declared durable object survives a crash.
-    /// The lock also orders concurrent writers: the last export written is the latest state.
-    pub fn definitions_changed(&self) {
-        let mine = self.definitions_changes.fetch_add(1, Ordering::AcqRel) + 1;
-        let file = self.definitions_file.lock();
-        // A save that started after our change (while we waited for the lock) has it already.
-        if self.definitions_saved.load(Ordering::Acquire) >= mine {
-            return;
-        }
-        if let Some(path) = file.as_ref() {
-            let covered = self.definitions_changes.load(Ordering::Acquire);
-            match self.export_definitions().save(path) {
-                Ok(()) => self.definitions_saved.store(covered, Ordering::Release),
-                Err(e) => {
-                    tracing::error!("could not save definitions to {}: {e}", path.display())
-                }
-            }
-        }
     }
 
     pub fn next_connection_id(&self) -> ConnectionId {

@@ -209,10 +209,14 @@ impl Definitions {
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         std::fs::create_dir_all(dir).map_err(io)?;
         let tmp = path.with_extension("json.tmp");
-        {
-            let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(self.to_json().as_bytes()).map_err(io)?;
-            f.sync_all().map_err(io)?;
+        let written = std::fs::File::create(&tmp).and_then(|mut f| {
+            f.write_all(self.to_json().as_bytes())?;
+            f.sync_all()
+        });
+        if let Err(e) = written {
+            // A full disk: what was written of the new file goes, the old file stays.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(e));
         }
         std::fs::rename(&tmp, path).map_err(io)?;
         std::fs::File::open(dir)

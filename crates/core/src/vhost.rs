@@ -78,6 +78,8 @@ pub struct Declared {
     pub queue: Arc<Queue>,
     pub message_count: u32,
     pub consumer_count: u32,
+    /// Did this declare create the queue (rather than find it)?
+    pub created: bool,
 }
 
 fn bool_str(b: bool) -> &'static str {
@@ -393,6 +395,7 @@ impl VHost {
                 queue: q,
                 message_count,
                 consumer_count,
+                created: false,
             });
         }
         if name.starts_with("amq.") && !m.queue.is_empty() {
@@ -412,6 +415,7 @@ impl VHost {
                 queue: q,
                 message_count,
                 consumer_count,
+                created: false,
             });
         }
         let args = QueueArgs::parse(
@@ -442,6 +446,7 @@ impl VHost {
             queue: q,
             message_count: 0,
             consumer_count: 0,
+            created: true,
         })
     }
 

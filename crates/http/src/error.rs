@@ -44,16 +44,18 @@ impl ApiError {
 
 /// A broker refusal (a declare that does not match, a delete precondition...) as RabbitMQ's
 /// management API reports it: 400 for precondition failures, 404 for missing objects, 403 for
-/// access refusals.
+/// access refusals, 500 for a change that could not be saved (541).
 impl From<AmqpError> for ApiError {
     fn from(e: AmqpError) -> ApiError {
         let status = match e.code {
+            541 => StatusCode::INTERNAL_SERVER_ERROR,
             404 => StatusCode::NOT_FOUND,
             403 => StatusCode::FORBIDDEN,
             405 => StatusCode::METHOD_NOT_ALLOWED,
             _ => StatusCode::BAD_REQUEST,
         };
         let word = match e.code {
+            541 => "internal_server_error",
             404 => "not_found",
             403 => "access_refused",
             405 => "resource_locked",
