@@ -45,9 +45,6 @@ pub struct Broker {
     pub limits: Limits,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
     next_connection: AtomicU64,
-    /// Definition sections Warren keeps verbatim (policies, parameters...) until the
-    /// features that use them exist.
-    pub(crate) retained: Mutex<Definitions>,
     durability: Arc<OnceLock<Arc<Durability>>>,
     /// A resource alarm (memory or disk) in force, with its reason; publishers are blocked.
     alarm: tokio::sync::watch::Sender<Option<String>>,
@@ -65,6 +62,8 @@ pub struct Broker {
     auth: warren_auth::AuthDb,
     /// Verifies JWT access tokens, when `[jwt]` is configured.
     jwt: RwLock<Option<Arc<warren_auth::JwtVerifier>>>,
+    /// Runtime parameters (vhost limits, federation upstreams, shovels, cluster name...).
+    parameters: crate::parameters::Parameters,
 }
 
 impl Broker {
@@ -74,7 +73,6 @@ impl Broker {
             limits,
             vhosts: RwLock::new(HashMap::new()),
             next_connection: AtomicU64::new(1),
-            retained: Mutex::new(Definitions::default()),
             definitions_file: Mutex::new(None),
             definitions_changes: AtomicU64::new(0),
             definitions_saved: AtomicU64::new(0),
@@ -84,6 +82,7 @@ impl Broker {
             churn: Default::default(),
             auth: warren_auth::AuthDb::with_default_user(),
             jwt: RwLock::new(None),
+            parameters: Default::default(),
         };
         b.add_vhost("/");
         b
@@ -92,6 +91,11 @@ impl Broker {
     /// The user database (a fresh broker has RabbitMQ's `guest`/`guest`, loopback only).
     pub fn auth(&self) -> &warren_auth::AuthDb {
         &self.auth
+    }
+
+    /// The runtime parameters (see [`crate::parameters`]).
+    pub fn parameters(&self) -> &crate::parameters::Parameters {
+        &self.parameters
     }
 
     /// The JWT verifier, if tokens are accepted.
@@ -116,6 +120,7 @@ impl Broker {
             let _ = v.remove_queue(&q, false, false);
         }
         self.auth.delete_vhost(name);
+        self.parameters.clear_vhost(name);
         tracing::info!("vhost '{name}' deleted");
         self.definitions_changed();
         true
@@ -139,15 +144,15 @@ impl Broker {
         self.vhosts.read().values().cloned().collect()
     }
 
-    /// The kept-verbatim sections, for an export.
+    /// The users and parameters sections, for an export.
     pub(crate) fn retained_definitions(&self) -> Definitions {
-        let r = self.retained.lock();
+        let (parameters, global_parameters) = self.export_parameters();
         Definitions {
             users: self.auth.users(),
             permissions: self.auth.permissions(),
             topic_permissions: self.auth.topic_permissions(),
-            parameters: r.parameters.clone(),
-            global_parameters: r.global_parameters.clone(),
+            parameters,
+            global_parameters,
             ..Definitions::default()
         }
     }
