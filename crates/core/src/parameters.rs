@@ -230,7 +230,7 @@ impl Broker {
                 Value::Array(a) if a.is_empty() => {}
                 other => {
                     return Err(ParameterError::Invalid(format!(
-                        "{} is not a valid limits value",
+                        "limits not a list {}",
                         erlang_term(other)
                     )))
                 }
