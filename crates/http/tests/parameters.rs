@@ -179,6 +179,21 @@ async fn global_parameters_and_the_cluster_name_as_rabbitmq() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(env.get("/api/cluster-name").await, json!({"name": "blue"}));
     assert_eq!(env.get("/api/overview").await["cluster_name"], "blue");
+    // And in Prometheus' identity (the label RabbitMQ's Grafana dashboards select on).
+    let metrics = common::within(env.client.get(format!("{}/metrics", env.base)).send())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("rabbitmq_cluster=\"blue\""),
+        "{}",
+        metrics
+            .lines()
+            .find(|l| l.starts_with("rabbitmq_identity_info"))
+            .unwrap_or("")
+    );
     // It is the global parameter `cluster_name`.
     assert_eq!(
         env.get("/api/global-parameters/cluster_name").await,
