@@ -1214,7 +1214,8 @@ async fn put_user(State(s): S, User(u): User, Path(name): Path<String>, body: By
                 None => hash_algorithm_of(hash, db.user(&name).as_ref()),
             },
             tags: tags.unwrap_or_default(),
-            limits: Map::new(),
+            // As RabbitMQ: a new hash keeps the user's limits.
+            limits: db.user(&name).map(|x| x.limits).unwrap_or_default(),
         };
         db.put_user(&info).map_err(db_error)?;
     } else if existed {

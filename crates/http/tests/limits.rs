@@ -174,6 +174,17 @@ async fn user_limits_are_set_listed_and_cleared_as_rabbitmq() {
         json!({"max-channels": 3, "max-connections": 2})
     );
 
+    // Replacing the user (a new password or a new hash) keeps them, as RabbitMQ.
+    let hash = env.get("/api/users/ul").await["password_hash"].clone();
+    for body in [
+        json!({"password_hash": hash, "tags": ""}),
+        json!({"password": "new", "tags": "management"}),
+    ] {
+        let (s, _) = env.call(Method::PUT, "/api/users/ul", Some(body)).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        assert_eq!(env.get("/api/user-limits/ul").await, want);
+    }
+
     let (s, v) = put(&env, "/api/user-limits/nope/max-channels", json!(3)).await;
     assert_eq!(
         (s, v),
