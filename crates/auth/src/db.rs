@@ -318,6 +318,29 @@ impl AuthDb {
         Ok(())
     }
 
+    /// Replaces a user's limits (`max-connections`, `max-channels`: RabbitMQ's user limits,
+    /// checked by the server at `connection.open` and `channel.open`).
+    pub fn set_limits(
+        &self,
+        name: &str,
+        limits: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), AuthDbError> {
+        let mut st = self.shared.state.write();
+        let u = st
+            .users
+            .get_mut(name)
+            .ok_or_else(|| AuthDbError::NoSuchUser(name.to_string()))?;
+        u.limits = limits;
+        Ok(())
+    }
+
+    /// One of a user's limits, if set and not negative (negative: no limit).
+    pub fn user_limit(&self, name: &str, limit: &str) -> Option<u64> {
+        let st = self.shared.state.read();
+        let n = st.users.get(name)?.limits.get(limit)?.as_i64()?;
+        u64::try_from(n).ok()
+    }
+
     fn user_info(name: &str, u: &User) -> UserInfo {
         UserInfo {
             name: name.to_string(),

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use warren_amqp::ShortStr;
 
 use crate::consumer::ConnectionId;
@@ -44,9 +44,6 @@ pub struct Broker {
     pub limits: Limits,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
     next_connection: AtomicU64,
-    /// Definition sections Warren keeps verbatim (policies, parameters...) until the
-    /// features that use them exist.
-    pub(crate) retained: Mutex<Definitions>,
     durability: Arc<OnceLock<Arc<Durability>>>,
     /// A resource alarm (memory or disk) in force, with its reason; publishers are blocked.
     alarm: tokio::sync::watch::Sender<Option<String>>,
@@ -64,6 +61,8 @@ pub struct Broker {
     auth: warren_auth::AuthDb,
     /// Verifies JWT access tokens, when `[jwt]` is configured.
     jwt: RwLock<Option<Arc<warren_auth::JwtVerifier>>>,
+    /// Runtime parameters (vhost limits, federation upstreams, shovels, cluster name...).
+    parameters: crate::parameters::Parameters,
 }
 
 impl Broker {
@@ -73,7 +72,6 @@ impl Broker {
             limits,
             vhosts: RwLock::new(HashMap::new()),
             next_connection: AtomicU64::new(1),
-            retained: Mutex::new(Definitions::default()),
             definitions_file: Default::default(),
             durability: Arc::new(OnceLock::new()),
             alarm: tokio::sync::watch::channel(None).0,
@@ -82,6 +80,7 @@ impl Broker {
             churn: Default::default(),
             auth: warren_auth::AuthDb::with_default_user(),
             jwt: RwLock::new(None),
+            parameters: Default::default(),
         };
         b.add_vhost("/");
         b
@@ -90,6 +89,11 @@ impl Broker {
     /// The user database (a fresh broker has RabbitMQ's `guest`/`guest`, loopback only).
     pub fn auth(&self) -> &warren_auth::AuthDb {
         &self.auth
+    }
+
+    /// The runtime parameters (see [`crate::parameters`]).
+    pub fn parameters(&self) -> &crate::parameters::Parameters {
+        &self.parameters
     }
 
     /// The JWT verifier, if tokens are accepted.
@@ -123,6 +127,7 @@ impl Broker {
             let _ = v.remove_queue(&q, false, false);
         }
         self.auth.delete_vhost(name);
+        self.parameters.clear_vhost(name);
         tracing::info!("vhost '{name}' deleted");
         true
     }
@@ -145,15 +150,15 @@ impl Broker {
         self.vhosts.read().values().cloned().collect()
     }
 
-    /// The kept-verbatim sections, for an export.
+    /// The users and parameters sections, for an export.
     pub(crate) fn retained_definitions(&self) -> Definitions {
-        let r = self.retained.lock();
+        let (parameters, global_parameters) = self.export_parameters();
         Definitions {
             users: self.auth.users(),
             permissions: self.auth.permissions(),
             topic_permissions: self.auth.topic_permissions(),
-            parameters: r.parameters.clone(),
-            global_parameters: r.global_parameters.clone(),
+            parameters,
+            global_parameters,
             ..Definitions::default()
         }
     }

@@ -181,6 +181,29 @@ impl Broker {
         }
     }
 
+    /// Changes users, permissions or runtime parameters (`f`) and saves them: if the file
+    /// cannot be written, both are put back as they were (copies taken before `f`) and the
+    /// error (541; HTTP 500) says the change was not made.
+    pub fn change_settings_durably<T, E: From<AmqpError>>(
+        &self,
+        f: impl FnOnce() -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        self.change_durably(
+            || {
+                let before = (self.auth().snapshot(), self.parameters().snapshot());
+                Ok(((f()?, before), true))
+            },
+            |(_, (auth, parameters))| {
+                self.auth().restore(auth);
+                self.parameters().restore(parameters);
+                for v in self.vhosts() {
+                    self.apply_vhost_limits(&v);
+                }
+            },
+        )
+        .map(|(v, _)| v)
+    }
+
     /// Something durable changed without a client waiting on it (an `x-expires` queue
     /// expired, an auto-delete queue lost its last consumer, a tool edited definitions):
     /// save the file; a failure is logged and the next change saves again.

@@ -24,6 +24,7 @@ pub mod exchange;
 pub mod headers;
 pub mod message;
 pub mod paging;
+pub mod parameters;
 pub mod policy;
 pub mod queue;
 pub mod registry;

@@ -31,6 +31,11 @@ use crate::rates::Rates;
 use crate::AppState;
 use warren_auth::{Access, ResourceKind};
 
+mod limits;
+mod node;
+mod parameters;
+mod users;
+
 type S = State<Arc<AppState>>;
 
 /// A change to users and permissions, saved before the reply: if the definitions file cannot
@@ -39,16 +44,7 @@ fn auth_change<T>(
     s: &AppState,
     f: impl FnOnce(&warren_auth::AuthDb) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let db = s.broker.auth();
-    s.broker
-        .change_durably(
-            || {
-                let before = db.snapshot();
-                Ok(((f(db)?, before), true))
-            },
-            |(_, before)| db.restore(before),
-        )
-        .map(|(v, _)| v)
+    s.broker.change_settings_durably(|| f(s.broker.auth()))
 }
 type ApiResult = Result<Response, ApiError>;
 
@@ -58,7 +54,13 @@ const INSPECT_TIMEOUT: Duration = Duration::from_millis(1000);
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/overview", get(overview))
-        .route("/api/cluster-name", get(cluster_name))
+        .route(
+            "/api/cluster-name",
+            get(node::get_cluster_name).put(node::put_cluster_name),
+        )
+        .route("/api/healthchecks/node", get(node::healthcheck))
+        .route("/api/healthchecks/node/{node}", get(node::healthcheck_node))
+        .route("/api/rebalance/queues", post(node::rebalance_queues))
         .route("/api/nodes", get(nodes))
         .route("/api/nodes/{node}", get(node))
         .route("/api/extensions", get(extensions))
@@ -72,7 +74,20 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/vhosts/{vhost}/connections", get(vhost_connections))
         .route("/api/vhosts/{vhost}/channels", get(vhost_channels))
         .route("/api/vhosts/{vhost}/permissions", get(vhost_permissions))
+        .route(
+            "/api/vhosts/{vhost}/topic-permissions",
+            get(users::vhost_topic_permissions),
+        )
         .route("/api/users", get(list_users))
+        .route(
+            "/api/users/without-permissions",
+            get(users::without_permissions),
+        )
+        .route("/api/users/bulk-delete", post(users::bulk_delete))
+        .route(
+            "/api/users/{user}/topic-permissions",
+            get(users::user_topic_permissions),
+        )
         .route(
             "/api/users/{user}",
             get(get_user).put(put_user).delete(delete_user),
@@ -88,7 +103,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/topic-permissions", get(list_topic_permissions))
         .route(
             "/api/topic-permissions/{vhost}/{user}",
-            axum::routing::put(put_topic_permission).delete(delete_topic_permission),
+            get(users::get_topic_permissions)
+                .put(put_topic_permission)
+                .delete(delete_topic_permission),
         )
         .route("/api/exchanges", get(list_exchanges))
         .route("/api/exchanges/{vhost}", get(list_exchanges_vhost))
@@ -133,6 +150,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(get_connection).delete(close_connection),
         )
         .route("/api/connections/{name}/channels", get(connection_channels))
+        .route(
+            "/api/connections/username/{user}",
+            get(users::user_connections).delete(users::close_user_connections),
+        )
         .route("/api/channels", get(list_channels))
         .route("/api/channels/{name}", get(get_channel))
         .route("/api/consumers", get(list_consumers))
@@ -149,15 +170,45 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(get_policy).put(put_policy).delete(delete_policy),
         )
         .route("/api/operator-policies", get(empty_list))
-        .route("/api/vhost-limits", get(empty_list))
-        .route("/api/user-limits", get(empty_list))
+        .route("/api/vhost-limits", get(limits::list_vhost_limits))
+        .route("/api/vhost-limits/{vhost}", get(limits::get_vhost_limits))
+        .route(
+            "/api/vhost-limits/{vhost}/{name}",
+            axum::routing::put(limits::put_vhost_limit).delete(limits::delete_vhost_limit),
+        )
+        .route("/api/user-limits", get(limits::list_user_limits))
+        .route("/api/user-limits/{user}", get(limits::get_user_limits))
+        .route(
+            "/api/user-limits/{user}/{name}",
+            axum::routing::put(limits::put_user_limit).delete(limits::delete_user_limit),
+        )
         .route("/api/feature-flags", get(empty_list))
         .route("/api/deprecated-features", get(empty_list))
         .route("/api/federation-links", get(empty_list))
         .route("/api/shovels", get(empty_list))
         .route("/api/auth", get(auth_settings))
-        .route("/api/parameters", get(empty_list))
-        .route("/api/global-parameters", get(empty_list))
+        .route("/api/parameters", get(parameters::list_all))
+        .route(
+            "/api/parameters/{component}",
+            get(parameters::list_component),
+        )
+        .route(
+            "/api/parameters/{component}/{vhost}",
+            get(parameters::list_component_vhost),
+        )
+        .route(
+            "/api/parameters/{component}/{vhost}/{name}",
+            get(parameters::get_parameter)
+                .put(parameters::put_parameter)
+                .delete(parameters::delete_parameter),
+        )
+        .route("/api/global-parameters", get(parameters::list_global))
+        .route(
+            "/api/global-parameters/{name}",
+            get(parameters::get_global)
+                .put(parameters::put_global)
+                .delete(parameters::delete_global),
+        )
         .route("/api/health/checks/alarms", get(health_alarms))
         .route("/api/health/checks/local-alarms", get(health_alarms))
         .route(
@@ -832,7 +883,7 @@ async fn overview(State(s): S, User(u): User) -> ApiResult {
         "rabbitmq_version": version,
         "erlang_version": "n/a",
         "erlang_full_version": "n/a (Warren is written in Rust)",
-        "cluster_name": "warren",
+        "cluster_name": node::cluster_name_of(&s),
         "node": node,
         "disable_stats": false,
         "enable_queue_totals": true,
@@ -864,10 +915,6 @@ async fn overview(State(s): S, User(u): User) -> ApiResult {
 
 async fn overview_history(State(s): S, User(_): User) -> ApiResult {
     ok(serde_json::to_value(s.rates.history()).unwrap_or_default())
-}
-
-async fn cluster_name(User(_): User) -> ApiResult {
-    ok(json!({"name": "warren"}))
 }
 
 /// Resident memory of this process, from /proc (0 where there is none).
@@ -1190,7 +1237,8 @@ async fn put_user(State(s): S, User(u): User, Path(name): Path<String>, body: By
                     None => hash_algorithm_of(hash, db.user(&name).as_ref()),
                 },
                 tags: tags.unwrap_or_default(),
-                limits: Map::new(),
+                // As RabbitMQ: a new hash keeps the user's limits.
+                limits: db.user(&name).map(|x| x.limits).unwrap_or_default(),
             };
             db.put_user(&info).map_err(db_error)
         } else if existed {
@@ -2207,7 +2255,7 @@ async fn close_connection(
         .unwrap_or("Closed via management plugin");
     c.close(AmqpError::new(
         warren_amqp::reply_code::CONNECTION_FORCED,
-        format!("CONNECTION_FORCED - {reason}"),
+        reason,
     ));
     no_content()
 }

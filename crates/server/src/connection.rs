@@ -779,6 +779,11 @@ impl Connection {
                         )
                     }
                     Some(v) => {
+                        let user = self.user.as_deref().unwrap_or("");
+                        if let Err(e) = crate::limits::check_connection(&self.broker, &v.name, user)
+                        {
+                            return self.close_connection(e, ids);
+                        }
                         let entry = Arc::new(
                             ConnectionEntry::new(
                                 self.id,
@@ -926,6 +931,12 @@ impl Connection {
                         )),
                         ids,
                     );
+                }
+                let user = self.user.as_deref().unwrap_or("");
+                if let Err(e) =
+                    crate::limits::check_channel(&self.broker, user, self.id, self.channels.len())
+                {
+                    return self.close_connection(e, ids);
                 }
                 self.channels
                     .insert(channel, Box::new(Channel::new(channel)));

@@ -9,6 +9,7 @@ pub mod access;
 pub mod auth;
 pub mod channel;
 pub mod connection;
+pub mod limits;
 pub mod tls;
 pub mod writer;
 

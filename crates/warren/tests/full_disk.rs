@@ -1,6 +1,6 @@
 //! A durable change the broker cannot save is not made. On a full disk (a small tmpfs the test
 //! mounts over the data directory) queue.declare, queue.delete, exchange.declare and
-//! queue.bind get 541 INTERNAL_ERROR, HTTP user creation and queue deletion get 500; the broker still has what
+//! queue.bind get 541 INTERNAL_ERROR, HTTP user creation, queue deletion and a parameter get 500; the broker still has what
 //! it had, and after a restart (with room again) it has exactly what the clients were told:
 //! the refused queue is not there, the queue whose deletion was refused is.
 //!
@@ -193,6 +193,18 @@ async fn durable_changes_that_cannot_be_saved_are_refused_and_not_made() {
         .await
         .unwrap();
     assert_eq!(delete.status().as_u16(), 500, "DELETE /api/queues/%2f/kept");
+    let put = reqwest::Client::new()
+        .put(format!("{base}/api/global-parameters/colour"))
+        .basic_auth("guest", Some("guest"))
+        .json(&serde_json::json!({"value": "blue"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        put.status().as_u16(),
+        500,
+        "PUT /api/global-parameters/colour"
+    );
 
     // Memory is as it was: nothing half-made, nothing deleted.
     assert!(!passive_exists(&conn, "new").await, "refused queue exists");
@@ -202,6 +214,10 @@ async fn durable_changes_that_cannot_be_saved_are_refused_and_not_made() {
     );
     assert_eq!(get_status(&base, "/api/exchanges/%2f/new-x").await, 404);
     assert_eq!(get_status(&base, "/api/users/bob").await, 404);
+    assert_eq!(
+        get_status(&base, "/api/global-parameters/colour").await,
+        404
+    );
     let r = reqwest::Client::new()
         .get(format!("{base}/api/queues/%2f/kept/bindings"))
         .basic_auth("guest", Some("guest"))
