@@ -95,6 +95,17 @@ impl BindingDef {
     }
 }
 
+/// Every refused change logs why, at most once per interval (each client hears it anyway).
+fn log_save_error(path: &std::path::Path, e: &crate::DefinitionsError) {
+    static SAVE_FAILED: crate::LogLimit = crate::LogLimit::new(crate::durable::LOG_EVERY);
+    crate::limited!(
+        error,
+        SAVE_FAILED,
+        "could not save definitions to {}: {e}",
+        path.display()
+    );
+}
+
 /// The error a client gets for a change that could not be saved.
 fn not_saved(e: impl std::fmt::Display) -> AmqpError {
     AmqpError::internal_error(format!(
@@ -114,7 +125,7 @@ impl Broker {
 
     fn save_locked(&self, path: &std::path::Path) -> Result<()> {
         self.export_definitions().save(path).map_err(|e| {
-            tracing::error!("could not save definitions to {}: {e}", path.display());
+            log_save_error(path, &e);
             not_saved(e)
         })
     }
@@ -159,7 +170,7 @@ impl Broker {
         let saved = without != before;
         if saved {
             without.save(path).map_err(|e| {
-                tracing::error!("could not save definitions to {}: {e}", path.display());
+                log_save_error(path, &e);
                 E::from(not_saved(e))
             })?;
         }

@@ -869,7 +869,13 @@ impl VHost {
             (Some(d), false) => match d.append(&message, &ids) {
                 Ok((id, _)) => Some(id),
                 Err(e) => {
-                    tracing::error!("could not store a dead-lettered message: {e}");
+                    static DLX_STORE_FAILED: crate::LogLimit =
+                        crate::LogLimit::new(crate::durable::LOG_EVERY);
+                    crate::limited!(
+                        error,
+                        DLX_STORE_FAILED,
+                        "could not store a dead-lettered message: {e}"
+                    );
                     None
                 }
             },

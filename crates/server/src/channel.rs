@@ -26,10 +26,11 @@ use warren_amqp::{
 };
 use warren_auth::{Access, ResourceKind};
 use warren_core::definitions::BindingDef;
+use warren_core::durable::LOG_EVERY;
 use warren_core::vhost::{REPLY_QUEUE, REPLY_QUEUE_PREFIX};
 use warren_core::{
     generate_consumer_tag, AmqpError, Broker, ChannelLimit, ConfirmTicket, ConnectionId, Consumer,
-    Destination, Exchange, Gone, Message, Outbox, Queue, Result, Returned, VHost,
+    Destination, Exchange, Gone, LogLimit, Message, Outbox, Queue, Result, Returned, VHost,
 };
 
 /// Class id of `basic`, the only class with content.
@@ -993,7 +994,12 @@ impl Channel {
                     }
                 }
                 Err(e) => {
-                    tracing::error!("could not store a persistent message: {e}");
+                    static STORE_FAILED: LogLimit = LogLimit::new(LOG_EVERY);
+                    warren_core::limited!(
+                        error,
+                        STORE_FAILED,
+                        "could not store a persistent message: {e}"
+                    );
                     if seq.is_none() {
                         self.store_failed = true;
                     }

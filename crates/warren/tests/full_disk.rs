@@ -4,6 +4,9 @@
 //! it had, and after a restart (with room again) it has exactly what the clients were told:
 //! the refused queue is not there, the queue whose deletion was refused is.
 //!
+//! Persistent messages published meanwhile are nacked, and the log holds a few lines about
+//! it, not one per message.
+//!
 //! Mounting needs root (or CAP_SYS_ADMIN); where it is not allowed the test says so and
 //! passes without running.
 
@@ -16,10 +19,11 @@ use std::time::Duration;
 
 use common::BrokerProcess;
 use lapin::options::{
-    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
 
 /// A tmpfs mounted for the test, unmounted when dropped.
 struct Tmpfs(PathBuf);
@@ -130,7 +134,13 @@ async fn durable_changes_that_cannot_be_saved_are_refused_and_not_made() {
         eprintln!("skipped: mounting a tmpfs is not allowed here (needs root)");
         return;
     };
-    let b = BrokerProcess::start(dir.path());
+    // No disk alarm: publishers must reach the full disk (a tmpfs this small is under the
+    // default 50 MB limit).
+    let cfg = tempfile::tempdir().unwrap();
+    let config = cfg.path().join("warren.toml");
+    std::fs::write(&config, "[resources]\ndisk_free_limit = \"0\"\n").unwrap();
+    let args = ["--config", config.to_str().unwrap()];
+    let b = BrokerProcess::start_with(dir.path(), &args);
     let base = http_base(&b);
     let props = ConnectionProperties::default;
 
@@ -206,6 +216,55 @@ async fn durable_changes_that_cannot_be_saved_are_refused_and_not_made() {
         "PUT /api/global-parameters/colour"
     );
 
+    // Persistent messages cannot be stored: each is nacked, and the log says so once in a
+    // while, not once per message.
+    let refusals = b.drain_log();
+    let saves = refusals
+        .iter()
+        .filter(|l| l.contains("could not save definitions"));
+    assert_eq!(
+        saves.count(),
+        1,
+        "one line for seven refusals: {refusals:#?}"
+    );
+    let pc = Connection::connect(&b.url(), props()).await.unwrap();
+    let pch = pc.create_channel().await.unwrap();
+    pch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let mut confirms = Vec::new();
+    for _ in 0..200 {
+        let persistent = BasicProperties::default().with_delivery_mode(2);
+        let c = pch
+            .basic_publish(
+                "",
+                "kept",
+                BasicPublishOptions::default(),
+                &[7u8; 1024],
+                persistent,
+            )
+            .await
+            .unwrap();
+        confirms.push(c);
+    }
+    for c in confirms {
+        assert!(
+            c.await.unwrap().is_nack(),
+            "a message was confirmed on a full disk"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let errors = b
+        .drain_log()
+        .into_iter()
+        .filter(|l| l.contains("ERROR"))
+        .collect::<Vec<_>>();
+    assert!(
+        errors.len() <= 5,
+        "{} ERROR lines: {errors:#?}",
+        errors.len()
+    );
+
     // Memory is as it was: nothing half-made, nothing deleted.
     assert!(!passive_exists(&conn, "new").await, "refused queue exists");
     assert!(
@@ -242,7 +301,7 @@ async fn durable_changes_that_cannot_be_saved_are_refused_and_not_made() {
         .unwrap();
     drop(conn);
     b.kill();
-    let b = BrokerProcess::start(dir.path());
+    let b = BrokerProcess::start_with(dir.path(), &args);
     let base = http_base(&b);
     let conn = Connection::connect(&b.url(), props()).await.unwrap();
     assert!(
