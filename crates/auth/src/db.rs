@@ -98,7 +98,7 @@ pub struct TopicPermissionInfo {
     pub read: String,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct User {
     hash: Option<PasswordHash>,
     tags: Vec<String>,
@@ -162,7 +162,7 @@ struct TopicPerm {
     read: Pattern,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct State {
     users: BTreeMap<String, User>,
     /// (user, vhost) -> permissions.
@@ -178,6 +178,10 @@ struct Shared {
     state: RwLock<State>,
     generation: AtomicU64,
 }
+
+/// A copy of every user and permission, to put back with [`AuthDb::restore`].
+#[derive(Debug, Clone)]
+pub struct AuthSnapshot(State);
 
 /// The user database. Clone = another handle on the same database.
 #[derive(Debug, Clone, Default)]
@@ -312,6 +316,29 @@ impl AuthDb {
         drop(st);
         self.changed();
         Ok(())
+    }
+
+    /// Replaces a user's limits (`max-connections`, `max-channels`: RabbitMQ's user limits,
+    /// checked by the server at `connection.open` and `channel.open`).
+    pub fn set_limits(
+        &self,
+        name: &str,
+        limits: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), AuthDbError> {
+        let mut st = self.shared.state.write();
+        let u = st
+            .users
+            .get_mut(name)
+            .ok_or_else(|| AuthDbError::NoSuchUser(name.to_string()))?;
+        u.limits = limits;
+        Ok(())
+    }
+
+    /// One of a user's limits, if set and not negative (negative: no limit).
+    pub fn user_limit(&self, name: &str, limit: &str) -> Option<u64> {
+        let st = self.shared.state.read();
+        let n = st.users.get(name)?.limits.get(limit)?.as_i64()?;
+        u64::try_from(n).ok()
     }
 
     fn user_info(name: &str, u: &User) -> UserInfo {
@@ -545,6 +572,17 @@ impl AuthDb {
             }
         }
         Ok(())
+    }
+
+    /// A copy of the whole database (to undo a change that could not be saved).
+    pub fn snapshot(&self) -> AuthSnapshot {
+        AuthSnapshot(self.shared.state.read().clone())
+    }
+
+    /// Puts back what [`AuthDb::snapshot`] copied, in one step.
+    pub fn restore(&self, snapshot: &AuthSnapshot) {
+        *self.shared.state.write() = snapshot.0.clone();
+        self.changed();
     }
 
     /// Removes every user and permission (before loading a node's own definitions).

@@ -45,7 +45,9 @@ pub mod jwt;
 pub mod password;
 pub mod scope;
 
-pub use db::{split_tags, AuthDb, AuthDbError, PermissionInfo, TopicPermissionInfo, UserInfo};
+pub use db::{
+    split_tags, AuthDb, AuthDbError, AuthSnapshot, PermissionInfo, TopicPermissionInfo, UserInfo,
+};
 pub use identity::{Access, Denied, Identity, ResourceKind};
 pub use jwt::{
     IssuedToken, IssuerConfig, JwtConfig, JwtConfigError, JwtKeyConfig, JwtVerifier, TokenIssuer,

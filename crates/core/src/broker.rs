@@ -1,11 +1,10 @@
 //! The broker: its virtual hosts and the limits every connection shares.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use warren_amqp::ShortStr;
 
 use crate::consumer::ConnectionId;
@@ -45,18 +44,15 @@ pub struct Broker {
     pub limits: Limits,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
     next_connection: AtomicU64,
-    /// Definition sections Warren keeps verbatim (policies, parameters...) until the
-    /// features that use them exist.
-    pub(crate) retained: Mutex<Definitions>,
     durability: Arc<OnceLock<Arc<Durability>>>,
     /// A resource alarm (memory or disk) in force, with its reason; publishers are blocked.
     alarm: tokio::sync::watch::Sender<Option<String>>,
-    /// Where durable definitions are saved after every change (None: not saved).
-    definitions_file: Mutex<Option<PathBuf>>,
-    /// Definition changes announced so far, and the last one a saved file is known to include
-    /// (group commit: callers waiting on the lock find their change already saved by another).
-    definitions_changes: AtomicU64,
-    definitions_saved: AtomicU64,
+    /// Woken when connections have read a lot since the resource monitor's last sample
+    /// (`Broker::memory_grew`), so a flood meets the watermark at once, not at the next tick.
+    memory_grew: tokio::sync::Notify,
+    /// Where durable definitions are saved, and the lock that orders durable changes
+    /// (`definitions_file.rs`).
+    pub(crate) definitions_file: crate::definitions_file::DefinitionsFile,
     /// The open connections (management API, metrics).
     pub connections: crate::registry::ConnectionRegistry,
     /// Channel and queue churn since start (Prometheus metrics).
@@ -65,6 +61,8 @@ pub struct Broker {
     auth: warren_auth::AuthDb,
     /// Verifies JWT access tokens, when `[jwt]` is configured.
     jwt: RwLock<Option<Arc<warren_auth::JwtVerifier>>>,
+    /// Runtime parameters (vhost limits, federation upstreams, shovels, cluster name...).
+    parameters: crate::parameters::Parameters,
 }
 
 impl Broker {
@@ -74,16 +72,15 @@ impl Broker {
             limits,
             vhosts: RwLock::new(HashMap::new()),
             next_connection: AtomicU64::new(1),
-            retained: Mutex::new(Definitions::default()),
-            definitions_file: Mutex::new(None),
-            definitions_changes: AtomicU64::new(0),
-            definitions_saved: AtomicU64::new(0),
+            definitions_file: Default::default(),
             durability: Arc::new(OnceLock::new()),
             alarm: tokio::sync::watch::channel(None).0,
+            memory_grew: tokio::sync::Notify::new(),
             connections: Default::default(),
             churn: Default::default(),
             auth: warren_auth::AuthDb::with_default_user(),
             jwt: RwLock::new(None),
+            parameters: Default::default(),
         };
         b.add_vhost("/");
         b
@@ -92,6 +89,11 @@ impl Broker {
     /// The user database (a fresh broker has RabbitMQ's `guest`/`guest`, loopback only).
     pub fn auth(&self) -> &warren_auth::AuthDb {
         &self.auth
+    }
+
+    /// The runtime parameters (see [`crate::parameters`]).
+    pub fn parameters(&self) -> &crate::parameters::Parameters {
+        &self.parameters
     }
 
     /// The JWT verifier, if tokens are accepted.
@@ -106,8 +108,17 @@ impl Broker {
     /// Deletes a vhost with everything in it: its queues (and their messages), exchanges,
     /// bindings and the permissions users had there. Connections open on it are closed by
     /// their connection task (320, "vhost 'x' is deleted"). Returns false if there was no
-    /// such vhost.
-    pub fn delete_vhost(&self, name: &str) -> bool {
+    /// such vhost. The definitions file loses the vhost first: if it cannot be written,
+    /// nothing is deleted (541).
+    pub fn delete_vhost(&self, name: &str) -> crate::Result<bool> {
+        self.remove_durably(crate::definitions_file::Gone::Vhost(name), || {
+            Ok(self.delete_vhost_unsaved(name))
+        })
+    }
+
+    /// [`Broker::delete_vhost`] without saving the definitions file (start-up, before it is
+    /// set; an undo of a vhost creation that could not be saved).
+    pub fn delete_vhost_unsaved(&self, name: &str) -> bool {
         let Some(v) = self.vhosts.write().remove(name) else {
             return false;
         };
@@ -116,8 +127,8 @@ impl Broker {
             let _ = v.remove_queue(&q, false, false);
         }
         self.auth.delete_vhost(name);
+        self.parameters.clear_vhost(name);
         tracing::info!("vhost '{name}' deleted");
-        self.definitions_changed();
         true
     }
 
@@ -139,15 +150,15 @@ impl Broker {
         self.vhosts.read().values().cloned().collect()
     }
 
-    /// The kept-verbatim sections, for an export.
+    /// The users and parameters sections, for an export.
     pub(crate) fn retained_definitions(&self) -> Definitions {
-        let r = self.retained.lock();
+        let (parameters, global_parameters) = self.export_parameters();
         Definitions {
             users: self.auth.users(),
             permissions: self.auth.permissions(),
             topic_permissions: self.auth.topic_permissions(),
-            parameters: r.parameters.clone(),
-            global_parameters: r.global_parameters.clone(),
+            parameters,
+            global_parameters,
             ..Definitions::default()
         }
     }
@@ -176,6 +187,20 @@ impl Broker {
     /// Follows the resource alarm.
     pub fn alarm(&self) -> tokio::sync::watch::Receiver<Option<String>> {
         self.alarm.subscribe()
+    }
+
+    /// A connection has read [`Broker::MEMORY_CHECK_BYTES`] since it last said so: the
+    /// resource monitor samples memory now (wake-ups coalesce while it is busy).
+    pub fn memory_grew(&self) {
+        self.memory_grew.notify_one();
+    }
+
+    /// Bytes a connection reads between two [`Broker::memory_grew`] calls.
+    pub const MEMORY_CHECK_BYTES: usize = 4 << 20;
+
+    /// Resolves at the next [`Broker::memory_grew`] (the resource monitor waits on it).
+    pub async fn memory_grown(&self) {
+        self.memory_grew.notified().await
     }
 
     /// Gives the broker its message store. Call before any durable queue exists (at start-up,
@@ -259,32 +284,6 @@ impl Broker {
             q.expire_due();
         }
         (queues, messages)
-    }
-
-    /// Saves definitions to `path` after every change from now on.
-    pub fn persist_definitions_to(&self, path: PathBuf) {
-        *self.definitions_file.lock() = Some(path);
-    }
-
-    /// A durable exchange, queue or binding changed: write the definitions file (atomically)
-    /// before the client hears the declare-ok, so a declared durable object survives a crash.
-    /// The lock also orders concurrent writers: the last export written is the latest state.
-    pub fn definitions_changed(&self) {
-        let mine = self.definitions_changes.fetch_add(1, Ordering::AcqRel) + 1;
-        let file = self.definitions_file.lock();
-        // A save that started after our change (while we waited for the lock) has it already.
-        if self.definitions_saved.load(Ordering::Acquire) >= mine {
-            return;
-        }
-        if let Some(path) = file.as_ref() {
-            let covered = self.definitions_changes.load(Ordering::Acquire);
-            match self.export_definitions().save(path) {
-                Ok(()) => self.definitions_saved.store(covered, Ordering::Release),
-                Err(e) => {
-                    tracing::error!("could not save definitions to {}: {e}", path.display())
-                }
-            }
-        }
     }
 
     pub fn next_connection_id(&self) -> ConnectionId {

@@ -2,8 +2,9 @@
 //! RabbitMQ's definitions export, so files move between RabbitMQ and Warren both ways.
 //!
 //! Users, permissions and topic permissions live in the broker's user database
-//! (`warren_auth::AuthDb`). Sections Warren does not interpret yet (parameters...) are kept as
-//! they were read and written back unchanged, so an import followed by an export loses nothing.
+//! (`warren_auth::AuthDb`); `parameters` and `global_parameters` in the parameter store
+//! (`crate::parameters`), whose values are kept as they were read and written back unchanged,
+//! so an import followed by an export loses nothing.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -209,10 +210,14 @@ impl Definitions {
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         std::fs::create_dir_all(dir).map_err(io)?;
         let tmp = path.with_extension("json.tmp");
-        {
-            let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(self.to_json().as_bytes()).map_err(io)?;
-            f.sync_all().map_err(io)?;
+        let written = std::fs::File::create(&tmp).and_then(|mut f| {
+            f.write_all(self.to_json().as_bytes())?;
+            f.sync_all()
+        });
+        if let Err(e) = written {
+            // A full disk: what was written of the new file goes, the old file stays.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(e));
         }
         std::fs::rename(&tmp, path).map_err(io)?;
         std::fs::File::open(dir)
@@ -326,9 +331,7 @@ impl Broker {
         {
             self.auth()
                 .import(&d.users, &d.permissions, &d.topic_permissions)?;
-            let mut kept = self.retained.lock();
-            merge_values(&mut kept.parameters, &d.parameters);
-            merge_values(&mut kept.global_parameters, &d.global_parameters);
+            self.import_parameters(&d.parameters, &d.global_parameters)?;
         }
         for p in &d.policies {
             let policy = policy_from_json(p)?;
@@ -448,13 +451,4 @@ pub fn policy_from_json(v: &Value) -> Result<Policy, DefinitionsError> {
         definition,
     )
     .map_err(|e| bad(e.to_string()))
-}
-
-/// Adds the values of `new` that `kept` does not have yet.
-fn merge_values(kept: &mut Vec<Value>, new: &[Value]) {
-    for v in new {
-        if !kept.contains(v) {
-            kept.push(v.clone());
-        }
-    }
 }

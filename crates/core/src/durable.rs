@@ -25,11 +25,15 @@ use warren_amqp::{RawProperties, Route};
 use warren_store::{Location, Meta, MsgId, QueueId, Store, StoreError};
 
 use crate::consumer::{ConnEvent, Outbox};
+use crate::log_limit::LogLimit;
 use crate::message::Message;
 use crate::paging::Pager;
 
 /// Longest time an ack stays only in memory before the syncer writes it out.
 pub const ACK_SYNC_INTERVAL: Duration = Duration::from_millis(200);
+
+/// A repeated store error is logged at most this often (see `log_limit.rs`).
+pub const LOG_EVERY: Duration = Duration::from_secs(5);
 
 /// Where a publisher confirm goes once the store has the message on disk.
 #[derive(Debug)]
@@ -123,14 +127,16 @@ impl Durability {
     /// Acknowledges stored messages of a queue (written with the next sync).
     pub fn ack(&self, queue: QueueId, msgs: &[MsgId]) {
         if let Err(e) = self.store.ack(queue, msgs) {
-            tracing::error!("store ack failed: {e}");
+            static ACK_FAILED: LogLimit = LogLimit::new(LOG_EVERY);
+            crate::limited!(error, ACK_FAILED, "store ack failed: {e}");
         }
         self.dirty.store(true, Ordering::Release);
     }
 
     pub fn delete_queue(&self, queue: QueueId) {
         if let Err(e) = self.store.delete_queue(queue) {
-            tracing::error!("store queue delete failed: {e}");
+            static DELETE_FAILED: LogLimit = LogLimit::new(LOG_EVERY);
+            crate::limited!(error, DELETE_FAILED, "store queue delete failed: {e}");
         }
         self.dirty.store(true, Ordering::Release);
     }
@@ -183,7 +189,8 @@ fn syncer(store: Arc<Store>, dirty: Arc<AtomicBool>, rx: mpsc::Receiver<SyncOp>)
         let ok = match store.sync() {
             Ok(()) => true,
             Err(e) => {
-                tracing::error!("store sync failed: {e}");
+                static SYNC_FAILED: LogLimit = LogLimit::new(LOG_EVERY);
+                crate::limited!(error, SYNC_FAILED, "store sync failed: {e}");
                 false
             }
         };

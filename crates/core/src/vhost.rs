@@ -70,6 +70,9 @@ pub struct VHost {
     deleted: std::sync::atomic::AtomicBool,
     /// Description, tags, default queue type (management API and definitions only).
     pub metadata: RwLock<crate::vhost_meta::VHostMetadata>,
+    /// The vhost limit `max-queues` (`u64::MAX`: none), set from its `vhost-limits`
+    /// parameter (see [`crate::parameters`]).
+    max_queues: std::sync::atomic::AtomicU64,
 }
 
 /// Result of `queue.declare`.
@@ -78,6 +81,8 @@ pub struct Declared {
     pub queue: Arc<Queue>,
     pub message_count: u32,
     pub consumer_count: u32,
+    /// Did this declare create the queue (rather than find it)?
+    pub created: bool,
 }
 
 fn bool_str(b: bool) -> &'static str {
@@ -196,7 +201,16 @@ impl VHost {
             churn,
             deleted: std::sync::atomic::AtomicBool::new(false),
             metadata: RwLock::new(Default::default()),
+            max_queues: std::sync::atomic::AtomicU64::new(u64::MAX),
         }
+    }
+
+    /// Sets the vhost limit `max-queues` (None: no limit); existing queues stay.
+    pub fn set_max_queues(&self, max: Option<u64>) {
+        self.max_queues.store(
+            max.unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Has this vhost been deleted (see `Broker::delete_vhost`)?
@@ -393,6 +407,7 @@ impl VHost {
                 queue: q,
                 message_count,
                 consumer_count,
+                created: false,
             });
         }
         if name.starts_with("amq.") && !m.queue.is_empty() {
@@ -412,7 +427,16 @@ impl VHost {
                 queue: q,
                 message_count,
                 consumer_count,
+                created: false,
             });
+        }
+        let max = self.max_queues.load(std::sync::atomic::Ordering::Relaxed);
+        if map.len() as u64 >= max {
+            // RabbitMQ's words (rabbit_amqqueue): the limit counts every queue of the vhost.
+            return Err(AmqpError::precondition_failed(format!(
+                "cannot declare queue '{name}': queue limit in vhost '{}' ({max}) is reached",
+                self.name
+            )));
         }
         let args = QueueArgs::parse(
             &m.arguments,
@@ -442,6 +466,7 @@ impl VHost {
             queue: q,
             message_count: 0,
             consumer_count: 0,
+            created: true,
         })
     }
 
@@ -844,7 +869,13 @@ impl VHost {
             (Some(d), false) => match d.append(&message, &ids) {
                 Ok((id, _)) => Some(id),
                 Err(e) => {
-                    tracing::error!("could not store a dead-lettered message: {e}");
+                    static DLX_STORE_FAILED: crate::LogLimit =
+                        crate::LogLimit::new(crate::durable::LOG_EVERY);
+                    crate::limited!(
+                        error,
+                        DLX_STORE_FAILED,
+                        "could not store a dead-lettered message: {e}"
+                    );
                     None
                 }
             },

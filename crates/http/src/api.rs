@@ -31,7 +31,21 @@ use crate::rates::Rates;
 use crate::AppState;
 use warren_auth::{Access, ResourceKind};
 
+mod limits;
+mod node;
+mod parameters;
+mod users;
+
 type S = State<Arc<AppState>>;
+
+/// A change to users and permissions, saved before the reply: if the definitions file cannot
+/// be written, the user database is put back as it was and the answer is 500.
+fn auth_change<T>(
+    s: &AppState,
+    f: impl FnOnce(&warren_auth::AuthDb) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    s.broker.change_settings_durably(|| f(s.broker.auth()))
+}
 type ApiResult = Result<Response, ApiError>;
 
 /// How long a connection has to describe its channels before we list it without them.
@@ -40,7 +54,13 @@ const INSPECT_TIMEOUT: Duration = Duration::from_millis(1000);
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/overview", get(overview))
-        .route("/api/cluster-name", get(cluster_name))
+        .route(
+            "/api/cluster-name",
+            get(node::get_cluster_name).put(node::put_cluster_name),
+        )
+        .route("/api/healthchecks/node", get(node::healthcheck))
+        .route("/api/healthchecks/node/{node}", get(node::healthcheck_node))
+        .route("/api/rebalance/queues", post(node::rebalance_queues))
         .route("/api/nodes", get(nodes))
         .route("/api/nodes/{node}", get(node))
         .route("/api/extensions", get(extensions))
@@ -54,7 +74,20 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/vhosts/{vhost}/connections", get(vhost_connections))
         .route("/api/vhosts/{vhost}/channels", get(vhost_channels))
         .route("/api/vhosts/{vhost}/permissions", get(vhost_permissions))
+        .route(
+            "/api/vhosts/{vhost}/topic-permissions",
+            get(users::vhost_topic_permissions),
+        )
         .route("/api/users", get(list_users))
+        .route(
+            "/api/users/without-permissions",
+            get(users::without_permissions),
+        )
+        .route("/api/users/bulk-delete", post(users::bulk_delete))
+        .route(
+            "/api/users/{user}/topic-permissions",
+            get(users::user_topic_permissions),
+        )
         .route(
             "/api/users/{user}",
             get(get_user).put(put_user).delete(delete_user),
@@ -70,7 +103,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/topic-permissions", get(list_topic_permissions))
         .route(
             "/api/topic-permissions/{vhost}/{user}",
-            axum::routing::put(put_topic_permission).delete(delete_topic_permission),
+            get(users::get_topic_permissions)
+                .put(put_topic_permission)
+                .delete(delete_topic_permission),
         )
         .route("/api/exchanges", get(list_exchanges))
         .route("/api/exchanges/{vhost}", get(list_exchanges_vhost))
@@ -115,6 +150,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(get_connection).delete(close_connection),
         )
         .route("/api/connections/{name}/channels", get(connection_channels))
+        .route(
+            "/api/connections/username/{user}",
+            get(users::user_connections).delete(users::close_user_connections),
+        )
         .route("/api/channels", get(list_channels))
         .route("/api/channels/{name}", get(get_channel))
         .route("/api/consumers", get(list_consumers))
@@ -131,15 +170,45 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(get_policy).put(put_policy).delete(delete_policy),
         )
         .route("/api/operator-policies", get(empty_list))
-        .route("/api/vhost-limits", get(empty_list))
-        .route("/api/user-limits", get(empty_list))
+        .route("/api/vhost-limits", get(limits::list_vhost_limits))
+        .route("/api/vhost-limits/{vhost}", get(limits::get_vhost_limits))
+        .route(
+            "/api/vhost-limits/{vhost}/{name}",
+            axum::routing::put(limits::put_vhost_limit).delete(limits::delete_vhost_limit),
+        )
+        .route("/api/user-limits", get(limits::list_user_limits))
+        .route("/api/user-limits/{user}", get(limits::get_user_limits))
+        .route(
+            "/api/user-limits/{user}/{name}",
+            axum::routing::put(limits::put_user_limit).delete(limits::delete_user_limit),
+        )
         .route("/api/feature-flags", get(empty_list))
         .route("/api/deprecated-features", get(empty_list))
         .route("/api/federation-links", get(empty_list))
         .route("/api/shovels", get(empty_list))
         .route("/api/auth", get(auth_settings))
-        .route("/api/parameters", get(empty_list))
-        .route("/api/global-parameters", get(empty_list))
+        .route("/api/parameters", get(parameters::list_all))
+        .route(
+            "/api/parameters/{component}",
+            get(parameters::list_component),
+        )
+        .route(
+            "/api/parameters/{component}/{vhost}",
+            get(parameters::list_component_vhost),
+        )
+        .route(
+            "/api/parameters/{component}/{vhost}/{name}",
+            get(parameters::get_parameter)
+                .put(parameters::put_parameter)
+                .delete(parameters::delete_parameter),
+        )
+        .route("/api/global-parameters", get(parameters::list_global))
+        .route(
+            "/api/global-parameters/{name}",
+            get(parameters::get_global)
+                .put(parameters::put_global)
+                .delete(parameters::delete_global),
+        )
         .route("/api/health/checks/alarms", get(health_alarms))
         .route("/api/health/checks/local-alarms", get(health_alarms))
         .route(
@@ -846,7 +915,7 @@ async fn overview(State(s): S, User(u): User) -> ApiResult {
         "release_series_support_status": "supported",
         "erlang_version": "n/a",
         "erlang_full_version": "n/a (Warren is written in Rust)",
-        "cluster_name": "warren",
+        "cluster_name": node::cluster_name_of(&s),
         "node": node,
         "disable_stats": false,
         "enable_queue_totals": true,
@@ -875,10 +944,6 @@ async fn overview(State(s): S, User(u): User) -> ApiResult {
 
 async fn overview_history(State(s): S, User(_): User) -> ApiResult {
     ok(serde_json::to_value(s.rates.history()).unwrap_or_default())
-}
-
-async fn cluster_name(User(_): User) -> ApiResult {
-    ok(json!({"name": "warren"}))
 }
 
 /// Resident memory of this process, from /proc (0 where there is none).
@@ -1098,25 +1163,38 @@ async fn put_vhost(State(s): S, User(u): User, Path(name): Path<String>, body: B
     body_tags(&m)?;
     let meta = warren_core::VHostMetadata::from_json(&m);
     if let Some(v) = s.broker.vhost(&name) {
-        *v.metadata.write() = meta;
-        s.broker.definitions_changed();
+        let before = v.metadata.read().clone();
+        s.broker.change_durably::<_, ApiError>(
+            || {
+                *v.metadata.write() = meta;
+                Ok(((), true))
+            },
+            |()| *v.metadata.write() = before,
+        )?;
         return no_content();
     }
-    *s.broker.add_vhost(&name).metadata.write() = meta;
-    // As RabbitMQ: the user who creates a vhost gets full permissions in it.
-    if s.broker.auth().user(&u.username).is_some() {
-        let _ = s
-            .broker
-            .auth()
-            .set_permissions(&u.username, &name, ".*", ".*", ".*");
-    }
-    s.broker.definitions_changed();
+    let db = s.broker.auth();
+    s.broker.change_durably::<_, ApiError>(
+        || {
+            let before = db.snapshot();
+            *s.broker.add_vhost(&name).metadata.write() = meta;
+            // As RabbitMQ: the user who creates a vhost gets full permissions in it.
+            if db.user(&u.username).is_some() {
+                let _ = db.set_permissions(&u.username, &name, ".*", ".*", ".*");
+            }
+            Ok((before, true))
+        },
+        |before| {
+            s.broker.delete_vhost_unsaved(&name);
+            db.restore(before);
+        },
+    )?;
     created()
 }
 
 async fn delete_vhost(State(s): S, User(u): User, Path(name): Path<String>) -> ApiResult {
     u.require(Tag::Administrator)?;
-    if !s.broker.delete_vhost(&name) {
+    if !s.broker.delete_vhost(&name)? {
         return Err(ApiError::not_found());
     }
     for c in s.broker.connections.list() {
@@ -1199,32 +1277,35 @@ async fn put_user(State(s): S, User(u): User, Path(name): Path<String>, body: By
     let db = s.broker.auth();
     let existed = db.user(&name).is_some();
     let tags = body_tags(&m)?;
-    if let Some(hash) = body_str(&m, "password_hash") {
-        let info = warren_auth::UserInfo {
-            name: name.clone(),
-            password_hash: hash.to_string(),
-            hashing_algorithm: match body_str(&m, "hashing_algorithm") {
-                Some(alg) => alg.to_string(),
-                None => hash_algorithm_of(hash, db.user(&name).as_ref()),
-            },
-            tags: tags.unwrap_or_default(),
-            limits: Map::new(),
-        };
-        db.put_user(&info).map_err(db_error)?;
-    } else if existed {
-        if let Some(p) = body_str(&m, "password") {
-            db.set_password(&name, Some(p)).map_err(db_error)?;
+    auth_change(&s, |db| {
+        if let Some(hash) = body_str(&m, "password_hash") {
+            let info = warren_auth::UserInfo {
+                name: name.clone(),
+                password_hash: hash.to_string(),
+                hashing_algorithm: match body_str(&m, "hashing_algorithm") {
+                    Some(alg) => alg.to_string(),
+                    None => hash_algorithm_of(hash, db.user(&name).as_ref()),
+                },
+                tags: tags.unwrap_or_default(),
+                // As RabbitMQ: a new hash keeps the user's limits.
+                limits: db.user(&name).map(|x| x.limits).unwrap_or_default(),
+            };
+            db.put_user(&info).map_err(db_error)
+        } else if existed {
+            if let Some(p) = body_str(&m, "password") {
+                db.set_password(&name, Some(p)).map_err(db_error)?;
+            }
+            if let Some(t) = tags {
+                db.set_tags(&name, &t).map_err(db_error)?;
+            }
+            Ok(())
+        } else {
+            let p = body_str(&m, "password")
+                .ok_or_else(|| ApiError::bad_request("key_missing: password or password_hash"))?;
+            db.add_user(&name, p, &tags.unwrap_or_default())
+                .map_err(db_error)
         }
-        if let Some(t) = tags {
-            db.set_tags(&name, &t).map_err(db_error)?;
-        }
-    } else {
-        let p = body_str(&m, "password")
-            .ok_or_else(|| ApiError::bad_request("key_missing: password or password_hash"))?;
-        db.add_user(&name, p, &tags.unwrap_or_default())
-            .map_err(db_error)?;
-    }
-    s.broker.definitions_changed();
+    })?;
     if existed {
         no_content()
     } else {
@@ -1234,8 +1315,7 @@ async fn put_user(State(s): S, User(u): User, Path(name): Path<String>, body: By
 
 async fn delete_user(State(s): S, User(u): User, Path(name): Path<String>) -> ApiResult {
     u.require(Tag::Administrator)?;
-    s.broker.auth().delete_user(&name).map_err(db_error)?;
-    s.broker.definitions_changed();
+    auth_change(&s, |db| db.delete_user(&name).map_err(db_error))?;
     no_content()
 }
 
@@ -1307,9 +1387,11 @@ async fn put_permission(
         .any(|p| p.vhost == vh && p.user == user);
     let get =
         |k: &str| body_str(&m, k).ok_or_else(|| ApiError::bad_request(format!("key_missing: {k}")));
-    db.set_permissions(&user, &vh, get("configure")?, get("write")?, get("read")?)
-        .map_err(db_error)?;
-    s.broker.definitions_changed();
+    let (configure, write, read) = (get("configure")?, get("write")?, get("read")?);
+    auth_change(&s, |db| {
+        db.set_permissions(&user, &vh, configure, write, read)
+            .map_err(db_error)
+    })?;
     if existed {
         no_content()
     } else {
@@ -1323,10 +1405,10 @@ async fn delete_permission(
     Path((vh, user)): Path<(String, String)>,
 ) -> ApiResult {
     u.require(Tag::Administrator)?;
-    if !s.broker.auth().clear_permissions(&user, &vh) {
-        return Err(ApiError::not_found());
-    }
-    s.broker.definitions_changed();
+    auth_change(&s, |db| match db.clear_permissions(&user, &vh) {
+        true => Ok(()),
+        false => Err(ApiError::not_found()),
+    })?;
     no_content()
 }
 
@@ -1347,11 +1429,11 @@ async fn put_topic_permission(
     let m = parse_body(&body)?;
     let get =
         |k: &str| body_str(&m, k).ok_or_else(|| ApiError::bad_request(format!("key_missing: {k}")));
-    s.broker
-        .auth()
-        .set_topic_permissions(&user, &vh, get("exchange")?, get("write")?, get("read")?)
-        .map_err(db_error)?;
-    s.broker.definitions_changed();
+    let (exchange, write, read) = (get("exchange")?, get("write")?, get("read")?);
+    auth_change(&s, |db| {
+        db.set_topic_permissions(&user, &vh, exchange, write, read)
+            .map_err(db_error)
+    })?;
     created()
 }
 
@@ -1361,10 +1443,12 @@ async fn delete_topic_permission(
     Path((vh, user)): Path<(String, String)>,
 ) -> ApiResult {
     u.require(Tag::Administrator)?;
-    if !s.broker.auth().clear_topic_permissions(&user, &vh, None) {
-        return Err(ApiError::not_found());
-    }
-    s.broker.definitions_changed();
+    auth_change(&s, |db| {
+        match db.clear_topic_permissions(&user, &vh, None) {
+            true => Ok(()),
+            false => Err(ApiError::not_found()),
+        }
+    })?;
     no_content()
 }
 
@@ -1443,9 +1527,22 @@ async fn put_exchange(
         no_wait: false,
         arguments: body_args(&m)?,
     };
-    v.declare_exchange(&decl)?;
     if decl.durable {
-        s.broker.definitions_changed();
+        // Saved before the reply; not made if it cannot be saved (500).
+        s.broker.change_durably::<_, ApiError>(
+            || {
+                let existed = v.exchange(&decl.exchange).is_ok();
+                v.declare_exchange(&decl)?;
+                Ok((!existed, !existed))
+            },
+            |created| {
+                if *created {
+                    let _ = v.delete_exchange(&decl.exchange, false);
+                }
+            },
+        )?;
+    } else {
+        v.declare_exchange(&decl)?;
     }
     if existed {
         no_content()
@@ -1472,10 +1569,16 @@ async fn delete_exchange(
     let name = exchange_name(&name);
     let x = v.exchange(name).map_err(|_| ApiError::not_found())?;
     u.check(&vh, Access::Configure, ResourceKind::Exchange, name)?;
-    v.delete_exchange(name, dq.if_unused.as_deref() == Some("true"))?;
+    let delete = || v.delete_exchange(name, dq.if_unused.as_deref() == Some("true"));
     // Only durable objects are in the definitions file: no rewrite for a transient one.
     if x.durable {
-        s.broker.definitions_changed();
+        let gone = warren_core::Gone::Exchange {
+            vhost: &v.name,
+            name,
+        };
+        s.broker.remove_durably(gone, delete)?;
+    } else {
+        delete()?;
     }
     no_content()
 }
@@ -1758,9 +1861,22 @@ async fn put_queue(
         no_wait: false,
         arguments: body_args(&m)?,
     };
-    v.declare_queue(0, &decl)?;
     if decl.durable {
-        s.broker.definitions_changed();
+        // Saved before the reply; not made if it cannot be saved (500).
+        s.broker.change_durably::<_, ApiError>(
+            || {
+                let d = v.declare_queue(0, &decl)?;
+                let created = d.created;
+                Ok((d, created))
+            },
+            |d| {
+                if d.created {
+                    let _ = v.remove_queue(&d.queue, false, false);
+                }
+            },
+        )?;
+    } else {
+        v.declare_queue(0, &decl)?;
     }
     if existed {
         no_content()
@@ -1778,13 +1894,21 @@ async fn delete_queue(
     let v = user_vhost(&s, &u, &vh)?;
     let q = find_queue(&v, &name)?;
     u.check(&vh, Access::Configure, ResourceKind::Queue, &name)?;
-    v.remove_queue(
-        &q,
-        dq.if_unused.as_deref() == Some("true"),
-        dq.if_empty.as_deref() == Some("true"),
-    )?;
+    let delete = || {
+        v.remove_queue(
+            &q,
+            dq.if_unused.as_deref() == Some("true"),
+            dq.if_empty.as_deref() == Some("true"),
+        )
+    };
     if q.durable && q.exclusive_owner.is_none() {
-        s.broker.definitions_changed();
+        let gone = warren_core::Gone::Queue {
+            vhost: &v.name,
+            name: &q.name,
+        };
+        s.broker.remove_durably(gone, delete)?;
+    } else {
+        delete()?;
     }
     no_content()
 }
@@ -2012,14 +2136,29 @@ async fn create_binding(
     let args = body_args(&m)?;
     check_bind(&u, &v, &source, &kind, &dest, &key)?;
     let source = exchange_name(&source);
-    if kind == "q" {
-        let q = find_queue(&v, &dest)?;
-        v.bind_queue(&q, source, &key, &args)?;
+    let destination = if kind == "q" {
+        Destination::Queue(find_queue(&v, &dest)?)
     } else {
-        v.bind_exchange(&short(&dest)?, &short(source)?, &key, &args)?;
-    }
+        Destination::Exchange(short(&dest)?)
+    };
+    let bind = || -> Result<bool, ApiError> {
+        Ok(match &destination {
+            Destination::Queue(q) => v.bind_queue(q, source, &key, &args)?,
+            Destination::Exchange(d) => v.bind_exchange(d, &short(source)?, &key, &args)?,
+        })
+    };
     if durable_binding(&v, source, &kind, &dest) {
-        s.broker.definitions_changed();
+        // Saved before the reply; not made if it cannot be saved (500).
+        s.broker.change_durably::<_, ApiError>(
+            || bind().map(|new| (new, new)),
+            |new| {
+                if *new {
+                    v.undo_bind(source, destination.clone(), &key, &args);
+                }
+            },
+        )?;
+    } else {
+        bind()?;
     }
     let loc = format!(
         "/api/bindings/{}/e/{}/{kind}/{}/{}",
@@ -2067,14 +2206,29 @@ async fn delete_binding(
         .ok_or_else(ApiError::not_found)?;
     check_bind(&u, &v, &source, &kind, &dest, &b.routing_key)?;
     let key = short(&b.routing_key)?;
-    if kind == "q" {
-        let q = find_queue(&v, &dest)?;
-        v.unbind_queue(&q, &b.source, &key, &b.arguments)?;
-    } else {
-        v.unbind_exchange(&short(&dest)?, &short(&b.source)?, &key, &b.arguments)?;
-    }
+    let unbind = || -> Result<(), ApiError> {
+        if kind == "q" {
+            let q = find_queue(&v, &dest)?;
+            v.unbind_queue(&q, &b.source, &key, &b.arguments)?;
+        } else {
+            v.unbind_exchange(&short(&dest)?, &short(&b.source)?, &key, &b.arguments)?;
+        }
+        Ok(())
+    };
     if durable_binding(&v, &b.source, &kind, &dest) {
-        s.broker.definitions_changed();
+        let dest_type = if kind == "q" { "queue" } else { "exchange" };
+        let def = warren_core::definitions::BindingDef::new(
+            &v.name,
+            &b.source,
+            dest_type,
+            &dest,
+            &key,
+            &b.arguments,
+        );
+        s.broker
+            .remove_durably(warren_core::Gone::Binding(&def), unbind)?;
+    } else {
+        unbind()?;
     }
     no_content()
 }
@@ -2151,7 +2305,7 @@ async fn close_connection(
         .unwrap_or("Closed via management plugin");
     c.close(AmqpError::new(
         warren_amqp::reply_code::CONNECTION_FORCED,
-        format!("CONNECTION_FORCED - {reason}"),
+        reason,
     ));
     no_content()
 }
@@ -2351,7 +2505,9 @@ fn import(s: &AppState, body: &Bytes, into_vhost: Option<&str>) -> ApiResult {
     s.broker
         .import_definitions(&d)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    s.broker.definitions_changed();
+    // What the import made stays made if the file cannot be written (an import is not
+    // undone); the answer says it was not saved.
+    s.broker.save_definitions()?;
     no_content()
 }
 
@@ -2438,8 +2594,19 @@ async fn put_policy(
         definition,
     )
     .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    v.set_policy(policy);
-    s.broker.definitions_changed();
+    let before = v.policies().into_iter().find(|p| p.name.as_str() == name);
+    s.broker.change_durably::<_, ApiError>(
+        || {
+            v.set_policy(policy);
+            Ok(((), true))
+        },
+        |()| match before {
+            Some(p) => v.set_policy(p),
+            None => {
+                v.clear_policy(&name);
+            }
+        },
+    )?;
     if existed {
         no_content()
     } else {
@@ -2454,10 +2621,13 @@ async fn delete_policy(
 ) -> ApiResult {
     u.require(Tag::Policymaker)?;
     let v = user_vhost(&s, &u, &vh)?;
-    if !v.clear_policy(&name) {
+    let Some(before) = v.policies().into_iter().find(|p| p.name.as_str() == name) else {
         return Err(ApiError::not_found());
-    }
-    s.broker.definitions_changed();
+    };
+    s.broker.change_durably::<_, ApiError>(
+        || Ok(((), v.clear_policy(&name))),
+        |()| v.set_policy(before),
+    )?;
     no_content()
 }
 

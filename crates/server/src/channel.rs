@@ -25,10 +25,12 @@ use warren_amqp::{
     Method, RawProperties, Route, ShortStr,
 };
 use warren_auth::{Access, ResourceKind};
+use warren_core::definitions::BindingDef;
+use warren_core::durable::LOG_EVERY;
 use warren_core::vhost::{REPLY_QUEUE, REPLY_QUEUE_PREFIX};
 use warren_core::{
     generate_consumer_tag, AmqpError, Broker, ChannelLimit, ConfirmTicket, ConnectionId, Consumer,
-    Exchange, Message, Outbox, Queue, Result, Returned, VHost,
+    Destination, Exchange, Gone, LogLimit, Message, Outbox, Queue, Result, Returned, VHost,
 };
 
 /// Class id of `basic`, the only class with content.
@@ -231,9 +233,22 @@ impl Channel {
                 if !m.passive {
                     access::declare_exchange(ctx, &m.exchange, &m.arguments)?;
                 }
-                ctx.vhost.declare_exchange(&m)?;
                 if m.durable && !m.passive {
-                    ctx.broker.definitions_changed();
+                    // Saved before the declare-ok; not made if it cannot be saved (541).
+                    ctx.broker.change_durably(
+                        || {
+                            let existed = ctx.vhost.exchange(&m.exchange).is_ok();
+                            ctx.vhost.declare_exchange(&m)?;
+                            Ok((!existed, !existed))
+                        },
+                        |created| {
+                            if *created {
+                                let _ = ctx.vhost.delete_exchange(&m.exchange, false);
+                            }
+                        },
+                    )?;
+                } else {
+                    ctx.vhost.declare_exchange(&m)?;
                 }
                 if !m.no_wait {
                     self.reply(ctx, &Method::ExchangeDeclareOk);
@@ -244,9 +259,15 @@ impl Channel {
                 ctx.vhost.check_exchange_deletable(&m.exchange)?;
                 access::exchange(ctx, Access::Configure, &m.exchange)?;
                 let durable = ctx.vhost.exchange(&m.exchange).is_ok_and(|x| x.durable);
-                ctx.vhost.delete_exchange(&m.exchange, m.if_unused)?;
+                let delete = || ctx.vhost.delete_exchange(&m.exchange, m.if_unused);
                 if durable {
-                    ctx.broker.definitions_changed();
+                    let gone = Gone::Exchange {
+                        vhost: &ctx.vhost.name,
+                        name: &m.exchange,
+                    };
+                    ctx.broker.remove_durably(gone, delete)?;
+                } else {
+                    delete()?;
                 }
                 if !m.no_wait {
                     self.reply(ctx, &Method::ExchangeDeleteOk);
@@ -256,10 +277,23 @@ impl Channel {
             Method::ExchangeBind(m) => {
                 let dest = (ResourceKind::Exchange, m.destination.as_str());
                 access::binding(ctx, dest, &m.source, &m.routing_key)?;
-                ctx.vhost
-                    .bind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?;
+                let bind = || {
+                    ctx.vhost
+                        .bind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)
+                };
                 if durable_pair(ctx, &m.source, &m.destination) {
-                    ctx.broker.definitions_changed();
+                    ctx.broker.change_durably(
+                        || bind().map(|new| (new, new)),
+                        |new| {
+                            if *new {
+                                let dest = Destination::Exchange(m.destination.clone());
+                                ctx.vhost
+                                    .undo_bind(&m.source, dest, &m.routing_key, &m.arguments);
+                            }
+                        },
+                    )?;
+                } else {
+                    bind()?;
                 }
                 if !m.no_wait {
                     self.reply(ctx, &Method::ExchangeBindOk);
@@ -269,14 +303,26 @@ impl Channel {
             Method::ExchangeUnbind(m) => {
                 let dest = (ResourceKind::Exchange, m.destination.as_str());
                 access::binding(ctx, dest, &m.source, &m.routing_key)?;
-                ctx.vhost.unbind_exchange(
-                    &m.destination,
-                    &m.source,
-                    &m.routing_key,
-                    &m.arguments,
-                )?;
+                let unbind = || {
+                    ctx.vhost.unbind_exchange(
+                        &m.destination,
+                        &m.source,
+                        &m.routing_key,
+                        &m.arguments,
+                    )
+                };
                 if durable_pair(ctx, &m.source, &m.destination) {
-                    ctx.broker.definitions_changed();
+                    let def = BindingDef::new(
+                        &ctx.vhost.name,
+                        &m.source,
+                        "exchange",
+                        &m.destination,
+                        &m.routing_key,
+                        &m.arguments,
+                    );
+                    ctx.broker.remove_durably(Gone::Binding(&def), unbind)?;
+                } else {
+                    unbind()?;
                 }
                 if !m.no_wait {
                     self.reply(ctx, &Method::ExchangeUnbindOk);
@@ -318,10 +364,24 @@ impl Channel {
                     };
                     access::declare_queue(ctx, &name, &m.arguments)?;
                 }
-                let d = ctx.vhost.declare_queue(ctx.conn_id, &m)?;
-                if m.durable && !m.exclusive && !m.passive {
-                    ctx.broker.definitions_changed();
-                }
+                let declare = || ctx.vhost.declare_queue(ctx.conn_id, &m);
+                let d = if m.durable && !m.exclusive && !m.passive {
+                    // Saved before the declare-ok; not made if it cannot be saved (541).
+                    ctx.broker.change_durably(
+                        || {
+                            let d = declare()?;
+                            let created = d.created;
+                            Ok((d, created))
+                        },
+                        |d| {
+                            if d.created {
+                                let _ = ctx.vhost.remove_queue(&d.queue, false, false);
+                            }
+                        },
+                    )?
+                } else {
+                    declare()?
+                };
                 self.last_queue = Some(d.queue.name.clone());
                 if !m.no_wait {
                     self.reply(
@@ -345,9 +405,19 @@ impl Channel {
                 } else {
                     m.routing_key.clone()
                 };
-                ctx.vhost.bind_queue(&q, &m.exchange, &key, &m.arguments)?;
-                if q.durable {
-                    ctx.broker.definitions_changed();
+                let bind = || ctx.vhost.bind_queue(&q, &m.exchange, &key, &m.arguments);
+                if q.durable && q.exclusive_owner.is_none() {
+                    ctx.broker.change_durably(
+                        || bind().map(|new| (new, new)),
+                        |new| {
+                            if *new {
+                                let dest = Destination::Queue(q.clone());
+                                ctx.vhost.undo_bind(&m.exchange, dest, &key, &m.arguments);
+                            }
+                        },
+                    )?;
+                } else {
+                    bind()?;
                 }
                 if !m.no_wait {
                     self.reply(ctx, &Method::QueueBindOk);
@@ -365,15 +435,31 @@ impl Channel {
                     m.routing_key.clone()
                 };
                 // As in RabbitMQ, a missing queue, exchange or binding is no error.
-                let removed = ctx.vhost.unbind_queue_named(
-                    &name,
-                    ctx.conn_id,
-                    &m.exchange,
-                    &key,
-                    &m.arguments,
-                )?;
-                if removed.is_some_and(|q| q.durable) {
-                    ctx.broker.definitions_changed();
+                let unbind = || {
+                    ctx.vhost.unbind_queue_named(
+                        &name,
+                        ctx.conn_id,
+                        &m.exchange,
+                        &key,
+                        &m.arguments,
+                    )
+                };
+                let durable = ctx
+                    .vhost
+                    .queue(&name, ctx.conn_id)
+                    .is_ok_and(|q| q.durable && q.exclusive_owner.is_none());
+                if durable {
+                    let def = BindingDef::new(
+                        &ctx.vhost.name,
+                        &m.exchange,
+                        "queue",
+                        &name,
+                        &key,
+                        &m.arguments,
+                    );
+                    ctx.broker.remove_durably(Gone::Binding(&def), unbind)?;
+                } else {
+                    unbind()?;
                 }
                 self.reply(ctx, &Method::QueueUnbindOk);
                 Ok(())
@@ -399,12 +485,19 @@ impl Channel {
                     .vhost
                     .queue(&name, ctx.conn_id)
                     .is_ok_and(|q| q.durable && q.exclusive_owner.is_none());
-                let n = ctx
-                    .vhost
-                    .delete_queue(&name, ctx.conn_id, m.if_unused, m.if_empty)?;
-                if durable {
-                    ctx.broker.definitions_changed();
-                }
+                let delete = || {
+                    ctx.vhost
+                        .delete_queue(&name, ctx.conn_id, m.if_unused, m.if_empty)
+                };
+                let n = if durable {
+                    let gone = Gone::Queue {
+                        vhost: &ctx.vhost.name,
+                        name: &name,
+                    };
+                    ctx.broker.remove_durably(gone, delete)?
+                } else {
+                    delete()?
+                };
                 if !m.no_wait {
                     self.reply(
                         ctx,
@@ -906,7 +999,12 @@ impl Channel {
                     }
                 }
                 Err(e) => {
-                    tracing::error!("could not store a persistent message: {e}");
+                    static STORE_FAILED: LogLimit = LogLimit::new(LOG_EVERY);
+                    warren_core::limited!(
+                        error,
+                        STORE_FAILED,
+                        "could not store a persistent message: {e}"
+                    );
                     if seq.is_none() {
                         self.store_failed = true;
                     }

@@ -113,6 +113,8 @@ pub struct Connection {
     published: bool,
     /// A resource alarm is up (as of this wake-up).
     alarm_up: bool,
+    /// Bytes read since the last `Broker::memory_grew`.
+    read_unchecked: usize,
     /// Frames read before an alarm blocked us wait in the read buffer.
     held: bool,
     /// The clock of this wake-up (delivery times for the consumer timeout).
@@ -275,6 +277,7 @@ async fn serve_stream<R, W>(
         deadline: Some(now + HANDSHAKE_TIMEOUT),
         published: false,
         alarm_up: false,
+        read_unchecked: 0,
         held: false,
         blocked_sent: false,
         now,
@@ -381,6 +384,13 @@ impl Connection {
                     Ok(n) => {
                         if let Some(e) = &self.entry {
                             bump(&e.recv_oct, n as u64);
+                        }
+                        // What a connection reads is what the broker allocates: past a few
+                        // MiB the memory watermark is checked now, not at the next tick.
+                        self.read_unchecked += n;
+                        if self.read_unchecked >= Broker::MEMORY_CHECK_BYTES {
+                            self.read_unchecked = 0;
+                            self.broker.memory_grew();
                         }
                         self.last_recv = Instant::now();
                         self.process_frames(&mut rbuf);
@@ -769,6 +779,11 @@ impl Connection {
                         )
                     }
                     Some(v) => {
+                        let user = self.user.as_deref().unwrap_or("");
+                        if let Err(e) = crate::limits::check_connection(&self.broker, &v.name, user)
+                        {
+                            return self.close_connection(e, ids);
+                        }
                         let entry = Arc::new(
                             ConnectionEntry::new(
                                 self.id,
@@ -916,6 +931,12 @@ impl Connection {
                         )),
                         ids,
                     );
+                }
+                let user = self.user.as_deref().unwrap_or("");
+                if let Err(e) =
+                    crate::limits::check_channel(&self.broker, user, self.id, self.channels.len())
+                {
+                    return self.close_connection(e, ids);
                 }
                 self.channels
                     .insert(channel, Box::new(Channel::new(channel)));

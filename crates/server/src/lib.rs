@@ -9,6 +9,7 @@ pub mod access;
 pub mod auth;
 pub mod channel;
 pub mod connection;
+pub mod limits;
 pub mod tls;
 pub mod writer;
 
@@ -19,7 +20,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::{info, warn};
+use tracing::info;
 use warren_core::Broker;
 
 /// Housekeeping: messages past their TTL are expired (and dead-lettered) every 50 ms;
@@ -94,7 +95,9 @@ async fn accept_loop(
                 },
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little rather than spin.
-                    warn!("accept failed: {e}");
+                    static ACCEPT_FAILED: warren_core::LogLimit =
+                        warren_core::LogLimit::new(warren_core::durable::LOG_EVERY);
+                    warren_core::limited!(warn, ACCEPT_FAILED, "accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },

@@ -540,7 +540,7 @@ async fn vhost_rules() {
             let _ = tx.send(e);
         }
     });
-    assert!(server.broker.delete_vhost("v2"));
+    assert!(server.broker.delete_vhost("v2").unwrap());
     match within(rx).await.unwrap() {
         lapin::Error::ProtocolError(e) => {
             assert_eq!(e.get_id(), 320);

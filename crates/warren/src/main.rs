@@ -204,7 +204,7 @@ fn load_broker(
     if saved.vhosts && !defs.vhosts.iter().any(|v| v.name == "/") {
         // Likewise a deleted default vhost stays deleted (unless something in the file
         // still lives in it: the import below creates it again).
-        broker.delete_vhost("/");
+        broker.delete_vhost_unsaved("/");
     }
     if let Some(d) = durability {
         broker.enable_durability(d);
@@ -425,7 +425,7 @@ fn vhost_command(action: VhostAction, data_dir: Option<PathBuf>) -> anyhow::Resu
                 println!("added vhost '{name}'");
             }
             VhostAction::Delete { name } => {
-                anyhow::ensure!(b.delete_vhost(&name), "no vhost '{name}'");
+                anyhow::ensure!(b.delete_vhost_unsaved(&name), "no vhost '{name}'");
                 println!("deleted vhost '{name}' and everything in it");
             }
             VhostAction::List => {

@@ -160,7 +160,11 @@ pub async fn monitor(broker: Arc<warren_core::Broker>, limits: ResourceLimits, d
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = None;
     loop {
-        tick.tick().await;
+        // Every tick, and at once when connections have read a lot (a flood).
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = broker.memory_grown() => {}
+        }
         let disk = available(&data_dir);
         let used = memory_used().unwrap_or(0);
         tracing::trace!(used, rss = rss().unwrap_or(0), "memory");

@@ -23,24 +23,42 @@ pub fn check_not_default_exchange(name: &str) -> Result<()> {
 }
 
 impl VHost {
+    /// Binds exchange `destination` to `source`; returns whether the binding is new.
     pub fn bind_exchange(
         &self,
         destination: &ShortStr,
         source: &ShortStr,
         key: &ShortStr,
         args: &FieldTable,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         check_not_default_exchange(destination)?;
         check_not_default_exchange(source)?;
         let src = self.exchange(source)?;
         let dst = self.exchange(destination)?;
         self.check_binding_args(&src, args)?;
-        src.bind(Binding {
+        Ok(src.bind(Binding {
             destination: Destination::Exchange(dst.name.clone()),
             routing_key: key.detached(),
             arguments: args.detached(),
-        });
-        Ok(())
+        }))
+    }
+
+    /// Takes back a binding just made (its change could not be saved): unlike an unbind,
+    /// an auto-delete source exchange stays, as it was before the bind.
+    pub fn undo_bind(
+        &self,
+        source: &str,
+        destination: Destination,
+        key: &ShortStr,
+        args: &FieldTable,
+    ) {
+        if let Ok(x) = self.exchange(source) {
+            x.unbind(&Binding {
+                destination,
+                routing_key: key.clone(),
+                arguments: args.clone(),
+            });
+        }
     }
 
     /// Removes the binding if both exchanges and the binding exist; Ok either way.
@@ -79,16 +97,17 @@ impl VHost {
         Ok(())
     }
 
+    /// Binds `queue` to `exchange`; returns whether the binding is new.
     pub fn bind_queue(
         &self,
         queue: &Arc<Queue>,
         exchange: &str,
         key: &ShortStr,
         args: &FieldTable,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let x = self.bind_source(exchange)?;
         self.check_binding_args(&x, args)?;
-        x.bind(Binding {
+        let new = x.bind(Binding {
             destination: Destination::Queue(queue.clone()),
             routing_key: key.detached(),
             arguments: args.detached(),
@@ -97,7 +116,7 @@ impl VHost {
         if queue.is_deleted() {
             x.unbind_destination(&Destination::Queue(queue.clone()));
         }
-        Ok(())
+        Ok(new)
     }
 
     /// Removes this queue's binding from `exchange` (which must exist).

@@ -30,10 +30,6 @@ pub const GROUPS: &[&str] = &[
     "queue_delivery_metrics",
 ];
 
-/// RabbitMQ's cluster name when none is set is its node's; Warren's is the one
-/// `/api/cluster-name` reports.
-const CLUSTER_NAME: &str = "warren";
-
 /// The `le` labels of the message size buckets, written as Prometheus 3 normalises them (and
 /// as the RabbitMQ-Overview dashboard queries them), so they match on Prometheus 2 and 3.
 const SIZE_LE: [&str; 9] = [
@@ -498,7 +494,12 @@ fn alarms(o: &mut Out, s: &AppState) {
 
 /// `rabbitmq_build_info` and `rabbitmq_identity_info`, which every panel of RabbitMQ's
 /// dashboards joins on; `endpoint` is RabbitMQ's `rabbitmq_endpoint` label.
-fn identity(o: &mut Out, endpoint: &str) {
+fn identity(o: &mut Out, s: &AppState, endpoint: &str) {
+    // The one `/api/cluster-name` reports (RabbitMQ's default: the node's name).
+    let cluster = s
+        .broker
+        .cluster_name()
+        .unwrap_or_else(crate::api::node_name);
     // RabbitMQ types both `untyped` (3.10.8 and its main branch).
     o.one(
         "rabbitmq_build_info",
@@ -515,8 +516,9 @@ fn identity(o: &mut Out, endpoint: &str) {
         "untyped",
         "RabbitMQ node & cluster identity info",
         &format!(
-            "rabbitmq_node=\"{}\",rabbitmq_cluster=\"{CLUSTER_NAME}\",rabbitmq_endpoint=\"{endpoint}\"",
-            esc(&crate::api::node_name())
+            "rabbitmq_node=\"{}\",rabbitmq_cluster=\"{}\",rabbitmq_endpoint=\"{endpoint}\"",
+            esc(&crate::api::node_name()),
+            esc(&cluster)
         ),
         1,
     );
@@ -544,6 +546,7 @@ pub(super) fn render(s: &AppState, view: &View) -> String {
             global(&mut o, &snap, &s.broker.connections.publish_totals());
             identity(
                 &mut o,
+                s,
                 if per_object {
                     "per-object"
                 } else {
@@ -559,7 +562,7 @@ pub(super) fn render(s: &AppState, view: &View) -> String {
                     group(&mut o, "rabbitmq_detailed_", g, &snap);
                 }
             }
-            identity(&mut o, "detailed");
+            identity(&mut o, s, "detailed");
         }
     }
     o.0
