@@ -1503,6 +1503,11 @@ impl Queue {
         drop(st);
         if let (Some((d, qid)), false) = (&self.store, ids.is_empty()) {
             d.ack(*qid, &ids);
+            // Durable before purge-ok, as every other durable change: the acks are fsynced
+            // now, not with the next ack sync (up to 200 ms later), so a crash right after
+            // the reply does not bring the messages back. It waits for one fsync of the
+            // syncer thread (group commit); a purge is rare, and RabbitMQ's is synchronous.
+            d.flush();
         }
         if !paged.is_empty() {
             self.release_paged(&paged);
