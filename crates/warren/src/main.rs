@@ -222,6 +222,34 @@ struct SavedSections {
     vhosts: bool,
 }
 
+/// The definitions say which queues exist, and recovery drops the stored messages of queues
+/// they do not have: with the file gone (deleted by hand, a botched restore) but messages in
+/// the store, starting would delete every one of them. Refuse, and say what to do.
+fn refuse_without_definitions(
+    data_dir: &std::path::Path,
+    recovered: &warren_store::Recovered,
+) -> anyhow::Result<()> {
+    let path = definitions_path(data_dir);
+    if path.exists() {
+        return Ok(());
+    }
+    let queues = recovered.queues.values().filter(|e| !e.is_empty()).count();
+    if queues == 0 {
+        return Ok(());
+    }
+    let messages: usize = recovered.queues.values().map(Vec::len).sum();
+    anyhow::bail!(
+        "{} is missing, but the message store in {} holds {messages} messages of {queues} \
+         queues: starting without the definitions would delete them. Put the definitions \
+         file back (a backup, or `warren definitions import FILE --data-dir {}` with an \
+         export), or move {} away to start empty",
+        path.display(),
+        data_dir.join("messages").display(),
+        data_dir.display(),
+        data_dir.join("messages").display(),
+    )
+}
+
 fn saved_sections(path: &std::path::Path) -> anyhow::Result<SavedSections> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -521,6 +549,7 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
     let (store, recovered) =
         warren_store::Store::open(&messages_dir, warren_store::StoreOptions::default())
             .with_context(|| format!("opening the message store in {}", messages_dir.display()))?;
+    refuse_without_definitions(&settings.data_dir, &recovered)?;
     let durability = warren_core::Durability::start(store);
     // Where bodies are paged out under memory pressure; what a previous run left there is
     // wiped (transient messages do not survive a restart).

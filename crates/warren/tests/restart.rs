@@ -852,3 +852,79 @@ fn text(v: Option<&lapin::types::AMQPValue>) -> String {
         other => panic!("not a string: {other:?}"),
     }
 }
+
+/// A deleted definitions file with messages in the store: the broker refuses to start (it
+/// would drop every stored message of the queues it no longer knows), says why, and keeps
+/// the store; with the file back, every message is there.
+#[tokio::test]
+async fn a_missing_definitions_file_with_stored_messages_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = BrokerProcess::start(dir.path());
+    let conn = within(Connection::connect(
+        &b.url(),
+        ConnectionProperties::default(),
+    ))
+    .await
+    .unwrap();
+    let ch = within(conn.create_channel()).await.unwrap();
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    within(ch.queue_declare("kept-msgs", durable, FieldTable::default()))
+        .await
+        .unwrap();
+    within(ch.confirm_select(ConfirmSelectOptions::default()))
+        .await
+        .unwrap();
+    let props = lapin::BasicProperties::default();
+    publish_confirmed(&ch, "", "kept-msgs", &[("a", props.clone()), ("b", props)]).await;
+    drop(conn);
+    b.kill();
+
+    let file = dir.path().join("definitions.json");
+    let backup = dir.path().join("definitions.backup");
+    std::fs::rename(&file, &backup).unwrap();
+    let log_path = dir.path().join("refused.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warren"))
+        .args(["server", "--amqp-listen", "127.0.0.1:0"])
+        .args(["--http-listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("NO_COLOR", "1")
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    // It must exit by itself; a broker that started instead is killed and the test fails.
+    let mut status = None;
+    for _ in 0..200 {
+        status = child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "started without its definitions: {log}"
+    );
+    assert!(
+        log.contains("definitions.json is missing") && log.contains("holds 2 messages of 1 queues"),
+        "{log}"
+    );
+
+    std::fs::rename(&backup, &file).unwrap();
+    let b = BrokerProcess::start(dir.path());
+    let conn = within(Connection::connect(
+        &b.url(),
+        ConnectionProperties::default(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(passive_queue(&conn, "kept-msgs").await, Ok(2));
+    drop(conn);
+    b.kill();
+}
