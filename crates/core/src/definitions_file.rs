@@ -106,6 +106,14 @@ fn log_save_error(path: &std::path::Path, e: &crate::DefinitionsError) {
     );
 }
 
+/// Writes `d` to the file; a failure is the client's error (541).
+fn write_file(d: &Definitions, path: &std::path::Path) -> Result<()> {
+    d.save(path).map_err(|e| {
+        log_save_error(path, &e);
+        not_saved(e)
+    })
+}
+
 /// The error a client gets for a change that could not be saved.
 fn not_saved(e: impl std::fmt::Display) -> AmqpError {
     AmqpError::internal_error(format!(
@@ -124,10 +132,7 @@ impl Broker {
     }
 
     fn save_locked(&self, path: &std::path::Path) -> Result<()> {
-        self.export_definitions().save(path).map_err(|e| {
-            log_save_error(path, &e);
-            not_saved(e)
-        })
+        write_file(&self.export_definitions(), path)
     }
 
     /// Makes a durable change and saves it before returning. `apply` makes it in memory and
@@ -169,10 +174,7 @@ impl Broker {
         gone.remove_from(&mut without);
         let saved = without != before;
         if saved {
-            without.save(path).map_err(|e| {
-                log_save_error(path, &e);
-                E::from(not_saved(e))
-            })?;
+            write_file(&without, path)?;
         }
         match apply() {
             Ok(v) => {

@@ -61,23 +61,6 @@ fn fill(dir: &Path) -> PathBuf {
     path
 }
 
-fn http_base(b: &BrokerProcess) -> String {
-    let mut seen = b.startup_log.clone();
-    for _ in 0..400 {
-        if let Some(url) = seen.iter().find_map(|l| {
-            l.split("management HTTP listening on ")
-                .nth(1)
-                .and_then(|r| r.split_whitespace().next())
-                .map(str::to_string)
-        }) {
-            return url;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        seen.extend(b.drain_log());
-    }
-    panic!("no HTTP address in {seen:#?}");
-}
-
 async fn put_user(base: &str, name: &str) -> u16 {
     reqwest::Client::new()
         .put(format!("{base}/api/users/{name}"))
@@ -141,7 +124,7 @@ async fn durable_changes_that_cannot_be_saved_are_refused_and_not_made() {
     std::fs::write(&config, "[resources]\ndisk_free_limit = \"0\"\n").unwrap();
     let args = ["--config", config.to_str().unwrap()];
     let b = BrokerProcess::start_with(dir.path(), &args);
-    let base = http_base(&b);
+    let base = b.http_base();
     let props = ConnectionProperties::default;
 
     // Made while there is room: these must stay.
@@ -302,7 +285,7 @@ async fn durable_changes_that_cannot_be_saved_are_refused_and_not_made() {
     drop(conn);
     b.kill();
     let b = BrokerProcess::start_with(dir.path(), &args);
-    let base = http_base(&b);
+    let base = b.http_base();
     let conn = Connection::connect(&b.url(), props()).await.unwrap();
     assert!(
         passive_exists(&conn, "kept").await,

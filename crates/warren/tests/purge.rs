@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::BrokerProcess;
 use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueuePurgeOptions,
@@ -46,28 +44,11 @@ async fn fill(conn: &Connection, name: &str) {
     }
 }
 
-fn http_base(b: &BrokerProcess) -> String {
-    let mut seen = b.startup_log.clone();
-    for _ in 0..400 {
-        if let Some(url) = seen.iter().find_map(|l| {
-            l.split("management HTTP listening on ")
-                .nth(1)
-                .and_then(|r| r.split_whitespace().next())
-                .map(str::to_string)
-        }) {
-            return url;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        seen.extend(b.drain_log());
-    }
-    panic!("no HTTP address in {seen:#?}");
-}
-
 #[tokio::test]
 async fn purged_messages_stay_purged_after_a_crash_right_after_purge_ok() {
     let dir = tempfile::tempdir().unwrap();
     let b = BrokerProcess::start(dir.path());
-    let base = http_base(&b);
+    let base = b.http_base();
     let conn = Connection::connect(&b.url(), ConnectionProperties::default())
         .await
         .unwrap();

@@ -136,6 +136,24 @@ impl BrokerProcess {
     }
 
     /// Log lines printed so far (after start-up).
+    /// The management API's base URL, from the log ("management HTTP listening on URL").
+    pub fn http_base(&self) -> String {
+        let mut seen = self.startup_log.clone();
+        for _ in 0..400 {
+            if let Some(url) = seen.iter().find_map(|l| {
+                l.split("management HTTP listening on ")
+                    .nth(1)
+                    .and_then(|r| r.split_whitespace().next())
+                    .map(str::to_string)
+            }) {
+                return url;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            seen.extend(self.drain_log());
+        }
+        panic!("no HTTP address in {seen:#?}");
+    }
+
     pub fn drain_log(&self) -> Vec<String> {
         self.log.try_iter().collect()
     }
