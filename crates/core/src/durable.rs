@@ -169,11 +169,21 @@ pub fn parse_queue_key(key: &str) -> Option<(&str, &str)> {
     Some((vhost, name))
 }
 
+/// Segment compaction moves at most this many bytes between two looks at the confirms.
+const COMPACT_STEP: u64 = 4 << 20;
+
 fn syncer(store: Arc<Store>, dirty: Arc<AtomicBool>, rx: mpsc::Receiver<SyncOp>) {
     let mut tickets: Vec<ConfirmTicket> = Vec::new();
     let mut barriers = Vec::new();
+    let mut compacting = false;
     loop {
-        match rx.recv_timeout(ACK_SYNC_INTERVAL) {
+        // While segments are being compacted, a step follows each batch without waiting.
+        let wait = if compacting {
+            Duration::ZERO
+        } else {
+            ACK_SYNC_INTERVAL
+        };
+        match rx.recv_timeout(wait) {
             Ok(op) => push(op, &mut tickets, &mut barriers),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
@@ -183,40 +193,61 @@ fn syncer(store: Arc<Store>, dirty: Arc<AtomicBool>, rx: mpsc::Receiver<SyncOp>)
             push(op, &mut tickets, &mut barriers);
         }
         let acks_pending = dirty.swap(false, Ordering::AcqRel);
-        if tickets.is_empty() && barriers.is_empty() && !acks_pending {
+        if !tickets.is_empty() || !barriers.is_empty() || acks_pending {
+            sync_and_confirm(&store, &mut tickets, &mut barriers);
+        }
+        compacting = store.wants_compaction() && compact_step(&store);
+    }
+}
+
+/// One step of segment compaction (see `Store::compact_segments`); whether there is more.
+fn compact_step(store: &Store) -> bool {
+    match store.compact_segments(COMPACT_STEP) {
+        Ok(step) => step.moved > 0,
+        Err(e) => {
+            static COMPACT_FAILED: LogLimit = LogLimit::new(LOG_EVERY);
+            crate::limited!(warn, COMPACT_FAILED, "store segment compaction failed: {e}");
+            false
+        }
+    }
+}
+
+/// One group commit: syncs, then sends the confirms (nacks if the sync failed) it covers.
+fn sync_and_confirm(
+    store: &Store,
+    tickets: &mut Vec<ConfirmTicket>,
+    barriers: &mut Vec<mpsc::Sender<()>>,
+) {
+    let ok = match store.sync() {
+        Ok(()) => true,
+        Err(e) => {
+            static SYNC_FAILED: LogLimit = LogLimit::new(LOG_EVERY);
+            crate::limited!(error, SYNC_FAILED, "store sync failed: {e}");
+            false
+        }
+    };
+    // One event per run of tickets for the same channel: "done up to seq".
+    let mut run: Option<ConfirmTicket> = None;
+    for t in tickets.drain(..) {
+        if !ok {
+            let _ = t.outbox.send(ConnEvent::Nack {
+                channel: t.channel,
+                seq: t.seq,
+            });
             continue;
         }
-        let ok = match store.sync() {
-            Ok(()) => true,
-            Err(e) => {
-                static SYNC_FAILED: LogLimit = LogLimit::new(LOG_EVERY);
-                crate::limited!(error, SYNC_FAILED, "store sync failed: {e}");
-                false
-            }
-        };
-        // One event per run of tickets for the same channel: "done up to seq".
-        let mut run: Option<ConfirmTicket> = None;
-        for t in tickets.drain(..) {
-            if !ok {
-                let _ = t.outbox.send(ConnEvent::Nack {
-                    channel: t.channel,
-                    seq: t.seq,
-                });
-                continue;
-            }
-            match run.take() {
-                Some(p) if Arc::ptr_eq(&p.outbox, &t.outbox) && p.channel == t.channel => {}
-                Some(p) => send_confirm(p),
-                None => {}
-            }
-            run = Some(t);
+        match run.take() {
+            Some(p) if Arc::ptr_eq(&p.outbox, &t.outbox) && p.channel == t.channel => {}
+            Some(p) => send_confirm(p),
+            None => {}
         }
-        if let Some(p) = run {
-            send_confirm(p);
-        }
-        for b in barriers.drain(..) {
-            let _ = b.send(());
-        }
+        run = Some(t);
+    }
+    if let Some(p) = run {
+        send_confirm(p);
+    }
+    for b in barriers.drain(..) {
+        let _ = b.send(());
     }
 }
 

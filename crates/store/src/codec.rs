@@ -17,6 +17,8 @@ pub(crate) const T_PURGE: u8 = 5;
 pub(crate) const T_CHECKPOINT: u8 = 6;
 pub(crate) const T_PUBLISH_META: u8 = 7;
 pub(crate) const T_CLOCK: u8 = 8;
+pub(crate) const T_SYNCED: u8 = 9;
+pub(crate) const T_MOVE: u8 = 10;
 
 /// Reserves a record header at the end of `buf`; returns where the record starts.
 #[inline]
@@ -163,6 +165,26 @@ pub(crate) fn put_clock(buf: &mut Vec<u8>, msg: MsgId, ms: u64) {
     finish(buf, s);
 }
 
+/// A `Synced` mark: segments below `segment` are complete on disk, `segment` has at least `len`.
+pub(crate) fn put_synced(buf: &mut Vec<u8>, segment: u32, len: u64) {
+    let s = begin(buf);
+    buf.push(T_SYNCED);
+    buf.extend_from_slice(&segment.to_le_bytes());
+    buf.extend_from_slice(&len.to_le_bytes());
+    finish(buf, s);
+}
+
+/// A `Move`: live message `msg`'s record now (also) sits at `loc` (segment compaction).
+pub(crate) fn put_move(buf: &mut Vec<u8>, msg: MsgId, loc: Location) {
+    let s = begin(buf);
+    buf.push(T_MOVE);
+    buf.extend_from_slice(&msg.to_le_bytes());
+    buf.extend_from_slice(&loc.segment.to_le_bytes());
+    buf.extend_from_slice(&loc.offset.to_le_bytes());
+    buf.extend_from_slice(&loc.len.to_le_bytes());
+    finish(buf, s);
+}
+
 /// A decoded journal record, borrowing from the file contents.
 #[derive(Debug)]
 pub(crate) enum Rec<'a> {
@@ -194,6 +216,14 @@ pub(crate) enum Rec<'a> {
     Clock {
         msg: MsgId,
         ms: u64,
+    },
+    Synced {
+        segment: u32,
+        len: u64,
+    },
+    Move {
+        msg: MsgId,
+        loc: Location,
     },
 }
 
@@ -308,6 +338,24 @@ pub(crate) fn decode(p: &[u8]) -> Result<Rec<'_>, &'static str> {
             Ok(Rec::Clock {
                 msg: le_u64(rest),
                 ms: le_u64(&rest[8..]),
+            })
+        }
+        T_SYNCED => {
+            need(12)?;
+            Ok(Rec::Synced {
+                segment: le_u32(rest),
+                len: le_u64(&rest[4..]),
+            })
+        }
+        T_MOVE => {
+            need(24)?;
+            Ok(Rec::Move {
+                msg: le_u64(rest),
+                loc: Location {
+                    segment: le_u32(&rest[8..]),
+                    offset: le_u64(&rest[12..]),
+                    len: le_u32(&rest[20..]),
+                },
             })
         }
         _ => Err("unknown record type"),

@@ -34,6 +34,15 @@ const CHUNK: usize = 1024;
 /// The front of the deque is examined for stragglers only once this many slots are dead.
 const SHRINK_MIN_DEAD: usize = 4 * CHUNK;
 
+/// What removing one queue's reference to a message released: the message's segment and
+/// record length, and whether the message is gone (no queue holds it any more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unref {
+    pub(crate) segment: u32,
+    pub(crate) len: u32,
+    pub(crate) gone: bool,
+}
+
 /// One message: its location and its single owning queue (or a sentinel).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Slot {
@@ -353,16 +362,19 @@ impl MsgIndex {
         true
     }
 
-    /// Removes `queue`'s reference to `id`: the message's segment if there was one (the message
-    /// is gone when no queue is left).
-    pub(crate) fn remove_ref(&mut self, id: MsgId, queue: QueueId) -> Option<u32> {
+    /// Removes `queue`'s reference to `id` (`None` if there was none).
+    pub(crate) fn remove_ref(&mut self, id: MsgId, queue: QueueId) -> Option<Unref> {
         let s = *self.find(id)?;
+        let mut gone = false;
         if s.queue == MANY {
             let v = self.many.get_mut(&id)?;
             let i = v.iter().position(|&q| q == queue)?;
             v.swap_remove(i);
             match v[..] {
-                [] => self.kill(id),
+                [] => {
+                    self.kill(id);
+                    gone = true;
+                }
                 [one] if one < MANY => {
                     self.many.remove(&id);
                     if let Some(s) = self.find_mut(id) {
@@ -373,12 +385,43 @@ impl MsgIndex {
             }
         } else if s.queue == queue {
             self.kill(id);
+            gone = true;
         } else {
             return None;
         }
         self.pop_dead_front();
         self.maybe_shrink();
-        Some(s.segment)
+        Some(Unref {
+            segment: s.segment,
+            len: s.len,
+            gone,
+        })
+    }
+
+    /// A live message's location, meta and queues.
+    pub(crate) fn entry(&self, id: MsgId) -> Option<(Location, Meta, &[QueueId])> {
+        self.find(id)
+            .map(|s| (self.loc_of(id, s), self.meta_of(id), self.queues_of(id, s)))
+    }
+
+    /// Points live message `id` at `loc` (its queues and meta stay); false if it is not live.
+    pub(crate) fn relocate(&mut self, id: MsgId, loc: Location) -> bool {
+        let offset = match u32::try_from(loc.offset) {
+            Ok(o) if o != FAR => o,
+            _ => FAR,
+        };
+        let Some(s) = self.find_mut(id) else {
+            return false;
+        };
+        s.segment = loc.segment;
+        s.offset = offset;
+        s.len = loc.len;
+        if offset == FAR {
+            self.far.insert(id, loc.offset);
+        } else {
+            self.far.remove(&id);
+        }
+        true
     }
 
     /// Calls `f` with every live message's id, location and queues (in no particular order);
@@ -554,7 +597,10 @@ mod tests {
         }
         // Holes in the middle: the deque keeps its 10 slots.
         for i in [3u64, 5, 7, 8] {
-            assert_eq!(ix.remove_ref(i, 1), Some(loc(i).segment));
+            assert_eq!(
+                ix.remove_ref(i, 1).map(|u| (u.segment, u.len, u.gone)),
+                Some((loc(i).segment, 7, true))
+            );
             model.remove(&i);
         }
         assert_eq!(ix.remove_ref(3, 1), None, "acked twice");
@@ -593,11 +639,15 @@ mod tests {
         ix.insert(3, loc(3), Meta::NONE, &[u32::MAX - 1]);
         model.insert(3, vec![u32::MAX - 1]);
         check(&ix, &model);
-        assert_eq!(ix.remove_ref(1, 1), Some(0));
+        assert_eq!(
+            ix.remove_ref(1, 1).map(|u| (u.segment, u.gone)),
+            Some((0, false)),
+            "queue 2 still holds it"
+        );
         model.insert(1, vec![2]);
         check(&ix, &model);
         assert!(ix.many.len() == 2, "collapsed back to a single slot");
-        assert_eq!(ix.remove_ref(2, u32::MAX), Some(0));
+        assert_eq!(ix.remove_ref(2, u32::MAX).map(|u| u.gone), Some(true));
         model.remove(&2);
         check(&ix, &model);
         // A far offset (journals of segments > 4 GiB).
@@ -647,7 +697,7 @@ mod tests {
         );
         assert_eq!(ix.location(1), Some(loc(1)));
         assert_eq!(ix.iter().next().map(|(id, _, _, _)| id), Some(1));
-        assert_eq!(ix.remove_ref(1, 1), Some(0));
+        assert_eq!(ix.remove_ref(1, 1).map(|u| u.segment), Some(0));
         assert_eq!(ix.len(), 10);
         // A huge gap (replay of a snapshot with an old straggler) is not filled.
         let mut ix = MsgIndex::default();

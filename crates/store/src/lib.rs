@@ -6,6 +6,7 @@
 //! <dir>/segments/NNNNNNNN.seg   message bodies, append-only, rolled over at `segment_size`
 //! <dir>/journal/NNNNNNNN.jnl    the index: small records, replayed in file-number order
 //! <dir>/journal/NNNNNNNN.jnl.tmp  a compaction in progress (deleted at open)
+//! <dir>/damage-report.txt       what opens found damaged (only if something was; see below)
 //! ```
 //!
 //! # Record framing (both kinds of file)
@@ -30,6 +31,8 @@
 //! | 6 | `Checkpoint` | `u64 next_msg, u32 next_segment` (first record of a compacted file) |
 //! | 7 | `PublishMeta` | `u64 msg, u32 segment, u64 offset, u32 len, u8 priority, u64 expires_at, u32 n, n × u32 queue` |
 //! | 8 | `Clock` | `u64 msg, u64 ms`: messages from id `msg` on were appended at `ms` or up to [`CLOCK_TICK_MS`] later |
+//! | 9 | `Synced` | `u32 segment, u64 len`: an fsync made the first `len` bytes of the segment durable |
+//! | 10 | `Move` | `u64 msg, u32 segment, u64 offset, u32 len`: segment compaction copied the live message's record there |
 //!
 //! `PublishMeta` is a `Publish` that carries the message's [`Meta`] (priority, own expiry); a
 //! message without either is written as a plain `Publish`, so journals written before these
@@ -52,10 +55,29 @@
 //!   against its segment's length (cheap: one `stat` per segment) and drops those pointing past
 //!   the end (they were never confirmed). Recovery never reads message bodies.
 //! - Every segment holds a count of live (queue, message) references. When it drops to 0 and the
-//!   segment is not the one being written, the file is deleted at once (even before the `Ack`s are
-//!   synced: losing those acks in a crash can only lose messages that were acked anyway).
-//!   A `Publish` whose segment file is missing at recovery was therefore fully acked: skipped.
-//! - Segment files that no live message references at open are deleted (orphans).
+//!   segment is not the one being written, the file is deleted after the next sync, the one that
+//!   makes the acks that freed it durable.
+//! - After each sync a `Synced` mark per segment it covered goes into the journal (with the next
+//!   write; compacted journals repeat them). So recovery tells damage from a crash: a `Publish`
+//!   whose body is missing (segment file gone, or cut short) although a mark says it was on
+//!   disk is a confirmed message lost to damage; past the marks it was never confirmed
+//!   (dropped, `lost_bodies`). A confirmed body lost to damage before the next write of marks
+//!   (within one sync of its confirm) is taken for unconfirmed.
+//! - Damage is reported and kept, never repaired away: each finding is a WARN and a dated line
+//!   in `damage-report.txt`; messages whose bodies are missing stay in the index and in every
+//!   compacted journal (never given to the broker) until an open finds their segment back (a
+//!   restored backup) or their queue is purged or deleted. While `damage-report.txt` exists,
+//!   no open deletes a segment file that nothing references (after a damaged or lost journal,
+//!   they may hold all that is left); the operator removes the report once done with it.
+//!   Damage is: skipped journal records, missing journal files (every journal generation
+//!   starts with a compacted file, numbered without gaps after it), missing or cut segments.
+//! - Otherwise, segment files that no live message references at open are deleted (orphans).
+//! - Segment compaction ([`Store::compact_segments`], run by the broker's syncer between
+//!   batches): once the segment files hold more garbage (records of dead messages) than live
+//!   data plus a segment, the closed segments with the least live data (under half) have their
+//!   live records copied to the segment being written, a `Move` each, and then are deleted
+//!   (after the sync). Disk use stays under twice the live data plus two segments. A `Move`
+//!   whose copy did not reach the disk at a crash leaves the message where it was.
 //! - A segment record never starts at or past offset `u32::MAX` (the writer rolls over first,
 //!   whatever [`StoreOptions::segment_size`] says): the in-memory index keeps offsets as `u32`
 //!   (larger ones found in old journals go to a side table).
@@ -70,8 +92,8 @@
 //!   message's [`Recovered::published_at`] is at most one tick earlier than the truth (never
 //!   later), which is what a queue's `x-message-ttl` counts from after a restart.
 //! - Damage is reported, never fatal: a damaged journal record followed by valid ones is skipped
-//!   and counted (`warn`, with file and offset); damage at the end of a file is a torn tail and is
-//!   truncated (`warn`). A damaged segment record makes [`Store::read`] return
+//!   and counted (`warn`, with file and offset, and reported as above); damage at the end of a
+//!   file is a torn tail (a crash during a write) and is truncated (`warn`). A damaged segment record makes [`Store::read`] return
 //!   [`StoreError::Corrupt`] for that message only.
 //! - A failed write (e.g. a full disk) leaves nothing half-done: the file is cut back to its last
 //!   complete length and the buffered records stay pending (a later [`Store::sync`] retries them);
@@ -97,7 +119,7 @@ mod store;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-pub use store::Store;
+pub use store::{SegmentCompaction, Store};
 
 /// A store-local queue id, from [`Store::queue_id`].
 pub type QueueId = u32;
@@ -224,10 +246,20 @@ pub struct Recovered {
     pub skipped_corrupt: usize,
     /// Bytes cut from torn journal tails.
     pub truncated_tail_bytes: u64,
-    /// `Publish` records whose segment file was gone (fully acked before a crash).
+    /// Confirmed messages whose segment file is missing (damage: a segment is deleted only
+    /// after the sync covering its acks). Kept in the index, not in `queues`.
     pub missing_segment_records: usize,
-    /// `Publish` records pointing past the end of their segment (unsynced when the crash came).
+    /// Confirmed messages past the end of their (truncated) segment file (damage). Kept in
+    /// the index, not in `queues`.
+    pub truncated_bodies: usize,
+    /// Messages whose bodies had not reached the disk when the crash came (never confirmed:
+    /// past the segment's last `Synced` mark): dropped.
     pub lost_bodies: usize,
+    /// Segment files no message references, kept because of damage (see [`Recovered::damage`]).
+    pub kept_segments: usize,
+    /// What this open found damaged, one sentence each (also logged as WARN and appended to
+    /// `damage-report.txt` in the store's directory). Empty when nothing was.
+    pub damage: Vec<String>,
 }
 
 impl Recovered {

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use crate::codec::{self, Rec, HEADER};
-use crate::index::{MsgIndex, FAR};
+use crate::index::{MsgIndex, Unref, FAR};
 use crate::{
     Location, Meta, MsgId, QueueId, Recovered, RecoveredMsg, StoreError, StoreOptions,
     CLOCK_TICK_MS,
@@ -49,6 +49,10 @@ impl Hasher for IdHasher {
 }
 
 pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+pub(crate) type IdSet<K> = std::collections::HashSet<K, BuildHasherDefault<IdHasher>>;
+
+/// Segment compaction plans at most this many bytes of moves per index scan.
+const PLAN_MAX: u64 = 256 << 20;
 
 #[derive(Debug)]
 struct QueueInfo {
@@ -141,6 +145,23 @@ fn prune_clock(clock: &mut VecDeque<(MsgId, u64)>, first_live: MsgId) {
     }
 }
 
+/// The file (in the store's directory) listing the damage opens found; while it exists,
+/// segments nothing references are kept.
+pub(crate) const DAMAGE_REPORT: &str = "damage-report.txt";
+
+/// Appends one dated entry per finding to the damage report (created if need be), fsynced.
+fn append_damage_report(path: &Path, damage: &[String]) -> io::Result<()> {
+    use std::io::Write;
+    let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+    let mut text = String::new();
+    for d in damage {
+        text.push_str(&format!("{now} {d}\n"));
+    }
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
 fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -151,10 +172,15 @@ struct SyncPlan {
     segments: Vec<File>,
     dirs: Vec<PathBuf>,
     journal: Option<File>,
+    /// `(segment, length)` that will be on disk once the plan ran (the `Synced` marks).
+    marks: Vec<(u32, u64)>,
+    /// Segments nothing referenced when the plan was made: deleted once the journal holding
+    /// their last acks is synced.
+    delete: Vec<u32>,
 }
 
 impl SyncPlan {
-    fn run(self) -> Result<(), (&'static str, io::Error)> {
+    fn run(&self) -> Result<(), (&'static str, io::Error)> {
         for f in &self.segments {
             f.sync_data().map_err(|e| ("fsync of a segment", e))?;
         }
@@ -204,8 +230,9 @@ struct Inner {
 
     seg: LogFile,
     seg_no: u32,
-    /// Closed segments written since the last sync (fsynced at the next one).
-    unsynced: Vec<File>,
+    /// Closed segments written since the last sync, with their final length (fsynced at the
+    /// next one).
+    unsynced: Vec<(u32, u64, File)>,
     /// Files were created since the last sync: fsync the directories.
     dir_dirty: bool,
 
@@ -228,6 +255,27 @@ struct Inner {
     seg_refs: IdMap<u32, u64>,
     /// Sizes of closed segments still on disk.
     seg_sizes: IdMap<u32, u64>,
+    /// Sum of `seg_sizes`.
+    closed_bytes: u64,
+    /// Record bytes (header included) of the live messages per segment, each message once.
+    seg_live: IdMap<u32, u64>,
+    /// Sum of `seg_live`.
+    live_bytes: u64,
+    /// Closed segments nothing references any more: deleted after the next sync, which makes
+    /// the acks that freed them durable (so a missing segment with live references is damage).
+    dead: Vec<u32>,
+    /// Per segment, the length known to be on disk (the last `Synced` mark written for it).
+    synced_len: IdMap<u32, u64>,
+    /// Live messages whose bodies were found missing at open (damage): kept in the index and
+    /// in every compacted journal, never given to the broker, until a restart finds their
+    /// segment back or their queue is purged or deleted.
+    damaged: IdSet<MsgId>,
+    /// Segments whose records could not be read for compaction: left where they are.
+    no_compact: IdSet<u32>,
+    /// Segment compaction: live records still to move, in (segment, offset) order.
+    work: VecDeque<(MsgId, Location)>,
+    /// Garbage level below which compaction is not planned again (it found nothing to do).
+    compact_skip_until: u64,
 
     poisoned: bool,
     scratch: Vec<QueueId>,
@@ -358,6 +406,8 @@ impl Inner {
         }
         codec::put_publish(&mut self.jnl.buf, msg, loc, meta, &self.scratch);
         *self.seg_refs.entry(self.seg_no).or_insert(0) += self.scratch.len() as u64;
+        *self.seg_live.entry(self.seg_no).or_insert(0) += rec;
+        self.live_bytes += rec;
         self.messages.insert(msg, loc, meta, &self.scratch);
         Ok((msg, loc))
     }
@@ -374,40 +424,67 @@ impl Inner {
         let old = std::mem::replace(&mut self.seg, LogFile::new(file, 0, buf));
         let old_no = self.seg_no;
         self.seg_sizes.insert(old_no, old.written);
+        self.closed_bytes += old.written;
         if old.dirty {
-            self.unsynced.push(old.file);
+            self.unsynced.push((old_no, old.written, old.file));
         }
         self.dir_dirty = true;
         self.shared.flushed.store(0, Ordering::SeqCst);
         self.shared.cur_seg.store(n, Ordering::SeqCst);
         self.seg_no = n;
         if self.seg_refs.get(&old_no).copied().unwrap_or(0) == 0 {
-            self.delete_segment(old_no);
+            self.dead.push(old_no);
         }
         Ok(())
     }
 
-    /// Drops `n` references to segment `seg`, deleting it when none are left.
-    fn release(&mut self, seg: u32, n: u64) {
-        let left = match self.seg_refs.get_mut(&seg) {
-            Some(r) => {
-                *r = r.saturating_sub(n);
-                *r
-            }
-            None => 0,
-        };
-        if left == 0 && seg != self.seg_no {
-            self.delete_segment(seg);
+    /// Drops `refs` references to segment `seg` and `bytes` of its live records; a closed
+    /// segment left without references is deleted after the next sync.
+    fn release(&mut self, seg: u32, refs: u64, bytes: u64) {
+        if let Some(l) = self.seg_live.get_mut(&seg) {
+            let b = bytes.min(*l);
+            *l -= b;
+            self.live_bytes -= b;
         }
+        let Some(r) = self.seg_refs.get_mut(&seg) else {
+            return;
+        };
+        if *r == 0 {
+            return;
+        }
+        *r = r.saturating_sub(refs);
+        if *r == 0 && seg != self.seg_no {
+            self.dead.push(seg);
+        }
+    }
+
+    /// [`Inner::release`] of what removing one reference released.
+    fn unref(&mut self, id: MsgId, u: Unref) {
+        let bytes = if u.gone {
+            if !self.damaged.is_empty() {
+                self.damaged.remove(&id);
+            }
+            HEADER as u64 + u64::from(u.len)
+        } else {
+            0
+        };
+        self.release(u.segment, 1, bytes);
     }
 
     fn delete_segment(&mut self, seg: u32) {
         self.seg_refs.remove(&seg);
-        self.seg_sizes.remove(&seg);
+        if let Some(size) = self.seg_sizes.remove(&seg) {
+            self.closed_bytes -= size;
+        }
+        if let Some(l) = self.seg_live.remove(&seg) {
+            self.live_bytes -= l;
+        }
+        self.synced_len.remove(&seg);
+        self.no_compact.remove(&seg);
         let mut readers = self.shared.readers.write();
         readers.remove(&seg);
         match fs::remove_file(seg_path(&self.shared.seg_dir, seg)) {
-            Ok(()) => tracing::debug!(segment = seg, "store: deleted fully acked segment"),
+            Ok(()) => tracing::debug!(segment = seg, "store: deleted a segment nothing references"),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => tracing::warn!(segment = seg, error = %e, "store: cannot delete segment"),
         }
@@ -420,12 +497,12 @@ impl Inner {
         let start = codec::ack_begin(&mut self.jnl.buf, queue);
         let mut n = 0u32;
         for &m in msgs {
-            let Some(seg) = self.messages.remove_ref(m, queue) else {
+            let Some(u) = self.messages.remove_ref(m, queue) else {
                 continue;
             };
             codec::ack_push(&mut self.jnl.buf, m);
             n += 1;
-            self.release(seg, 1);
+            self.unref(m, u);
         }
         codec::ack_finish(&mut self.jnl.buf, start, n);
         Ok(())
@@ -436,16 +513,22 @@ impl Inner {
             self.jnl_write_out()?;
         }
         // O(live messages): purges and deletions are rare next to publishes and acks.
-        let mut released: IdMap<u32, u64> = IdMap::default();
-        self.messages.retain(|_, loc, qs| {
+        let mut released: IdMap<u32, (u64, u64)> = IdMap::default();
+        let damaged = &mut self.damaged;
+        self.messages.retain(|id, loc, qs| {
             if let Some(i) = qs.iter().position(|&q| q == queue) {
                 qs.swap_remove(i);
-                *released.entry(loc.segment).or_insert(0) += 1;
+                let r = released.entry(loc.segment).or_insert((0, 0));
+                r.0 += 1;
+                if qs.is_empty() {
+                    r.1 += HEADER as u64 + u64::from(loc.len);
+                    damaged.remove(&id);
+                }
             }
             true
         });
-        for (seg, n) in released {
-            self.release(seg, n);
+        for (seg, (refs, bytes)) in released {
+            self.release(seg, refs, bytes);
         }
         let ty = if deleted {
             codec::T_QUEUE_DELETED
@@ -461,47 +544,13 @@ impl Inner {
         Ok(())
     }
 
+    /// [`Store::sync`] under one lock (at close).
     fn sync(&mut self) -> Result<(), StoreError> {
-        // Segments before the journal: a synced Publish never points at unsynced bytes.
-        self.seg_write_out()?;
-        if self.opts.fsync {
-            while let Some(f) = self.unsynced.pop() {
-                if let Err(e) = f.sync_data() {
-                    return Err(self.poison("fsync of a segment", e));
-                }
-            }
-            if self.seg.dirty {
-                if let Err(e) = self.seg.file.sync_data() {
-                    return Err(self.poison("fsync of a segment", e));
-                }
-            }
-            if self.dir_dirty {
-                let r = fsync_dir(&self.shared.seg_dir).and_then(|()| fsync_dir(&self.jnl_dir));
-                if let Err(e) = r {
-                    return Err(self.poison("fsync of a directory", e));
-                }
-            }
+        let plan = self.begin_sync()?;
+        if let Err((what, e)) = plan.run() {
+            return Err(self.poison(what, e));
         }
-        self.unsynced.clear();
-        self.seg.dirty = false;
-        self.dir_dirty = false;
-
-        self.jnl_write_out()?;
-        if self.opts.fsync && self.jnl.dirty {
-            if let Err(e) = self.jnl.file.sync_data() {
-                return Err(self.poison("fsync of the journal", e));
-            }
-        }
-        self.jnl.dirty = false;
-
-        let total = self.jnl_old_bytes + self.jnl.len();
-        if total > self.compact_at {
-            // The batch is durable already; a failed compaction only postpones the next one.
-            if let Err(e) = self.compact() {
-                tracing::warn!(error = %e, "store: journal compaction failed");
-                self.compact_at = total + self.opts.journal_compact_bytes;
-            }
-        }
+        self.finish_sync(plan);
         Ok(())
     }
 
@@ -511,9 +560,18 @@ impl Inner {
     fn begin_sync(&mut self) -> Result<SyncPlan, StoreError> {
         self.seg_write_out()?;
         self.jnl_write_out()?;
-        let mut plan = SyncPlan::default();
+        let mut plan = SyncPlan {
+            delete: std::mem::take(&mut self.dead),
+            ..SyncPlan::default()
+        };
+        for (n, len, _) in &self.unsynced {
+            plan.marks.push((*n, *len));
+        }
+        if self.synced_len.get(&self.seg_no).copied().unwrap_or(0) < self.seg.written {
+            plan.marks.push((self.seg_no, self.seg.written));
+        }
         if self.opts.fsync {
-            plan.segments = std::mem::take(&mut self.unsynced);
+            plan.segments = self.unsynced.drain(..).map(|(_, _, f)| f).collect();
             if self.seg.dirty {
                 match self.seg.file.try_clone() {
                     Ok(f) => plan.segments.push(f),
@@ -537,8 +595,25 @@ impl Inner {
         Ok(plan)
     }
 
-    /// Last part of [`Store::sync`], under the lock again: compaction when the journal grew.
-    fn finish_sync(&mut self) {
+    /// Last part of [`Store::sync`], under the lock again, once `plan` ran: deletes the
+    /// segments whose last acks it made durable, notes what is now on disk (`Synced` marks, in
+    /// the journal with the next write), compacts the journal when it grew.
+    fn finish_sync(&mut self, plan: SyncPlan) {
+        for seg in plan.delete {
+            if seg != self.seg_no && self.seg_refs.get(&seg).copied().unwrap_or(0) == 0 {
+                self.delete_segment(seg);
+            }
+        }
+        for (seg, len) in plan.marks {
+            if !self.seg_refs.contains_key(&seg) && seg != self.seg_no {
+                continue;
+            }
+            let known = self.synced_len.entry(seg).or_insert(0);
+            if *known < len {
+                *known = len;
+                codec::put_synced(&mut self.jnl.buf, seg, len);
+            }
+        }
         let total = self.jnl_old_bytes + self.jnl.len();
         if total > self.compact_at {
             // The batch is durable already; a failed compaction only postpones the next one.
@@ -618,6 +693,18 @@ impl Inner {
         for (id, info) in qs {
             codec::put_queue_name(&mut buf, *id, &info.name);
         }
+        // What is known to be on disk, for the segments still in use: recovery tells a
+        // confirmed message whose body is gone (damage) from an unsynced one by these.
+        let mut marks: Vec<(u32, u64)> = self
+            .synced_len
+            .iter()
+            .filter(|(seg, _)| self.seg_refs.contains_key(seg) || **seg == self.seg_no)
+            .map(|(&seg, &len)| (seg, len))
+            .collect();
+        marks.sort_unstable();
+        for (seg, len) in marks {
+            codec::put_synced(&mut buf, seg, len);
+        }
         // Each message's clock entry goes before it (entries and messages are both in id order).
         let first = self.messages.first_id().unwrap_or(self.next_msg);
         prune_clock(&mut self.clock, first);
@@ -665,8 +752,140 @@ impl Inner {
         Ok(())
     }
 
+    fn wants_compaction(&self) -> bool {
+        if !self.work.is_empty() {
+            return true;
+        }
+        let total = self.closed_bytes + self.seg.len();
+        let garbage = total.saturating_sub(self.live_bytes);
+        garbage > self.live_bytes + self.opts.segment_size && garbage >= self.compact_skip_until
+    }
+
+    /// Chooses the closed segments with the most garbage (over half of each) until moving
+    /// their live records would bring the garbage under half the live bytes, and lists those
+    /// records (one scan of the index per plan, at most [`PLAN_MAX`] bytes of moves).
+    fn plan_compaction(&mut self) {
+        if !self.wants_compaction() {
+            return;
+        }
+        let mut candidates: Vec<(u32, u64, u64)> = self
+            .seg_sizes
+            .iter()
+            .filter(|(seg, size)| {
+                **seg != self.seg_no && **size > 0 && !self.no_compact.contains(seg)
+            })
+            .filter_map(|(&seg, &size)| {
+                let refs = self.seg_refs.get(&seg).copied().unwrap_or(0);
+                let live = self.seg_live.get(&seg).copied().unwrap_or(0);
+                (refs > 0 && live * 2 < size).then_some((seg, size, live))
+            })
+            .collect();
+        // Least live data first: the most disk back for the least copying.
+        candidates.sort_unstable_by(|a, b| {
+            let (l, r) = (
+                u128::from(a.2) * u128::from(b.1),
+                u128::from(b.2) * u128::from(a.1),
+            );
+            l.cmp(&r).then(a.0.cmp(&b.0))
+        });
+        let total = self.closed_bytes + self.seg.len();
+        let mut garbage = total.saturating_sub(self.live_bytes);
+        let target = self.live_bytes / 2;
+        let mut chosen = IdSet::default();
+        let mut planned = 0u64;
+        for (seg, size, live) in candidates {
+            if garbage <= target || planned >= PLAN_MAX {
+                break;
+            }
+            chosen.insert(seg);
+            garbage = garbage.saturating_sub(size - live);
+            planned += live;
+        }
+        if chosen.is_empty() {
+            self.compact_skip_until = garbage + self.opts.segment_size;
+            return;
+        }
+        self.compact_skip_until = 0;
+        let damaged = &self.damaged;
+        let mut work: Vec<(MsgId, Location)> = self
+            .messages
+            .iter()
+            .filter(|(id, loc, _, _)| chosen.contains(&loc.segment) && !damaged.contains(id))
+            .map(|(id, loc, _, _)| (id, loc))
+            .collect();
+        work.sort_unstable_by_key(|(_, loc)| (loc.segment, loc.offset));
+        self.work = work.into();
+    }
+
+    /// The next moves of at most about `budget` bytes (at least one), planning when none are
+    /// left; moves whose message died or moved meanwhile are dropped.
+    fn next_moves(&mut self, budget: u64) -> Vec<(MsgId, Location)> {
+        if self.work.is_empty() {
+            self.plan_compaction();
+        }
+        let mut out = Vec::new();
+        let mut bytes = 0u64;
+        while let Some(&(id, loc)) = self.work.front() {
+            let rec = HEADER as u64 + u64::from(loc.len);
+            if !out.is_empty() && bytes + rec > budget {
+                break;
+            }
+            self.work.pop_front();
+            if self.messages.location(id) == Some(loc) {
+                out.push((id, loc));
+                bytes += rec;
+            }
+        }
+        out
+    }
+
+    /// Copies each record (read as `raw`, header included) to the segment being written,
+    /// if its message is still live where it was read; a `Move` record per message goes to
+    /// the journal. Each move is complete or not done at all, also when one fails.
+    fn apply_moves(
+        &mut self,
+        records: Vec<(MsgId, Location, Vec<u8>)>,
+    ) -> Result<SegmentCompaction, StoreError> {
+        let mut done = SegmentCompaction::default();
+        for (id, old, raw) in records {
+            let Some((_, _, queues)) = self.messages.entry(id).filter(|(loc, _, _)| *loc == old)
+            else {
+                continue;
+            };
+            let refs = queues.len() as u64;
+            let rec = raw.len() as u64;
+            if self.seg.len() > 0
+                && (self.seg.len() + rec > self.opts.segment_size
+                    || self.seg.len() >= u64::from(FAR))
+            {
+                self.roll()?;
+            }
+            if !self.seg.buf.is_empty() && self.seg.buf.len() as u64 + rec > SEG_BUF as u64 {
+                self.seg_write_out()?;
+            }
+            if self.jnl.buf.len() >= JNL_BUF {
+                self.jnl_write_out()?;
+            }
+            let new = Location {
+                segment: self.seg_no,
+                offset: self.seg.len(),
+                len: old.len,
+            };
+            self.seg.buf.extend_from_slice(&raw);
+            codec::put_move(&mut self.jnl.buf, id, new);
+            self.messages.relocate(id, new);
+            *self.seg_refs.entry(self.seg_no).or_insert(0) += refs;
+            *self.seg_live.entry(self.seg_no).or_insert(0) += rec;
+            self.live_bytes += rec;
+            self.release(old.segment, refs, rec);
+            done.moved += 1;
+            done.moved_bytes += rec;
+        }
+        Ok(done)
+    }
+
     fn disk_usage(&self) -> u64 {
-        self.seg_sizes.values().sum::<u64>() + self.seg.len() + self.jnl_old_bytes + self.jnl.len()
+        self.closed_bytes + self.seg.len() + self.jnl_old_bytes + self.jnl.len()
     }
 }
 
@@ -675,6 +894,17 @@ impl Inner {
 pub struct Store {
     inner: Mutex<Inner>,
     shared: Arc<Shared>,
+    /// One segment compaction step at a time.
+    compactor: Mutex<()>,
+}
+
+/// What one [`Store::compact_segments`] step did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentCompaction {
+    /// Live messages whose records were copied to the current segment.
+    pub moved: usize,
+    /// Record bytes copied.
+    pub moved_bytes: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -697,6 +927,12 @@ struct Replay {
     next_msg: MsgId,
     next_segment: u32,
     next_queue: QueueId,
+    /// Per segment, the greatest length a `Synced` mark says is on disk.
+    marks: IdMap<u32, u64>,
+    /// Where moved messages were before their last `Move` (used if the move was not synced).
+    moved_from: IdMap<MsgId, Location>,
+    /// The current file held a `Checkpoint`.
+    checkpoint: bool,
 }
 
 impl Replay {
@@ -744,6 +980,8 @@ impl Replay {
                 self.messages.clear();
                 self.clock.clear();
                 self.purged_below.clear();
+                self.moved_from.clear();
+                self.checkpoint = true;
                 self.next_msg = self.next_msg.max(next_msg);
                 self.next_segment = self.next_segment.max(next_segment);
             }
@@ -753,6 +991,17 @@ impl Replay {
                     self.clock.pop_back();
                 }
                 self.clock.push_back((msg, ms));
+            }
+            Rec::Synced { segment, len } => {
+                let m = self.marks.entry(segment).or_insert(0);
+                *m = (*m).max(len);
+            }
+            Rec::Move { msg, loc } => {
+                if let Some(old) = self.messages.location(msg) {
+                    self.moved_from.insert(msg, old);
+                    self.messages.relocate(msg, loc);
+                    self.next_segment = self.next_segment.max(loc.segment.saturating_add(1));
+                }
             }
         }
     }
@@ -785,7 +1034,10 @@ impl Store {
         }
         jnls.sort_unstable();
         let mut st = Replay::default();
+        // Per journal file (in order): whether it held a checkpoint.
+        let mut checkpoints = Vec::with_capacity(jnls.len());
         for &n in &jnls {
+            st.checkpoint = false;
             let path = jnl_path(&jnl_dir, n);
             let data = fs::read(&path)?;
             let report = codec::scan(&data, |offset, payload| match codec::decode(payload) {
@@ -822,6 +1074,14 @@ impl Store {
                     tracing::warn!(file = %path.display(), error = %e, "store: cannot truncate");
                 }
             }
+            checkpoints.push(st.checkpoint);
+        }
+        let mut damage: Vec<String> = Vec::new();
+        if rec.skipped_corrupt > 0 {
+            damage.push(format!(
+                "{} damaged journal records were skipped (what they said is lost)",
+                rec.skipped_corrupt
+            ));
         }
 
         // 2. Check the messages against the segment files (sizes only, never the bodies).
@@ -851,7 +1111,35 @@ impl Store {
                 (canon != id).then_some((id, canon))
             })
             .collect();
+        // Every generation of the journal starts with a checkpoint (a compacted file), and the
+        // files from the last one on are numbered without gaps.
+        match checkpoints.iter().rposition(|&c| c) {
+            Some(k) => {
+                for w in jnls[k..].windows(2) {
+                    if w[1] != w[0] + 1 {
+                        damage.push(format!(
+                            "journal files {} to {} are missing",
+                            w[0] + 1,
+                            w[1] - 1
+                        ));
+                    }
+                }
+            }
+            None if seg_files.values().any(|&size| size > 0) => damage.push(
+                "the journal is missing (no compacted journal file), but segments hold data"
+                    .to_owned(),
+            ),
+            None => {}
+        }
+        let end = |loc: Location| loc.offset + HEADER as u64 + u64::from(loc.len);
+        let body = |loc: Location| match seg_files.get(&loc.segment) {
+            None => Err(true),
+            Some(&size) if end(loc) > size => Err(false),
+            Some(_) => Ok(()),
+        };
         let mut unknown_queue = 0usize;
+        let mut damaged: IdSet<MsgId> = IdSet::default();
+        let mut back: Vec<(MsgId, Location)> = Vec::new();
         let mut messages = std::mem::take(&mut st.messages);
         messages.retain(|id, loc, qs| {
             qs.retain(|&q| {
@@ -872,18 +1160,38 @@ impl Store {
             if qs.is_empty() {
                 return false;
             }
-            match seg_files.get(&loc.segment) {
-                None => {
-                    rec.missing_segment_records += 1;
-                    false
+            let Err(missing) = body(loc) else {
+                return true;
+            };
+            // A move that did not reach the disk: the record is still where it was.
+            if let Some(&old) = st.moved_from.get(&id) {
+                if body(old).is_ok() {
+                    back.push((id, old));
+                    return true;
                 }
-                Some(&size) if loc.offset + HEADER as u64 + u64::from(loc.len) > size => {
-                    rec.lost_bodies += 1;
-                    false
-                }
-                Some(_) => true,
             }
+            // A segment is deleted only after the sync covering its acks, and a `Synced` mark
+            // is written only after the fsync it states: a body the marks say was on disk is
+            // damage (a confirmed message), kept so that a restored segment brings it back.
+            if st
+                .marks
+                .get(&loc.segment)
+                .is_some_and(|&len| end(loc) <= len)
+            {
+                damaged.insert(id);
+                if missing {
+                    rec.missing_segment_records += 1;
+                } else {
+                    rec.truncated_bodies += 1;
+                }
+                return true;
+            }
+            rec.lost_bodies += 1;
+            false
         });
+        for (id, old) in back {
+            messages.relocate(id, old);
+        }
         if unknown_queue > 0 {
             tracing::warn!(
                 references = unknown_queue,
@@ -891,27 +1199,65 @@ impl Store {
             );
         }
         if rec.missing_segment_records > 0 {
-            tracing::debug!(
-                records = rec.missing_segment_records,
-                "store: skipped journal records of deleted (fully acked) segments"
-            );
+            let mut segs: Vec<u32> = messages
+                .iter()
+                .filter(|(id, loc, _, _)| {
+                    damaged.contains(id) && !seg_files.contains_key(&loc.segment)
+                })
+                .map(|(_, loc, _, _)| loc.segment)
+                .collect();
+            segs.sort_unstable();
+            segs.dedup();
+            damage.push(format!(
+                "{} confirmed messages are in missing segment files {}; they are kept in the \
+                 index (not delivered) and come back if the files are restored",
+                rec.missing_segment_records,
+                segs.iter()
+                    .map(|n| format!("{n:08}.seg"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if rec.truncated_bodies > 0 {
+            damage.push(format!(
+                "{} confirmed messages lie past the end of a truncated segment file; they are \
+                 kept in the index (not delivered) and come back if the files are restored",
+                rec.truncated_bodies
+            ));
         }
         if rec.lost_bodies > 0 {
-            tracing::warn!(
+            tracing::info!(
                 messages = rec.lost_bodies,
-                "store: dropped messages whose bodies never reached the disk (unconfirmed)"
+                "store: dropped messages whose bodies had not reached the disk at the crash \
+                 (never confirmed)"
             );
         }
 
-        // 3. Reference counts; delete segments nobody references.
+        // 3. Reference counts; delete segments nobody references, unless there is damage
+        // (this open's or an earlier one's, until the report is removed): they may be all that
+        // is left of the messages the damaged journal described.
+        let report_path = dir.join(DAMAGE_REPORT);
+        if !damage.is_empty() {
+            for d in &damage {
+                tracing::warn!(report = %report_path.display(), "store: damage: {d}");
+            }
+            if let Err(e) = append_damage_report(&report_path, &damage) {
+                tracing::warn!(file = %report_path.display(), error = %e, "store: cannot write the damage report");
+            }
+        }
+        let keep_orphans = report_path.exists();
         let mut seg_refs: IdMap<u32, u64> = IdMap::default();
+        let mut seg_live: IdMap<u32, u64> = IdMap::default();
         for (_, loc, _, qs) in messages.iter() {
             *seg_refs.entry(loc.segment).or_insert(0) += qs.len() as u64;
+            *seg_live.entry(loc.segment).or_insert(0) += HEADER as u64 + u64::from(loc.len);
         }
         let mut seg_sizes: IdMap<u32, u64> = IdMap::default();
         for (&n, &size) in &seg_files {
             if seg_refs.contains_key(&n) {
                 seg_sizes.insert(n, size);
+            } else if keep_orphans {
+                rec.kept_segments += 1;
             } else {
                 let path = seg_path(&seg_dir, n);
                 tracing::debug!(file = %path.display(), "store: deleting unreferenced segment");
@@ -920,9 +1266,21 @@ impl Store {
                 }
             }
         }
+        if keep_orphans && rec.kept_segments > 0 {
+            tracing::warn!(
+                segments = rec.kept_segments,
+                report = %report_path.display(),
+                "store: segments no message references are kept because damage was found; \
+                 `warren recover-messages` reads them back; remove the report to let them go"
+            );
+        }
+        rec.damage = damage;
 
         // 4. The recovered view, in publish (= id) order.
         for (id, loc, meta, qs) in messages.iter() {
+            if damaged.contains(&id) {
+                continue;
+            }
             rec.messages += 1;
             rec.bytes += u64::from(loc.len);
             for q in qs {
@@ -960,6 +1318,12 @@ impl Store {
                 },
             );
         }
+        let marks: IdMap<u32, u64> = std::mem::take(&mut st.marks)
+            .into_iter()
+            .filter(|(seg, _)| seg_refs.contains_key(seg))
+            .collect();
+        let closed_bytes = seg_sizes.values().sum();
+        let live_bytes = seg_live.values().sum();
         let seg_no = next_segment;
         let seg_file = OpenOptions::new()
             .write(true)
@@ -1001,6 +1365,15 @@ impl Store {
             clock,
             seg_refs,
             seg_sizes,
+            closed_bytes,
+            seg_live,
+            live_bytes,
+            dead: Vec::new(),
+            synced_len: marks,
+            damaged,
+            no_compact: IdSet::default(),
+            work: VecDeque::new(),
+            compact_skip_until: 0,
             poisoned: false,
             scratch: Vec::new(),
             opts,
@@ -1029,6 +1402,7 @@ impl Store {
             Store {
                 inner: Mutex::new(inner),
                 shared,
+                compactor: Mutex::new(()),
             },
             rec,
         ))
@@ -1118,8 +1492,73 @@ impl Store {
         if let Err((what, e)) = plan.run() {
             return Err(self.inner.lock().poison(what, e));
         }
-        self.inner.lock().finish_sync();
+        self.inner.lock().finish_sync(plan);
         Ok(())
+    }
+
+    /// [`Store::compact_segments`] without its final sync (tests of a crash in between).
+    #[cfg(test)]
+    pub(crate) fn compact_without_sync(
+        &self,
+        budget: u64,
+    ) -> Result<SegmentCompaction, StoreError> {
+        let batch = self.inner.lock().next_moves(budget);
+        let records = batch
+            .into_iter()
+            .map(|(id, loc)| self.read_raw(loc).map(|raw| (id, loc, raw)))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.inner.lock().apply_moves(records)
+    }
+
+    /// Hands the journal's buffer (and not the segment's) to the OS (tests).
+    #[cfg(test)]
+    pub(crate) fn write_out_journal_only(&self) {
+        self.inner.lock().jnl_write_out().unwrap();
+    }
+
+    /// Whether segment compaction has work: the segment files hold more garbage (records of
+    /// acked messages) than live data plus one segment. Cheap (two counters).
+    pub fn wants_compaction(&self) -> bool {
+        self.inner.lock().wants_compaction()
+    }
+
+    /// One step of segment compaction (RabbitMQ combines message store files past half
+    /// garbage; this moves instead): copies up to about `budget` bytes of live records out of
+    /// the closed segments that are mostly garbage into the segment being written, notes each
+    /// move in the journal, and syncs. A segment left with nothing live is deleted after that
+    /// sync. So disk use stays under twice the live data plus two segments whatever the order
+    /// messages are acked in (a few old messages no longer pin whole segments).
+    ///
+    /// Call it from the thread that calls [`Store::sync`] (it syncs itself); it reads records
+    /// without the store's lock and takes the lock only to plan and to apply the moves.
+    pub fn compact_segments(&self, budget: u64) -> Result<SegmentCompaction, StoreError> {
+        let _one = self.compactor.lock();
+        let batch = {
+            let mut g = self.inner.lock();
+            g.check()?;
+            g.next_moves(budget)
+        };
+        if batch.is_empty() {
+            return Ok(SegmentCompaction::default());
+        }
+        let mut records = Vec::with_capacity(batch.len());
+        for (id, loc) in batch {
+            match self.read_raw(loc) {
+                Ok(raw) => records.push((id, loc, raw)),
+                Err(e) => {
+                    tracing::warn!(segment = loc.segment, offset = loc.offset, error = %e,
+                        "store: a record cannot be read for compaction; its segment stays");
+                    self.inner.lock().no_compact.insert(loc.segment);
+                }
+            }
+        }
+        let done = {
+            let mut g = self.inner.lock();
+            g.check()?;
+            g.apply_moves(records)?
+        };
+        self.sync()?;
+        Ok(done)
     }
 
     /// Reads a message back and checks its CRC. Works for records not yet synced too.
@@ -1147,14 +1586,26 @@ impl Store {
             g.flush_for(loc)?;
             loc
         };
-        self.read_flushed(loc).map_err(|e| {
-            // The last reference may have gone (and its segment with it) since the lookup.
-            if self.location(id).is_none() {
-                StoreError::UnknownMessage(id)
-            } else {
-                e
+        let mut loc = loc;
+        let mut tries = 0;
+        loop {
+            let e = match self.read_flushed(loc) {
+                Ok(b) => return Ok(b),
+                Err(e) => e,
+            };
+            // Since the lookup, the last reference may have gone (and its segment with it), or
+            // compaction may have moved the record (and deleted the segment it was in).
+            let mut g = self.inner.lock();
+            match g.messages.location(id) {
+                None => return Err(StoreError::UnknownMessage(id)),
+                Some(now) if now != loc && tries < 3 => {
+                    g.flush_for(now)?;
+                    loc = now;
+                    tries += 1;
+                }
+                Some(_) => return Err(e),
             }
-        })
+        }
     }
 
     /// Where live message `id` is (`None` if it is not live).
@@ -1164,6 +1615,11 @@ impl Store {
 
     /// The positional read of [`Store::read`], for a record already handed to the OS.
     fn read_flushed(&self, loc: Location) -> Result<Bytes, StoreError> {
+        Ok(Bytes::from(self.read_raw(loc)?).slice(HEADER..))
+    }
+
+    /// The whole record at `loc` (header and payload), checked.
+    fn read_raw(&self, loc: Location) -> Result<Vec<u8>, StoreError> {
         let total = HEADER + loc.len as usize;
         let file = self.shared.reader(loc.segment)?;
         let path = || seg_path(&self.shared.seg_dir, loc.segment);
@@ -1184,7 +1640,7 @@ impl Store {
             offset: loc.offset,
             reason: reason.into(),
         })?;
-        Ok(Bytes::from(buf).slice(HEADER..))
+        Ok(buf)
     }
 
     /// Bytes in segment and journal files (including what is buffered for them).

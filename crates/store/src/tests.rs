@@ -46,6 +46,15 @@ fn msg(i: usize, size: usize) -> Vec<u8> {
     (0..size).map(|j| (i * 31 + j) as u8).collect()
 }
 
+/// `(offset, record type)` of every record of a journal file.
+fn records(path: &Path) -> Vec<(u64, u8)> {
+    let mut v = Vec::new();
+    crate::codec::scan(&fs::read(path).unwrap(), |off, payload| {
+        v.push((off, payload[0]))
+    });
+    v
+}
+
 fn ids(rec: &Recovered, q: &str) -> Vec<MsgId> {
     rec.queues
         .get(q)
@@ -122,8 +131,9 @@ fn two_queues_written_once_reclaimed_after_both_acks() {
     assert!(seg.exists(), "still referenced by /b");
     assert_eq!(&s.read(loc).unwrap()[..], &body[..]);
     s.ack(b, &[m]).unwrap();
-    assert!(!seg.exists(), "fully acked segment deleted");
+    assert!(seg.exists(), "deleted only once the acks are synced");
     s.sync().unwrap();
+    assert!(!seg.exists(), "fully acked segment deleted");
     drop(s);
     let (_s, rec) = Store::open(dir.path(), opts()).unwrap();
     assert_eq!(ids(&rec, "/a"), vec![m2]);
@@ -332,11 +342,15 @@ fn torn_tail_truncated_at_every_byte() {
         s.append(&[&msg(3, 50)], &[q, r]).unwrap();
         s.sync().unwrap();
         after = fs::metadata(journal(dir.path())).unwrap().len();
-        // Drop (a sync) writes nothing more.
+        // A crash: the `Synced` mark of the last sync stays unwritten.
+        std::mem::forget(s);
     }
     assert!(after > before);
     let j = journal(dir.path());
+    let starts: Vec<u64> = records(&j).iter().map(|&(off, _)| off).collect();
     for cut in before..after {
+        // A cut inside a record loses it (a torn tail); a cut between two is no tail at all.
+        let last_whole_end = starts.iter().copied().filter(|&o| o <= cut).max().unwrap();
         let copy = tempfile::tempdir().unwrap();
         copy_dir(dir.path(), copy.path());
         let jc = copy.path().join("journal").join(j.file_name().unwrap());
@@ -348,7 +362,11 @@ fn torn_tail_truncated_at_every_byte() {
             .unwrap();
         let (s, rec) = Store::open(copy.path(), opts()).unwrap();
         assert_eq!(ids(&rec, "/q"), vec![1, 2, 3], "cut at {cut}");
-        assert_eq!(rec.truncated_tail_bytes, cut - before, "cut at {cut}");
+        assert_eq!(
+            rec.truncated_tail_bytes,
+            cut - last_whole_end,
+            "cut at {cut}"
+        );
         assert_eq!(rec.skipped_corrupt, 0);
         // The store works normally afterwards.
         let q = s.queue_id("/q");
@@ -362,18 +380,26 @@ fn torn_tail_truncated_at_every_byte() {
     }
 }
 
-/// Builds a store with 6 messages, each sync'd on its own; returns the journal record offsets.
+/// Builds a store with 6 messages, each sync'd on its own, and leaves it as a crash would
+/// (the last record in the journal is the 6th `Publish`); returns the offsets of the six
+/// `Publish` records and the journal's length.
 fn six_records(dir: &Path) -> Vec<u64> {
     let (s, _) = Store::open(dir, opts()).unwrap();
     let q = s.queue_id("/q");
     s.sync().unwrap();
-    let mut offs = Vec::new();
     for i in 0..6 {
-        offs.push(fs::metadata(journal(dir)).unwrap().len());
         s.append(&[&msg(i, 40)], &[q]).unwrap();
         s.sync().unwrap();
     }
-    offs.push(fs::metadata(journal(dir)).unwrap().len());
+    std::mem::forget(s);
+    let j = journal(dir);
+    let mut offs: Vec<u64> = records(&j)
+        .into_iter()
+        .filter(|&(_, ty)| ty == crate::codec::T_PUBLISH)
+        .map(|(off, _)| off)
+        .collect();
+    assert_eq!(offs.len(), 6);
+    offs.push(fs::metadata(&j).unwrap().len());
     offs
 }
 
@@ -383,7 +409,9 @@ fn flipped_byte_in_journal_record_is_skipped_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let offs = six_records(dir.path());
     let j = journal(dir.path());
-    for at in offs[2]..offs[3] {
+    let ends: Vec<u64> = records(&j).iter().map(|&(off, _)| off).collect();
+    let end3 = ends.iter().copied().find(|&o| o > offs[2]).unwrap();
+    for at in offs[2]..end3 {
         let copy = tempfile::tempdir().unwrap();
         copy_dir(dir.path(), copy.path());
         let jc = copy.path().join("journal").join(j.file_name().unwrap());
@@ -395,9 +423,12 @@ fn flipped_byte_in_journal_record_is_skipped_and_counted() {
         assert_eq!(ids(&rec, "/q"), vec![1, 2, 4, 5, 6], "flip at {at}");
         assert_eq!(rec.truncated_tail_bytes, 0);
         drop(_s);
-        // Reported once: the compaction at open rewrote the journal.
+        assert_eq!(rec.damage.len(), 1, "flip at {at}: {:?}", rec.damage);
+        // Reported once: the compaction at open rewrote the journal. The report stays.
         let (_s, rec) = Store::open(copy.path(), opts()).unwrap();
         assert_eq!(rec.skipped_corrupt, 0);
+        assert!(rec.damage.is_empty());
+        assert!(copy.path().join("damage-report.txt").exists());
         assert_eq!(ids(&rec, "/q"), vec![1, 2, 4, 5, 6]);
     }
 }
@@ -451,7 +482,7 @@ fn flipped_byte_in_segment_fails_that_read_only() {
 }
 
 #[test]
-fn missing_segment_is_skipped_and_unsynced_tail_dropped() {
+fn missing_or_cut_segment_of_confirmed_messages_is_damage_kept_until_restored() {
     let dir = tempfile::tempdir().unwrap();
     let (seg0, seg1);
     {
@@ -461,10 +492,16 @@ fn missing_segment_is_skipped_and_unsynced_tail_dropped() {
         seg1 = s.append(&[&msg(1, 200)], &[q]).unwrap().1.segment;
         s.append(&[&msg(2, 200)], &[q]).unwrap();
         s.sync().unwrap();
+        // One more write-out, so that the marks of that sync reach the journal.
+        s.append(&[&msg(3, 200)], &[q]).unwrap();
+        s.sync().unwrap();
     }
     assert_ne!(seg0, seg1);
-    fs::remove_file(dir.path().join(format!("segments/{seg0:08}.seg"))).unwrap();
-    // Cut the second message's body short, as if the crash came before its bytes were synced.
+    let backup = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), backup.path());
+    let p0 = dir.path().join(format!("segments/{seg0:08}.seg"));
+    fs::remove_file(&p0).unwrap();
+    // Cut the second message's body short: it was synced (and confirmed), so this is damage.
     let p1 = dir.path().join(format!("segments/{seg1:08}.seg"));
     let len = fs::metadata(&p1).unwrap().len();
     fs::OpenOptions::new()
@@ -473,11 +510,284 @@ fn missing_segment_is_skipped_and_unsynced_tail_dropped() {
         .unwrap()
         .set_len(len - 1)
         .unwrap();
-    let (_s, rec) = Store::open(dir.path(), opts()).unwrap();
-    assert_eq!(ids(&rec, "/q"), vec![3]);
+    let (s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(ids(&rec, "/q"), vec![3, 4]);
     assert_eq!(rec.missing_segment_records, 1);
+    assert_eq!(rec.truncated_bodies, 1);
+    assert_eq!(rec.lost_bodies, 0);
+    assert_eq!(rec.damage.len(), 2, "{:?}", rec.damage);
+    assert!(
+        rec.damage[0].contains(&format!("{seg0:08}.seg")),
+        "{:?}",
+        rec.damage
+    );
+    let report = fs::read_to_string(dir.path().join("damage-report.txt")).unwrap();
+    assert_eq!(report.lines().count(), 2, "{report}");
+    assert!(p1.exists(), "a segment with damaged references stays");
+    // The damaged references survive more work and a reopen (with its journal compaction).
+    let q = s.queue_id("/q");
+    s.ack(q, &[3]).unwrap();
+    s.sync().unwrap();
+    drop(s);
+    let (s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(ids(&rec, "/q"), vec![4]);
+    assert_eq!(rec.missing_segment_records, 1);
+    assert_eq!(rec.truncated_bodies, 1);
+    drop(s);
+    // Restoring the files from the backup brings both messages back.
+    fs::copy(backup.path().join(format!("segments/{seg0:08}.seg")), &p0).unwrap();
+    fs::copy(backup.path().join(format!("segments/{seg1:08}.seg")), &p1).unwrap();
+    let (s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(ids(&rec, "/q"), vec![1, 2, 4]);
+    assert!(rec.damage.is_empty(), "{:?}", rec.damage);
+    for m in rec.queues["/q"].iter() {
+        assert_eq!(
+            &s.read(m.loc).unwrap()[..],
+            &msg(m.id as usize - 1, 200)[..]
+        );
+    }
+    // A purge lets the damaged references go.
+    drop(s);
+    fs::remove_file(&p0).unwrap();
+    let (s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(rec.missing_segment_records, 1);
+    s.purge(s.queue_id("/q")).unwrap();
+    s.sync().unwrap();
+    drop(s);
+    let (_s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert!(rec.queues.is_empty());
+    assert!(rec.damage.is_empty(), "{:?}", rec.damage);
+}
+
+#[test]
+fn unsynced_tail_is_dropped_as_unconfirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg;
+    {
+        let (s, _) = Store::open(dir.path(), opts()).unwrap();
+        let q = s.queue_id("/q");
+        s.append(&[&msg(0, 200)], &[q]).unwrap();
+        s.sync().unwrap();
+        s.append(&[&msg(1, 200)], &[q]).unwrap();
+        // The journal reaches the disk, the body of message 2 does not (unsynced bytes may
+        // reach it in any order), and the crash comes before any mark covers it.
+        let (_, loc) = s.append(&[&msg(2, 200)], &[q]).unwrap();
+        seg = loc.segment;
+        s.sync().unwrap();
+        std::mem::forget(s);
+    }
+    let p = dir.path().join(format!("segments/{seg:08}.seg"));
+    let size = fs::metadata(&p).unwrap().len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(size - 1)
+        .unwrap();
+    let (_s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(ids(&rec, "/q"), vec![1, 2]);
     assert_eq!(rec.lost_bodies, 1);
-    assert!(!p1.exists(), "unreferenced segment deleted at open");
+    assert!(rec.damage.is_empty(), "{:?}", rec.damage);
+    assert!(!dir.path().join("damage-report.txt").exists());
+}
+
+#[test]
+fn a_lost_journal_keeps_the_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (s, _) = Store::open(dir.path(), opts()).unwrap();
+        let q = s.queue_id("/q");
+        s.append(&[&msg(0, 200)], &[q]).unwrap();
+        s.sync().unwrap();
+    }
+    for j in files(&dir.path().join("journal"), ".jnl") {
+        fs::remove_file(j).unwrap();
+    }
+    let segs = files(&dir.path().join("segments"), ".seg");
+    let (s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert!(rec.queues.is_empty());
+    assert_eq!(rec.damage.len(), 1, "{:?}", rec.damage);
+    assert!(rec.kept_segments >= 1);
+    drop(s);
+    // Kept at every open while the report is there; deleted once it is removed.
+    let (s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert!(rec.damage.is_empty());
+    for p in &segs {
+        assert!(p.exists(), "{p:?}");
+    }
+    drop(s);
+    fs::remove_file(dir.path().join("damage-report.txt")).unwrap();
+    let (_s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(rec.kept_segments, 0);
+    assert!(segs.iter().all(|p| !p.exists()));
+}
+
+fn segment_bytes(dir: &Path) -> u64 {
+    files(&dir.join("segments"), ".seg")
+        .iter()
+        .map(|p| fs::metadata(p).unwrap().len())
+        .sum()
+}
+
+/// A busy queue acked at once beside a slow one that keeps one message in 40 (a DLQ, a delay
+/// queue): returns the slow queue's (id, body) and the largest segment bytes seen on disk,
+/// compacting as the broker's syncer does when `compact`.
+fn slow_beside_busy(dir: &Path, compact: bool) -> (Vec<(MsgId, Vec<u8>)>, u64, u64) {
+    let (s, _) = Store::open(dir, small(64 * 1024, 1 << 30)).unwrap();
+    let busy = s.queue_id("/busy");
+    let slow = s.queue_id("/slow");
+    let mut kept = Vec::new();
+    let mut worst = 0u64;
+    let mut worst_live = 0u64;
+    for i in 0..8000usize {
+        let body = msg(i, 1000);
+        if i % 40 == 0 {
+            let (m, _) = s.append(&[&body], &[slow]).unwrap();
+            kept.push((m, body));
+        } else {
+            let (m, _) = s.append(&[&body], &[busy]).unwrap();
+            s.ack(busy, &[m]).unwrap();
+        }
+        if i % 100 == 99 {
+            s.sync().unwrap();
+            if compact {
+                while s.wants_compaction() {
+                    let step = s.compact_segments(16 * 1024).unwrap();
+                    assert!(step.moved > 0 || !s.wants_compaction());
+                    if step.moved == 0 {
+                        break;
+                    }
+                }
+            }
+            let live = kept.len() as u64 * 1008;
+            let now = segment_bytes(dir);
+            if now > worst {
+                worst = now;
+                worst_live = live;
+            }
+        }
+    }
+    drop(s);
+    (kept, worst, worst_live)
+}
+
+#[test]
+fn segment_compaction_keeps_disk_near_the_live_data() {
+    let seg = 64 * 1024u64;
+    // Without compaction every segment stays: the slow queue pins them all.
+    let plain = tempfile::tempdir().unwrap();
+    let (kept, worst, live) = slow_beside_busy(plain.path(), false);
+    assert!(
+        worst > 2 * live + 2 * seg,
+        "the workload pins segments: {worst} bytes for {live} live"
+    );
+    assert_eq!(kept.len(), 200);
+    eprintln!("without compaction: {worst} bytes on disk for {live} live");
+    // With it, disk use stays under twice the live data plus two segments.
+    let dir = tempfile::tempdir().unwrap();
+    let (kept, worst, live) = slow_beside_busy(dir.path(), true);
+    assert!(
+        worst <= 2 * live + 2 * seg,
+        "{worst} bytes on disk for {live} live bytes"
+    );
+    eprintln!("with compaction: {worst} bytes on disk for {live} live");
+    // Every kept message reads back, in order, after a restart.
+    let (s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert!(rec.damage.is_empty(), "{:?}", rec.damage);
+    assert_eq!(rec.lost_bodies, 0);
+    let got = &rec.queues["/slow"];
+    assert_eq!(
+        got.iter().map(|m| m.id).collect::<Vec<_>>(),
+        kept.iter().map(|(m, _)| *m).collect::<Vec<_>>()
+    );
+    for (m, (id, body)) in got.iter().zip(&kept) {
+        assert_eq!(&s.read(m.loc).unwrap()[..], &body[..], "message {id}");
+        assert_eq!(&s.read_msg(*id).unwrap()[..], &body[..], "message {id}");
+    }
+    assert!(!rec.queues.contains_key("/busy"));
+}
+
+#[test]
+fn a_compaction_cut_short_by_a_crash_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kept = Vec::new();
+    {
+        let (s, _) = Store::open(dir.path(), small(8 * 1024, 1 << 30)).unwrap();
+        let busy = s.queue_id("/busy");
+        let slow = s.queue_id("/slow");
+        for i in 0..400usize {
+            let body = msg(i, 500);
+            if i % 20 == 0 {
+                kept.push((s.append(&[&body], &[slow, busy]).unwrap().0, body));
+            } else {
+                let (m, _) = s.append(&[&body], &[busy]).unwrap();
+                s.ack(busy, &[m]).unwrap();
+            }
+        }
+        s.sync().unwrap();
+        for (m, _) in &kept {
+            s.ack(busy, &[*m]).unwrap();
+        }
+        s.sync().unwrap();
+        assert!(s.wants_compaction());
+        // The moves reach the journal on disk, the moved records do not, and the crash comes.
+        let step = s.compact_without_sync(1 << 20).unwrap();
+        assert_eq!(step.moved, kept.len());
+        s.write_out_journal_only();
+        std::mem::forget(s);
+    }
+    let (s, rec) = Store::open(dir.path(), opts()).unwrap();
+    assert!(rec.damage.is_empty(), "{:?}", rec.damage);
+    assert_eq!(rec.lost_bodies, 0);
+    let got = &rec.queues["/slow"];
+    assert_eq!(got.len(), kept.len());
+    for (m, (id, body)) in got.iter().zip(&kept) {
+        assert_eq!(m.id, *id);
+        assert_eq!(&s.read(m.loc).unwrap()[..], &body[..], "message {id}");
+    }
+}
+
+#[test]
+fn reads_follow_a_record_that_compaction_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = Store::open(dir.path(), small(8 * 1024, 1 << 30)).unwrap();
+    let s = Arc::new(s);
+    let busy = s.queue_id("/busy");
+    let slow = s.queue_id("/slow");
+    let mut kept = Vec::new();
+    for i in 0..2000usize {
+        let body = msg(i, 300);
+        if i % 25 == 0 {
+            kept.push((s.append(&[&body], &[slow]).unwrap().0, body));
+        } else {
+            let (m, _) = s.append(&[&body], &[busy]).unwrap();
+            s.ack(busy, &[m]).unwrap();
+        }
+    }
+    s.sync().unwrap();
+    let reader = {
+        let (s, kept) = (s.clone(), kept.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            for _ in 0..20 {
+                for (id, body) in &kept {
+                    assert_eq!(&s.read_msg(*id).unwrap()[..], &body[..], "message {id}");
+                    reads += 1;
+                }
+            }
+            reads
+        })
+    };
+    let mut moved = 0;
+    while s.wants_compaction() {
+        let step = s.compact_segments(4 * 1024).unwrap();
+        if step.moved == 0 {
+            break;
+        }
+        moved += step.moved;
+    }
+    assert!(moved > 0);
+    assert_eq!(reader.join().unwrap(), 20 * kept.len());
 }
 
 #[test]

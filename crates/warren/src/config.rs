@@ -31,6 +31,8 @@ pub const DEFAULT_DATA_DIR: &str = "./warren-data";
 /// memory_high_watermark = 0.4   # fraction of RAM, or a size: "128MiB"
 /// memory_high_watermark_paging_ratio = 0.5  # page bodies to disk past this share of it
 /// disk_free_limit = "50MB"
+/// [store]
+/// segment_size = "64MiB"        # message store segment files (RabbitMQ's msg_store_file_size_limit)
 /// [auth]
 /// loopback_users = ["guest"]    # users allowed from loopback only ([] = none)
 /// [jwt]                         # see docs/security.md for every key
@@ -60,6 +62,8 @@ pub struct FileConfig {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub resources: ResourcesConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
     #[serde(default)]
     pub auth: AuthConfig,
     /// JWT access tokens (verification keys, scopes, the built-in issuer).
@@ -125,6 +129,18 @@ pub struct ResourcesConfig {
     pub disk_free_limit: Option<String>,
 }
 
+/// `[store]`: the message store's tuning.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Size at which a segment file rolls over ("64MiB" default; at least 64KiB). Segment
+    /// compaction keeps disk use under twice the live data plus two of these.
+    pub segment_size: Option<String>,
+}
+
+/// Smallest `[store] segment_size`.
+const MIN_SEGMENT_SIZE: u64 = 64 * 1024;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
@@ -157,6 +173,7 @@ pub struct Settings {
     pub loopback_users: Option<Vec<String>>,
     pub jwt: Option<warren_auth::JwtConfig>,
     pub tls: Option<TlsConfig>,
+    pub store: warren_store::StoreOptions,
 }
 
 /// A `--prometheus-listen` / `prometheus_listen` address.
@@ -203,6 +220,16 @@ impl Settings {
         if let Some(v) = file.limits.consumer_timeout {
             limits.consumer_timeout_ms = v;
         }
+        let mut store = warren_store::StoreOptions::default();
+        if let Some(v) = file.store.segment_size.as_deref() {
+            let size = crate::resources::parse_size(v)
+                .with_context(|| format!("invalid [store] segment_size '{v}'"))?;
+            anyhow::ensure!(
+                size >= MIN_SEGMENT_SIZE,
+                "[store] segment_size {size} is below the minimum of {MIN_SEGMENT_SIZE} bytes"
+            );
+            store.segment_size = size;
+        }
         Ok(Settings {
             amqp_listen: amqp,
             http_listen: http,
@@ -223,6 +250,7 @@ impl Settings {
             loopback_users: file.auth.loopback_users,
             jwt: file.jwt,
             tls: file.tls,
+            store,
         })
     }
 }

@@ -546,9 +546,8 @@ async fn run_server(settings: Settings) -> anyhow::Result<()> {
     // refused meanwhile.
     let _lock = datalock::for_server(&settings.data_dir)?;
     let messages_dir = settings.data_dir.join("messages");
-    let (store, recovered) =
-        warren_store::Store::open(&messages_dir, warren_store::StoreOptions::default())
-            .with_context(|| format!("opening the message store in {}", messages_dir.display()))?;
+    let (store, recovered) = warren_store::Store::open(&messages_dir, settings.store.clone())
+        .with_context(|| format!("opening the message store in {}", messages_dir.display()))?;
     refuse_without_definitions(&settings.data_dir, &recovered)?;
     let durability = warren_core::Durability::start(store);
     // Where bodies are paged out under memory pressure; what a previous run left there is
