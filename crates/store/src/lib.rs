@@ -119,7 +119,7 @@ mod store;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-pub use store::{SegmentCompaction, Store};
+pub use store::{SegmentCompaction, SegmentScan, Store};
 
 /// A store-local queue id, from [`Store::queue_id`].
 pub type QueueId = u32;
@@ -255,8 +255,9 @@ pub struct Recovered {
     /// Messages whose bodies had not reached the disk when the crash came (never confirmed:
     /// past the segment's last `Synced` mark): dropped.
     pub lost_bodies: usize,
-    /// Segment files no message references, kept because of damage (see [`Recovered::damage`]).
-    pub kept_segments: usize,
+    /// Segment files no message references, kept because of damage (see [`Recovered::damage`]):
+    /// [`Store::scan_segment`] reads what they hold.
+    pub kept_segments: Vec<u32>,
     /// What this open found damaged, one sentence each (also logged as WARN and appended to
     /// `damage-report.txt` in the store's directory). Empty when nothing was.
     pub damage: Vec<String>,

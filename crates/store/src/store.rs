@@ -898,6 +898,15 @@ pub struct Store {
     compactor: Mutex<()>,
 }
 
+/// What [`Store::scan_segment`] found.
+#[derive(Debug, Default, Clone)]
+pub struct SegmentScan {
+    /// Each intact record: where it is and its payload (the broker's message).
+    pub records: Vec<(Location, Bytes)>,
+    /// Bytes skipped as damaged.
+    pub damaged_bytes: u64,
+}
+
 /// What one [`Store::compact_segments`] step did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentCompaction {
@@ -1257,7 +1266,7 @@ impl Store {
             if seg_refs.contains_key(&n) {
                 seg_sizes.insert(n, size);
             } else if keep_orphans {
-                rec.kept_segments += 1;
+                rec.kept_segments.push(n);
             } else {
                 let path = seg_path(&seg_dir, n);
                 tracing::debug!(file = %path.display(), "store: deleting unreferenced segment");
@@ -1266,9 +1275,10 @@ impl Store {
                 }
             }
         }
-        if keep_orphans && rec.kept_segments > 0 {
+        rec.kept_segments.sort_unstable();
+        if keep_orphans && !rec.kept_segments.is_empty() {
             tracing::warn!(
-                segments = rec.kept_segments,
+                segments = rec.kept_segments.len(),
                 report = %report_path.display(),
                 "store: segments no message references are kept because damage was found; \
                  `warren recover-messages` reads them back; remove the report to let them go"
@@ -1514,6 +1524,61 @@ impl Store {
     #[cfg(test)]
     pub(crate) fn write_out_journal_only(&self) {
         self.inner.lock().jnl_write_out().unwrap();
+    }
+
+    /// Every intact record of segment file `n`, in file order, for recovery by scanning
+    /// (`warren recover-messages`): after a lost or damaged journal the kept segments (see
+    /// [`Recovered::kept_segments`]) are all that says which messages there were. A damaged
+    /// record is skipped: the scan resumes at the next offset where a whole record checks.
+    pub fn scan_segment(&self, n: u32) -> Result<SegmentScan, StoreError> {
+        let data = fs::read(seg_path(&self.shared.seg_dir, n))?;
+        let mut scan = SegmentScan::default();
+        let whole = |at: usize| -> Option<usize> {
+            let h = data.get(at..at + HEADER)?;
+            let len = u32::from_le_bytes(h[0..4].try_into().ok()?) as usize;
+            let payload = data.get(at + HEADER..at.checked_add(HEADER + len)?)?;
+            codec::check(h, payload).ok().map(|()| len)
+        };
+        let mut at = 0usize;
+        while at < data.len() {
+            match whole(at) {
+                Some(len) => {
+                    scan.records.push((
+                        Location {
+                            segment: n,
+                            offset: at as u64,
+                            len: len as u32,
+                        },
+                        Bytes::copy_from_slice(&data[at + HEADER..at + HEADER + len]),
+                    ));
+                    at += HEADER + len;
+                }
+                None => {
+                    let next = (at + 1..data.len()).find(|&p| whole(p).is_some());
+                    let end = next.unwrap_or(data.len());
+                    scan.damaged_bytes += (end - at) as u64;
+                    at = end;
+                }
+            }
+        }
+        Ok(scan)
+    }
+
+    /// Deletes segment file `n` if no live message references it and it is not the one being
+    /// written (a kept segment whose records were recovered); whether it was deleted.
+    pub fn remove_unreferenced_segment(&self, n: u32) -> Result<bool, StoreError> {
+        let mut g = self.inner.lock();
+        if n == g.seg_no || g.seg_refs.contains_key(&n) {
+            return Ok(false);
+        }
+        let _readers = self.shared.readers.write();
+        match fs::remove_file(seg_path(&self.shared.seg_dir, n)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        g.dir_dirty = true;
+        Ok(true)
     }
 
     /// Whether segment compaction has work: the segment files hold more garbage (records of

@@ -607,7 +607,11 @@ fn a_lost_journal_keeps_the_segments() {
     let (s, rec) = Store::open(dir.path(), opts()).unwrap();
     assert!(rec.queues.is_empty());
     assert_eq!(rec.damage.len(), 1, "{:?}", rec.damage);
-    assert!(rec.kept_segments >= 1);
+    assert!(!rec.kept_segments.is_empty());
+    let scan = s.scan_segment(rec.kept_segments[0]).unwrap();
+    assert_eq!(scan.records.len(), 1);
+    assert_eq!(&scan.records[0].1[..], &msg(0, 200)[..]);
+    assert_eq!(scan.damaged_bytes, 0);
     drop(s);
     // Kept at every open while the report is there; deleted once it is removed.
     let (s, rec) = Store::open(dir.path(), opts()).unwrap();
@@ -618,7 +622,7 @@ fn a_lost_journal_keeps_the_segments() {
     drop(s);
     fs::remove_file(dir.path().join("damage-report.txt")).unwrap();
     let (_s, rec) = Store::open(dir.path(), opts()).unwrap();
-    assert_eq!(rec.kept_segments, 0);
+    assert!(rec.kept_segments.is_empty());
     assert!(segs.iter().all(|p| !p.exists()));
 }
 
@@ -1187,4 +1191,28 @@ fn out_of_order_acks_leave_holes_then_reclaim() {
     let (m, _) = s.append(&[b"after"], &[q]).unwrap();
     assert!(m > last);
     assert_eq!(&s.read_msg(m).unwrap()[..], b"after");
+}
+
+#[test]
+fn scanning_a_segment_skips_a_damaged_record_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = Store::open(dir.path(), opts()).unwrap();
+    let q = s.queue_id("/q");
+    let locs: Vec<Location> = (0..3)
+        .map(|i| s.append(&[&msg(i, 100)], &[q]).unwrap().1)
+        .collect();
+    s.sync().unwrap();
+    let p = dir
+        .path()
+        .join(format!("segments/{:08}.seg", locs[1].segment));
+    let mut data = fs::read(&p).unwrap();
+    data[locs[1].offset as usize + 20] ^= 0xff;
+    fs::write(&p, &data).unwrap();
+    let scan = s.scan_segment(locs[1].segment).unwrap();
+    let got: Vec<(Location, Vec<u8>)> =
+        scan.records.iter().map(|(l, b)| (*l, b.to_vec())).collect();
+    assert_eq!(got, vec![(locs[0], msg(0, 100)), (locs[2], msg(2, 100))]);
+    assert_eq!(scan.damaged_bytes, 108);
+    // Referenced (and current): never removed by remove_unreferenced_segment.
+    assert!(!s.remove_unreferenced_segment(locs[0].segment).unwrap());
 }

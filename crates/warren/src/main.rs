@@ -11,6 +11,7 @@ mod logging;
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 mod policy_cmd;
+mod recover_cmd;
 mod resources;
 
 use std::path::PathBuf;
@@ -112,6 +113,24 @@ enum Command {
         /// Data directory [default: ./warren-data]
         #[arg(long, env = "WARREN_DATA_DIR", value_name = "DIR", global = true)]
         data_dir: Option<PathBuf>,
+    },
+    /// After a lost or damaged journal (see messages/damage-report.txt): read the messages of
+    /// the segment files kept for recovery back by scanning them and publish them again
+    /// (broker stopped; at least once: acked messages in those files come back too).
+    RecoverMessages {
+        /// Data directory [default: ./warren-data]
+        #[arg(long, env = "WARREN_DATA_DIR", value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// TOML configuration file (for [store] settings)
+        #[arg(long, env = "WARREN_CONFIG", value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The vhost whose exchanges route the messages
+        #[arg(long, default_value = "/")]
+        vhost: String,
+        /// Put every message into this durable queue instead of routing it by its exchange
+        /// and routing key
+        #[arg(long)]
+        queue: Option<String>,
     },
 }
 
@@ -523,6 +542,12 @@ fn main() -> anyhow::Result<()> {
                 .block_on(run_server(settings))
         }
         Command::Definitions { action, data_dir } => definitions_command(action, data_dir),
+        Command::RecoverMessages {
+            data_dir,
+            config,
+            vhost,
+            queue,
+        } => recover_cmd::run(data_dir, config, vhost, queue),
         Command::Policy { action, data_dir } => policy_cmd::run(
             action,
             data_dir.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR)),

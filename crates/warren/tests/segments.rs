@@ -242,3 +242,89 @@ async fn a_deleted_segment_is_reported_and_a_restored_one_brings_its_messages_ba
     drop(conn);
     b.kill();
 }
+
+#[tokio::test]
+async fn after_a_lost_journal_recover_messages_scans_the_kept_segments_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tempfile::tempdir().unwrap();
+    let config = config(cfg.path());
+    let args = ["--config", config.to_str().unwrap()];
+    let b = BrokerProcess::start_with(dir.path(), &args);
+    let conn = Connection::connect(&b.url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let slow = slow_beside_busy(&conn, 300, 1).await;
+    drop(conn);
+    b.stop();
+    // The journal is lost; the segments are intact.
+    for e in std::fs::read_dir(dir.path().join("messages/journal")).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    let segments = segment_files(dir.path());
+
+    // The broker starts empty, says why, and keeps the segments.
+    let b = BrokerProcess::start_with(dir.path(), &args);
+    assert!(
+        b.startup_log
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("journal is missing")),
+        "{:#?}",
+        b.startup_log
+    );
+    let conn = Connection::connect(&b.url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    assert_eq!(declare(&ch, "slow").await, 0);
+    drop(conn);
+    b.stop();
+    for (name, _) in &segments {
+        assert!(
+            dir.path().join("messages/segments").join(name).exists(),
+            "{name} kept"
+        );
+    }
+
+    // A running broker refuses the command (the data directory is locked).
+    let b = BrokerProcess::start_with(dir.path(), &args);
+    let recover = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_warren"))
+            .args(["recover-messages", "--data-dir"])
+            .arg(dir.path())
+            .args(["--config", config.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = recover();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use"));
+    b.stop();
+
+    let out = recover();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("recovered {} messages", slow.len())),
+        "{stdout}"
+    );
+    assert!(!dir.path().join("messages/damage-report.txt").exists());
+
+    // Every message is back in its queue, in order; and only once.
+    let b = BrokerProcess::start_with(dir.path(), &args);
+    let conn = Connection::connect(&b.url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let got = drain_slow(&conn).await;
+    assert_eq!(got.len(), slow.len());
+    for (g, &i) in got.iter().zip(&slow) {
+        assert_eq!(g, &body(i), "message {i}");
+    }
+    drop(conn);
+    b.stop();
+    let out = recover();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no segment files are kept"));
+}
