@@ -14,9 +14,10 @@
 //! - A confirm for a persistent message is sent only after the fsync that covers its record.
 //! - Transient messages and non-durable queues cost no disk I/O.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -28,6 +29,7 @@ use crate::consumer::{ConnEvent, Outbox};
 use crate::log_limit::LogLimit;
 use crate::message::Message;
 use crate::paging::Pager;
+use crate::queue::Queue;
 
 /// Longest time an ack stays only in memory before the syncer writes it out.
 pub const ACK_SYNC_INTERVAL: Duration = Duration::from_millis(200);
@@ -41,7 +43,14 @@ pub struct ConfirmTicket {
     pub outbox: Arc<Outbox>,
     pub channel: u16,
     pub seq: u64,
+    /// The stored message: if the sync fails, it is taken back out of its queues and the
+    /// store before the nack, so that the nack means "not stored".
+    pub msg: MsgId,
 }
+
+/// The durable queues by store id (the latest queue object of each), for taking back the
+/// messages of a failed sync.
+type QueueMap = Arc<Mutex<HashMap<QueueId, Weak<Queue>>>>;
 
 #[derive(Debug)]
 enum SyncOp {
@@ -61,6 +70,7 @@ pub struct Durability {
     header: Mutex<BytesMut>,
     /// Where bodies go under memory pressure (see paging.rs), once enabled.
     pager: std::sync::OnceLock<Arc<Pager>>,
+    queues: QueueMap,
 }
 
 impl Durability {
@@ -69,10 +79,11 @@ impl Durability {
         let store = Arc::new(store);
         let (tx, rx) = mpsc::channel();
         let dirty = Arc::new(AtomicBool::new(false));
-        let (s, d) = (store.clone(), dirty.clone());
+        let queues = QueueMap::default();
+        let (s, d, q) = (store.clone(), dirty.clone(), queues.clone());
         std::thread::Builder::new()
             .name("warren-sync".into())
-            .spawn(move || syncer(s, d, rx))
+            .spawn(move || syncer(s, d, q, rx))
             .expect("the syncer thread starts");
         Arc::new(Durability {
             store,
@@ -80,7 +91,15 @@ impl Durability {
             dirty,
             header: Mutex::new(BytesMut::with_capacity(600)),
             pager: std::sync::OnceLock::new(),
+            queues,
         })
+    }
+
+    /// Notes the queue object of store id `id` (a durable queue just made).
+    pub(crate) fn register(&self, id: QueueId, queue: &Arc<Queue>) {
+        let mut map = self.queues.lock();
+        map.retain(|_, q| q.strong_count() > 0);
+        map.insert(id, Arc::downgrade(queue));
     }
 
     /// Gives the broker a transient store to page bodies out to under memory pressure
@@ -172,7 +191,7 @@ pub fn parse_queue_key(key: &str) -> Option<(&str, &str)> {
 /// Segment compaction moves at most this many bytes between two looks at the confirms.
 const COMPACT_STEP: u64 = 4 << 20;
 
-fn syncer(store: Arc<Store>, dirty: Arc<AtomicBool>, rx: mpsc::Receiver<SyncOp>) {
+fn syncer(store: Arc<Store>, dirty: Arc<AtomicBool>, queues: QueueMap, rx: mpsc::Receiver<SyncOp>) {
     let mut tickets: Vec<ConfirmTicket> = Vec::new();
     let mut barriers = Vec::new();
     let mut compacting = false;
@@ -194,7 +213,7 @@ fn syncer(store: Arc<Store>, dirty: Arc<AtomicBool>, rx: mpsc::Receiver<SyncOp>)
         }
         let acks_pending = dirty.swap(false, Ordering::AcqRel);
         if !tickets.is_empty() || !barriers.is_empty() || acks_pending {
-            sync_and_confirm(&store, &mut tickets, &mut barriers);
+            sync_and_confirm(&store, &queues, &mut tickets, &mut barriers);
         }
         compacting = store.wants_compaction() && compact_step(&store);
     }
@@ -215,6 +234,7 @@ fn compact_step(store: &Store) -> bool {
 /// One group commit: syncs, then sends the confirms (nacks if the sync failed) it covers.
 fn sync_and_confirm(
     store: &Store,
+    queues: &QueueMap,
     tickets: &mut Vec<ConfirmTicket>,
     barriers: &mut Vec<mpsc::Sender<()>>,
 ) {
@@ -226,6 +246,9 @@ fn sync_and_confirm(
             false
         }
     };
+    if !ok {
+        unstore(store, queues, tickets);
+    }
     // One event per run of tickets for the same channel: "done up to seq".
     let mut run: Option<ConfirmTicket> = None;
     for t in tickets.drain(..) {
@@ -248,6 +271,30 @@ fn sync_and_confirm(
     }
     for b in barriers.drain(..) {
         let _ = b.send(());
+    }
+}
+
+/// The messages of a failed sync leave their queues (those not delivered yet) and the store
+/// (their `Publish` and an `Ack` reach the disk together, or neither does), so that their
+/// nack means "not stored": they are not delivered later and do not come back at a restart.
+/// A message a consumer already has stays with it (as in RabbitMQ, the nack says the broker
+/// did not take responsibility for it, not that nobody saw it); it is not stored either.
+fn unstore(store: &Store, queues: &QueueMap, tickets: &[ConfirmTicket]) {
+    let map = queues.lock();
+    for t in tickets {
+        for qid in store.queues_of(t.msg) {
+            if let Some(q) = map.get(&qid).and_then(Weak::upgrade) {
+                q.withdraw_stored(t.msg);
+            }
+            if let Err(e) = store.ack(qid, &[t.msg]) {
+                static UNSTORE_FAILED: LogLimit = LogLimit::new(LOG_EVERY);
+                crate::limited!(
+                    error,
+                    UNSTORE_FAILED,
+                    "store: taking back a nacked message failed: {e}"
+                );
+            }
+        }
     }
 }
 

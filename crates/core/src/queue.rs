@@ -543,6 +543,33 @@ impl Backlog {
         false
     }
 
+    /// Takes the ready entry of stored message `id` (not paged) out, searching from the
+    /// newest; None if no ready entry holds it.
+    fn withdraw(&mut self, id: MsgId) -> Option<Entry> {
+        let want = stored_field(Some(id));
+        for (l, level) in self.levels.iter_mut().enumerate() {
+            let Some(i) = level.iter().rposition(|e| e.stored == want && !e.paged) else {
+                continue;
+            };
+            let e = level.remove(i)?;
+            if i < self.requeued[l].len() {
+                self.requeued[l].remove(i);
+            }
+            self.len -= 1;
+            self.bytes -= u64::from(e.size);
+            if e.persistent {
+                self.persistent -= 1;
+                self.persistent_bytes -= u64::from(e.size);
+            }
+            if e.slot != NO_SLOT {
+                self.mem_bytes -= u64::from(e.size);
+                self.messages.take(e.slot);
+            }
+            return Some(e);
+        }
+        None
+    }
+
     /// Empties the backlog: its entries (their messages are dropped).
     fn drain(&mut self) -> impl Iterator<Item = Entry> + '_ {
         self.len = 0;
@@ -1180,6 +1207,12 @@ impl Queue {
     }
 
     /// Tells the store a message of this queue is settled for good.
+    /// Takes stored message `id` back out of the ready messages (its store sync failed and
+    /// its publisher was nacked); whether it was there (not yet delivered).
+    pub fn withdraw_stored(&self, id: MsgId) -> bool {
+        self.lock().ready.withdraw(id).is_some()
+    }
+
     pub fn ack_stored(&self, id: MsgId) {
         if let Some((d, qid)) = &self.store {
             d.ack(*qid, &[id]);
@@ -1608,6 +1641,29 @@ mod tests {
         // emptied: the slab starts over
         assert_eq!(b.messages.slots(), 0);
         assert_eq!(b.messages.free, NO_SLOT);
+    }
+
+    #[test]
+    fn a_withdrawn_stored_message_leaves_the_backlog_and_its_counts() {
+        let mut b = Backlog::new(1);
+        b.push_back(ready(Some("a"), stored_field(Some(1)), 0));
+        b.push_back(ready(None, stored_field(Some(2)), 1));
+        b.put_back(ready(Some("bb"), stored_field(Some(3)), 0), 0);
+        b.push_back(ready(Some("ccc"), stored_field(Some(4)), 0));
+        assert_eq!((b.len(), b.bytes, b.mem_bytes), (4, 1 + 7 + 2 + 3, 6));
+        assert!(b.withdraw(9).is_none(), "not there");
+        assert!(b.withdraw(4).is_some());
+        assert!(b.withdraw(3).is_some(), "a requeued one, with its place");
+        assert!(b.withdraw(4).is_none(), "only once");
+        assert_eq!((b.len(), b.bytes, b.mem_bytes), (2, 1 + 7, 1));
+        assert_eq!(b.messages.len, 1);
+        assert!(b.requeued[0].is_empty());
+        assert_eq!(pop(&mut b), Some((None, stored_field(Some(2)))));
+        assert_eq!(
+            pop(&mut b),
+            Some((Some(Bytes::from_static(b"a")), stored_field(Some(1))))
+        );
+        assert_eq!(pop(&mut b), None);
     }
 
     #[test]

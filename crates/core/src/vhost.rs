@@ -457,6 +457,9 @@ impl VHost {
             .with_store(self.durability.get())
             .with_vhost(self.this.clone()),
         );
+        if let (Some(d), Some(id)) = (self.durability.get(), q.store_id()) {
+            d.register(id, &q);
+        }
         if let Some(p) = self.queue_policy(&name) {
             q.apply_policy(Some(&p));
         }

@@ -987,10 +987,12 @@ impl Channel {
             }
         }
         let mut await_sync = false;
+        let mut stored_msg = 0;
         if let (Some(d), false) = (durability, stored_ids.is_empty()) {
             match d.append(&message, &stored_ids) {
                 Ok((id, _)) => {
                     await_sync = true;
+                    stored_msg = id;
                     // The queues it was stored for: not those that refused it above.
                     let stored_for =
                         |q: &&Arc<Queue>| q.store_id().is_some_and(|qid| stored_ids.contains(&qid));
@@ -1040,6 +1042,7 @@ impl Channel {
                     outbox: ctx.outbox.clone(),
                     channel: self.id,
                     seq,
+                    msg: stored_msg,
                 });
             }
             _ => {

@@ -1673,6 +1673,15 @@ impl Store {
         }
     }
 
+    /// The queues still holding live message `id` (empty if it is not live).
+    pub fn queues_of(&self, id: MsgId) -> Vec<QueueId> {
+        self.inner
+            .lock()
+            .messages
+            .entry(id)
+            .map_or_else(Vec::new, |(_, _, qs)| qs.to_vec())
+    }
+
     /// Where live message `id` is (`None` if it is not live).
     pub fn location(&self, id: MsgId) -> Option<Location> {
         self.inner.lock().messages.location(id)

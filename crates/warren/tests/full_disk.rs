@@ -304,3 +304,97 @@ async fn durable_changes_that_cannot_be_saved_are_refused_and_not_made() {
     b.kill();
     drop(mount);
 }
+
+/// The bodies of the messages `basic.get` finds in `queue` (acked).
+async fn drain(conn: &Connection, queue: &str) -> Vec<Vec<u8>> {
+    let ch = conn.create_channel().await.unwrap();
+    let mut got = Vec::new();
+    while let Some(m) = ch
+        .basic_get(queue, lapin::options::BasicGetOptions::default())
+        .await
+        .unwrap()
+    {
+        got.push(m.delivery.data.clone());
+        m.delivery
+            .ack(lapin::options::BasicAckOptions::default())
+            .await
+            .unwrap();
+    }
+    got
+}
+
+#[tokio::test]
+async fn a_message_nacked_on_a_full_disk_is_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mount) = Tmpfs::mount(dir.path(), "16m") else {
+        eprintln!("skipped: mounting a tmpfs is not allowed here (needs root)");
+        return;
+    };
+    let cfg = tempfile::tempdir().unwrap();
+    let config = cfg.path().join("warren.toml");
+    std::fs::write(&config, "[resources]\ndisk_free_limit = \"0\"\n").unwrap();
+    let args = ["--config", config.to_str().unwrap()];
+    let b = BrokerProcess::start_with(dir.path(), &args);
+    let conn = Connection::connect(&b.url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    ch.queue_declare("q", durable(), FieldTable::default())
+        .await
+        .unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let filler = fill(dir.path());
+
+    // Each publish waits for its confirm: acked ones were stored, nacked ones must not be.
+    let (mut acked, mut nacked) = (Vec::new(), Vec::new());
+    for i in 0..40 {
+        let body = format!("m{i:03}-").repeat(8 * 1024).into_bytes();
+        let props = BasicProperties::default().with_delivery_mode(2);
+        let confirm = ch
+            .basic_publish("", "q", BasicPublishOptions::default(), &body, props)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        if confirm.is_ack() {
+            acked.push(body);
+        } else {
+            nacked.push(body);
+        }
+    }
+    assert!(
+        nacked.len() >= 30,
+        "{} of 40 acked on a full disk",
+        acked.len()
+    );
+    assert_eq!(
+        drain(&conn, "q").await.len(),
+        acked.len(),
+        "a nacked message is still in its queue"
+    );
+    // Room again: what the store still had buffered reaches the disk, then a crash.
+    std::fs::remove_file(&filler).unwrap();
+    for body in &acked {
+        let props = BasicProperties::default().with_delivery_mode(2);
+        let confirm = ch
+            .basic_publish("", "q", BasicPublishOptions::default(), body, props)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert!(confirm.is_ack());
+    }
+    drop(conn);
+    b.kill();
+    let b = BrokerProcess::start_with(dir.path(), &args);
+    let conn = Connection::connect(&b.url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let back = drain(&conn, "q").await;
+    assert_eq!(back, acked, "nacked messages came back after a restart");
+    drop(conn);
+    b.kill();
+    drop(mount);
+}
