@@ -75,3 +75,30 @@ fn read_1k(bencher: Bencher, fsync: bool) {
             black_box(s.read(locs[i]).expect("read"))
         });
 }
+
+/// The broker's steady state without the disk: 1000 appends of 1 KiB, each acked 100 messages
+/// later, then one (fsync-free) sync: index, reference counts and segment roll-over and
+/// deletion, per message.
+#[divan::bench(sample_count = 60, sample_size = 1)]
+fn append_ack_1k_sync_every_1000(bencher: Bencher) {
+    let (_dir, s) = open(false);
+    let q = s.queue_id("/bench");
+    let body = vec![7u8; SIZE];
+    let mut window = std::collections::VecDeque::with_capacity(128);
+    bencher
+        .counter(ItemsCount::new(BATCH))
+        .bench_local(|| {
+            for _ in 0..BATCH {
+                let id = s
+                    .append(&[&body[..64], &body[64..]], &[q])
+                    .expect("append")
+                    .0;
+                window.push_back(id);
+                if window.len() > 100 {
+                    let old = window.pop_front().expect("non-empty");
+                    s.ack(q, &[old]).expect("ack");
+                }
+            }
+            s.sync().expect("sync");
+        });
+}
