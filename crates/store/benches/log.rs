@@ -85,20 +85,18 @@ fn append_ack_1k_sync_every_1000(bencher: Bencher) {
     let q = s.queue_id("/bench");
     let body = vec![7u8; SIZE];
     let mut window = std::collections::VecDeque::with_capacity(128);
-    bencher
-        .counter(ItemsCount::new(BATCH))
-        .bench_local(|| {
-            for _ in 0..BATCH {
-                let id = s
-                    .append(&[&body[..64], &body[64..]], &[q])
-                    .expect("append")
-                    .0;
-                window.push_back(id);
-                if window.len() > 100 {
-                    let old = window.pop_front().expect("non-empty");
-                    s.ack(q, &[old]).expect("ack");
-                }
+    bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
+        for _ in 0..BATCH {
+            let id = s
+                .append(&[&body[..64], &body[64..]], &[q])
+                .expect("append")
+                .0;
+            window.push_back(id);
+            if window.len() > 100 {
+                let old = window.pop_front().expect("non-empty");
+                s.ack(q, &[old]).expect("ack");
             }
-            s.sync().expect("sync");
-        });
+        }
+        s.sync().expect("sync");
+    });
 }
