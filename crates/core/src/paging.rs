@@ -151,6 +151,13 @@ impl Pager {
                 tracing::warn!("transient store: write-out failed: {e}");
             }
         }
+        // A few paged bodies of a slow queue must not pin the transient store's segments
+        // either: one compaction step per call while it has work (see Store::compact_segments).
+        if self.store.wants_compaction() {
+            if let Err(e) = self.store.compact_segments(4 << 20) {
+                tracing::warn!("transient store: segment compaction failed: {e}");
+            }
+        }
     }
 
     /// Messages in the transient store.
