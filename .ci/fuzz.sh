@@ -33,7 +33,7 @@ export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module \
   -Cllvm-args=-sanitizer-coverage-trace-compares \
   -Cdebug-assertions -Copt-level=3"
 cargo build --release --target "$TRIPLE" --bin frame_decoder
-BIN=$PWD/target/$TRIPLE/release/frame_decoder
+BIN=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/$TRIPLE/release/frame_decoder
 
 mkdir -p corpus/frame_decoder artifacts
 ART=$(mktemp -d "$PWD/artifacts/run.XXXXXX")
